@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
+import type { Config } from './config/index.js';
+import { buildHttpServer } from './http/index.js';
+import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
+import { createLogger } from './logging.js';
+import { Store } from './store/index.js';
+import {
+  AuthWatcher,
+  Authenticator,
+  UserAdmin,
+  UserCache,
+  ensureFirstAdmin,
+  type AccessEnforcer,
+  type BootstrapResult,
+} from './users/index.js';
+
+const LEDGER_FLUSH_MS = 5_000;
+const HOUSEKEEPING_MS = 3_600_000;
+const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
+const STOP_GRACE_MS = 5_000;
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  /** Joins nodes living in one process (tests of several nodes). */
+  readonly bus?: MemoryBus;
+}
+
+/** A host a local client can reach the server on. */
+function reachableHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A started codecast: its address, its parts for inspection, and `stop`. */
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  readonly node: string;
+  readonly bootstrap: BootstrapResult | undefined;
+  readonly store: Store;
+  readonly hub: Hub;
+  readonly logger: Logger;
+  stats(): Record<string, unknown>;
+  /** Graceful stop: refuse new work, say `shutdown` to every stream, close the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The composition root: builds every part from config, wires them together
+ * and owns start and stop. Nothing else constructs concrete parts.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const node = randomUUID();
+  const startedAt = Date.now();
+  const store = await Store.open(config.database);
+  const timers: NodeJS.Timeout[] = [];
+  let http: FastifyInstance | undefined;
+  let stopping = false;
+
+  try {
+    const settings = new RuntimeSettings(store);
+    await settings.load();
+
+    const recent = await store.codes.newest(config.historySize);
+    const history = new HistoryRing(
+      config.historySize,
+      recent.codes.map(({ revokedAt, delivered: _d, replayed: _r, ...code }) => ({ code, revoked: revokedAt !== null })),
+      recent.floor,
+    );
+    const hub = new Hub(
+      {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerUser: config.maxConnectionsPerUser,
+        connectionQueue: config.connectionQueue,
+        heartbeatMs: config.heartbeatMs,
+        staleMs: config.staleMs,
+      },
+      history,
+    );
+
+    const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
+    const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
+    const enforcer: AccessEnforcer = {
+      closeUser: (userId) => hub.closeUser(userId, 'user_disabled'),
+      closeToken: (userId, tokenId) => hub.closeToken(userId, tokenId, 'token_revoked'),
+    };
+    const users = new UserAdmin(store, cache, enforcer);
+    const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
+    const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
+
+    const broker: Broker = new MemoryBroker(node, options.bus);
+    await broker.start((message: BrokerMessage) => {
+      if (message.type === 'code') hub.broadcastCode(message.code);
+      else hub.revokeCode(message.id);
+    });
+
+    const publishLog: PublishLog = {
+      published: (result, fanOutMs) =>
+        logger.info(
+          { id: result.code.id, code: result.code.code, audience: result.audience.connections, fanOutMs: Number(fanOutMs.toFixed(3)) },
+          'code published',
+        ),
+      bookkeepingFailed: (codeId, err) => logger.error({ err, id: codeId }, 'recording a publish failed'),
+    };
+    const publisher = new Publisher(
+      { node, dedupMs: config.dedupMs, idempotencyMs: config.idempotencyMs },
+      store,
+      hub,
+      broker,
+      settings,
+      publishLog,
+    );
+
+    const stats = () => {
+      const memory = process.memoryUsage();
+      const hubStats = hub.stats();
+      return {
+        node,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        connections: { total: hubStats.connections, byTransport: hubStats.byTransport, opened: hubStats.opened },
+        usersOnline: hubStats.usersOnline,
+        queuedBytes: hubStats.queuedBytes,
+        closes: hubStats.closes,
+        slowConsumerCloses: hubStats.closes.slow_consumer,
+        staleCloses: hubStats.closes.stale,
+        deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
+        codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
+        userCache: cache.stats(),
+        database: { queries: store.queryCount },
+        memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
+      };
+    };
+
+    http = await buildHttpServer({
+      logger,
+      bodyLimitBytes: config.bodyLimitBytes,
+      sseRetryMs: config.sseRetryMs,
+      pongIntervalMs: config.pongIntervalMs,
+      authenticator,
+      hub,
+      publisher,
+      acknowledger: new Acknowledger(store),
+      settings,
+      users,
+      store,
+      stats,
+      stopping: () => stopping,
+    });
+    await http.listen({ port: config.port, host: config.host });
+    const port = (http.server.address() as AddressInfo).port;
+
+    const flushLedger = async () => {
+      for (const [codeId, counts] of hub.takeReplayLedger()) {
+        const replayed = counts.sse + counts.ws + counts.socketio;
+        await store.codes.addDeliveries(codeId, counts, replayed);
+      }
+    };
+    const every = (ms: number, task: () => unknown) => {
+      const timer = setInterval(() => {
+        Promise.resolve()
+          .then(task)
+          .catch((err: unknown) => logger.warn({ err }, 'periodic task failed'));
+      }, ms);
+      timer.unref();
+      timers.push(timer);
+    };
+    every(config.heartbeatMs, () => hub.heartbeat());
+    every(config.sweepMs, () => {
+      const closed = hub.sweep();
+      if (closed > 0) logger.info({ closed }, 'closed stale connections');
+    });
+    every(LEDGER_FLUSH_MS, flushLedger);
+    every(HOUSEKEEPING_MS, async () => {
+      await publisher.forgetOldKeys();
+      await store.authEvents.forget(Date.now() - AUTH_EVENT_RETENTION_MS);
+    });
+    await watcher.start(config.authPollMs);
+
+    const app = http;
+    let stopped: Promise<void> | undefined;
+    const stop = async () => {
+      stopping = true;
+      for (const timer of timers) clearInterval(timer);
+      watcher.stop();
+      const closing = app.close();
+      hub.shutdown(config.shutdownReconnectMs);
+      const grace = setTimeout(() => app.server.closeAllConnections(), STOP_GRACE_MS);
+      await closing;
+      clearTimeout(grace);
+      await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
+      await broker.stop();
+      await store.close();
+    };
+    return {
+      url: `http://${reachableHost(config.host)}:${port}`,
+      port,
+      node,
+      bootstrap,
+      store,
+      hub,
+      logger,
+      stats,
+      stop: () => (stopped ??= stop()),
+    };
+  } catch (error) {
+    for (const timer of timers) clearInterval(timer);
+    await http?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,153 @@
+import { settingsTable, type SettingKind, type SettingName } from './settings-table.js';
+
+export type DatabaseTarget = { driver: 'sqlite'; path: string };
+
+/** Everything codecast is configured with, validated and frozen at start. */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly database: DatabaseTarget;
+  readonly dbPoolMax: number;
+  readonly dbConnectTimeoutMs: number;
+  readonly logLevel: string;
+  readonly adminToken: string | undefined;
+  readonly publicUrl: string | undefined;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly connectionQueue: number;
+  readonly heartbeatMs: number;
+  readonly sweepMs: number;
+  readonly staleMs: number;
+  readonly pongIntervalMs: number;
+  readonly historySize: number;
+  readonly dedupMs: number;
+  readonly idempotencyMs: number;
+  readonly bodyLimitBytes: number;
+  readonly sseRetryMs: number;
+  readonly shutdownReconnectMs: number;
+  readonly authFailuresPerMinute: number;
+  readonly userCache: {
+    readonly maxEntries: number;
+    readonly ttlMs: number;
+    readonly refreshMs: number;
+    readonly negativeMaxEntries: number;
+    readonly negativeTtlMs: number;
+  };
+  readonly authPollMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Raw = string | number | DatabaseTarget | undefined;
+
+function describe(type: SettingKind): string {
+  switch (type.kind) {
+    case 'integer':
+      return `an integer from ${type.min} to ${type.max}`;
+    case 'enum':
+      return `one of ${type.values.join(', ')}`;
+    case 'database-url':
+      return 'sqlite:PATH or a file path (postgres:// arrives with the PostgreSQL store)';
+    case 'string':
+      return 'a non-empty string';
+    case 'optional-string':
+      return 'a string';
+    case 'token':
+      return '16 to 256 visible ASCII characters';
+  }
+}
+
+function parseDatabaseUrl(value: string): DatabaseTarget | undefined {
+  if (/^postgres(ql)?:\/\//i.test(value)) return undefined;
+  if (value.startsWith('sqlite://')) return { driver: 'sqlite', path: value.slice('sqlite://'.length) };
+  if (value.startsWith('sqlite:')) return { driver: 'sqlite', path: value.slice('sqlite:'.length) };
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined;
+  return value.length > 0 ? { driver: 'sqlite', path: value } : undefined;
+}
+
+function parseOne(type: SettingKind, value: string): Raw | Error {
+  switch (type.kind) {
+    case 'integer': {
+      if (!/^-?\d+$/.test(value.trim())) return new Error('not an integer');
+      const n = Number(value.trim());
+      return n >= type.min && n <= type.max ? n : new Error('out of range');
+    }
+    case 'enum':
+      return type.values.includes(value) ? value : new Error('not allowed');
+    case 'database-url':
+      return parseDatabaseUrl(value) ?? new Error('unsupported');
+    case 'string':
+      return value.trim().length > 0 ? value : new Error('empty');
+    case 'optional-string':
+      return value.length > 0 ? value : undefined;
+    case 'token':
+      return /^[\x21-\x7e]{16,256}$/.test(value) ? value : new Error('not a token');
+  }
+}
+
+/**
+ * Reads every setting from `env`, reporting every bad value at once.
+ * @throws ConfigError naming each variable, the value given and what it accepts.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const problems: string[] = [];
+  const values = new Map<SettingName, Raw>();
+  for (const spec of settingsTable) {
+    const given = env[spec.env];
+    const text = given === undefined || given === '' ? spec.default : given;
+    if (text === undefined) {
+      values.set(spec.env, undefined);
+      continue;
+    }
+    const parsed = parseOne(spec.type, text);
+    if (parsed instanceof Error) {
+      problems.push(`${spec.env}=${JSON.stringify(text)} is not valid: expected ${describe(spec.type)}`);
+    } else {
+      values.set(spec.env, parsed);
+    }
+  }
+  const num = (name: SettingName) => values.get(name) as number;
+  if (problems.length === 0 && num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
+    problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const seconds = (name: SettingName) => num(name) * 1000;
+  return Object.freeze({
+    port: num('PORT'),
+    host: values.get('HOST') as string,
+    database: values.get('DATABASE_URL') as DatabaseTarget,
+    dbPoolMax: num('DB_POOL_MAX'),
+    dbConnectTimeoutMs: seconds('DB_CONNECT_TIMEOUT_SECONDS'),
+    logLevel: values.get('LOG_LEVEL') as string,
+    adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
+    publicUrl: values.get('CODECAST_PUBLIC_URL') as string | undefined,
+    maxConnections: num('CODECAST_MAX_CONNECTIONS'),
+    maxConnectionsPerUser: num('CODECAST_MAX_CONNECTIONS_PER_USER'),
+    connectionQueue: num('CODECAST_CONNECTION_QUEUE'),
+    heartbeatMs: seconds('CODECAST_HEARTBEAT_SECONDS'),
+    sweepMs: seconds('CODECAST_SWEEP_SECONDS'),
+    staleMs: seconds('CODECAST_STALE_SECONDS'),
+    pongIntervalMs: seconds('CODECAST_PONG_INTERVAL_SECONDS'),
+    historySize: num('CODECAST_HISTORY'),
+    dedupMs: seconds('CODECAST_DEDUP_SECONDS'),
+    idempotencyMs: num('CODECAST_IDEMPOTENCY_HOURS') * 3_600_000,
+    bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
+    sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
+    shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
+    authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),
+    userCache: Object.freeze({
+      maxEntries: num('USER_CACHE_MAX_ENTRIES'),
+      ttlMs: seconds('USER_CACHE_TTL_SECONDS'),
+      refreshMs: seconds('USER_CACHE_REFRESH_SECONDS'),
+      negativeMaxEntries: num('USER_NEGATIVE_CACHE_MAX_ENTRIES'),
+      negativeTtlMs: seconds('USER_NEGATIVE_CACHE_TTL_SECONDS'),
+    }),
+    authPollMs: num('CODECAST_AUTH_POLL_MS'),
+  });
+}

@@ -1,0 +1,2 @@
+export { loadConfig, ConfigError, type Config, type DatabaseTarget } from './config.js';
+export { settingsTable, type SettingSpec } from './settings-table.js';

@@ -1,0 +1,186 @@
+/**
+ * The one table of environment variables codecast reads. Each entry names
+ * its variable, its default and what it accepts; `loadConfig` validates all of
+ * them at once and the README's settings table is kept in step by a test.
+ */
+
+export type SettingKind =
+  | { kind: 'integer'; min: number; max: number }
+  | { kind: 'string'; allowEmpty?: boolean }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'database-url' }
+  | { kind: 'optional-string' }
+  | { kind: 'token' };
+
+export interface SettingSpec {
+  readonly env: string;
+  /** The default as it would be written in the environment; undefined means unset. */
+  readonly default: string | undefined;
+  readonly type: SettingKind;
+  readonly description: string;
+}
+
+const int = (min: number, max: number): SettingKind => ({ kind: 'integer', min, max });
+
+export const settingsTable = [
+  { env: 'PORT', default: '8080', type: int(0, 65535), description: 'TCP port to listen on (0 picks a free one).' },
+  { env: 'HOST', default: '0.0.0.0', type: { kind: 'string' }, description: 'Address to listen on.' },
+  {
+    env: 'DATABASE_URL',
+    default: 'sqlite:./data/codecast.db',
+    type: { kind: 'database-url' },
+    description: 'Where codes and users live: `sqlite:PATH` (or a bare path) for the embedded store.',
+  },
+  {
+    env: 'DB_POOL_MAX',
+    default: '10',
+    type: int(1, 1000),
+    description: 'Largest database connection pool (server databases).',
+  },
+  {
+    env: 'DB_CONNECT_TIMEOUT_SECONDS',
+    default: '10',
+    type: int(1, 600),
+    description: 'How long to wait for a database connection before failing.',
+  },
+  {
+    env: 'LOG_LEVEL',
+    default: 'info',
+    type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    description: 'Least severe log level written.',
+  },
+  {
+    env: 'CODECAST_ADMIN_TOKEN',
+    default: undefined,
+    type: { kind: 'token' },
+    description: 'Token (16-256 visible ASCII characters) for the first admin, created at start when no admin exists; when unset a new token is printed once.',
+  },
+  {
+    env: 'CODECAST_PUBLIC_URL',
+    default: undefined,
+    type: { kind: 'optional-string' },
+    description: 'Base URL printed for the pages at start (defaults to http://localhost:PORT).',
+  },
+  {
+    env: 'CODECAST_MAX_CONNECTIONS',
+    default: '10000',
+    type: int(1, 1_000_000),
+    description: 'Global cap on open subscriber connections, all transports together; over it a new client gets 503 with Retry-After.',
+  },
+  {
+    env: 'CODECAST_MAX_CONNECTIONS_PER_USER',
+    default: '10',
+    type: int(1, 100_000),
+    description: 'Cap on one user\'s open connections (tabs, devices); over it a new one gets 429.',
+  },
+  {
+    env: 'CODECAST_CONNECTION_QUEUE',
+    default: '100',
+    type: int(1, 100_000),
+    description: 'Frames a connection may have waiting unsent before it is closed as a slow consumer (it then recovers by replay).',
+  },
+  {
+    env: 'CODECAST_HEARTBEAT_SECONDS',
+    default: '15',
+    type: int(1, 3600),
+    description: 'Period of `ping` heartbeats to every connection.',
+  },
+  {
+    env: 'CODECAST_SWEEP_SECONDS',
+    default: '60',
+    type: int(1, 3600),
+    description: 'Period of the sweep that closes stale connections.',
+  },
+  {
+    env: 'CODECAST_STALE_SECONDS',
+    default: '120',
+    type: int(1, 86_400),
+    description: 'A connection with no pong (or, on SSE, with written bytes not drained) for this long is stale.',
+  },
+  {
+    env: 'CODECAST_PONG_INTERVAL_SECONDS',
+    default: '10',
+    type: int(0, 3600),
+    description: 'Least time between two HTTP pongs of one SSE connection; a faster pong gets 429.',
+  },
+  {
+    env: 'CODECAST_HISTORY',
+    default: '100',
+    type: int(1, 100_000),
+    description: 'Codes held in memory for replay on reconnect.',
+  },
+  {
+    env: 'CODECAST_DEDUP_SECONDS',
+    default: '2',
+    type: int(0, 86_400),
+    description: 'Window in which publishing the same code again answers 409 (0 turns it off).',
+  },
+  {
+    env: 'CODECAST_IDEMPOTENCY_HOURS',
+    default: '24',
+    type: int(24, 24 * 365),
+    description: 'How long an Idempotency-Key is remembered (at least 24).',
+  },
+  {
+    env: 'CODECAST_BODY_LIMIT_BYTES',
+    default: '16384',
+    type: int(1024, 10 * 1024 * 1024),
+    description: 'Largest request body accepted; a larger one gets 413.',
+  },
+  {
+    env: 'CODECAST_SSE_RETRY_MS',
+    default: '3000',
+    type: int(0, 3_600_000),
+    description: 'Reconnect delay suggested to EventSource clients by the `retry:` line.',
+  },
+  {
+    env: 'CODECAST_SHUTDOWN_RECONNECT_MS',
+    default: '2000',
+    type: int(0, 3_600_000),
+    description: 'Reconnect delay announced in the `shutdown` event before a graceful stop.',
+  },
+  {
+    env: 'CODECAST_AUTH_FAILURES_PER_MINUTE',
+    default: '60',
+    type: int(1, 1_000_000),
+    description: 'Unknown-token attempts one client address may make per minute before it gets 429 without a database lookup.',
+  },
+  {
+    env: 'USER_CACHE_MAX_ENTRIES',
+    default: '2000',
+    type: int(1, 10_000_000),
+    description: 'Authenticated tokens kept in the user cache.',
+  },
+  {
+    env: 'USER_CACHE_TTL_SECONDS',
+    default: '180',
+    type: int(1, 86_400),
+    description: 'Age until a cached user is revalidated (served meanwhile: stale-while-revalidate).',
+  },
+  {
+    env: 'USER_CACHE_REFRESH_SECONDS',
+    default: '300',
+    type: int(1, 86_400),
+    description: 'Age past which a cached user is no longer served while revalidating; the request waits for the database (or, if it is down, keeps the cached user).',
+  },
+  {
+    env: 'USER_NEGATIVE_CACHE_MAX_ENTRIES',
+    default: '10000',
+    type: int(1, 10_000_000),
+    description: 'Unknown tokens remembered so that repeating one does not reach the database.',
+  },
+  {
+    env: 'USER_NEGATIVE_CACHE_TTL_SECONDS',
+    default: '60',
+    type: int(1, 86_400),
+    description: 'How long an unknown token is remembered as unknown.',
+  },
+  {
+    env: 'CODECAST_AUTH_POLL_MS',
+    default: '1000',
+    type: int(50, 600_000),
+    description: 'How often a process looks for user and token changes made elsewhere (the CLI, another process) to close affected connections.',
+  },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof settingsTable)[number]['env'];

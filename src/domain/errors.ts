@@ -1,0 +1,58 @@
+/**
+ * The one catalog of errors a client can see. The machine code is stable;
+ * the status is how HTTP shows it. Other transports map the same codes at
+ * their edge. A test keeps this catalog and the README's error table in step.
+ */
+export const errorCatalog = {
+  unauthorized: { status: 401, message: 'A valid bearer token is required.' },
+  forbidden: { status: 403, message: 'This token may not do that.' },
+  user_disabled: { status: 403, message: 'This user is disabled.' },
+  not_found: { status: 404, message: 'Nothing is here.' },
+  code_not_found: { status: 404, message: 'No code has that id.' },
+  user_not_found: { status: 404, message: 'No user has that name.' },
+  token_not_found: { status: 404, message: 'No token has that id.' },
+  connection_not_found: { status: 404, message: 'No open connection of yours has that id.' },
+  invalid_request: { status: 400, message: 'The request is not valid.' },
+  malformed_json: { status: 400, message: 'The body is not valid JSON.' },
+  invalid_code: { status: 400, message: 'The code is not valid.' },
+  duplicate_code: { status: 409, message: 'The same code was published moments ago.' },
+  code_revoked: { status: 409, message: 'The code is already revoked.' },
+  user_exists: { status: 409, message: 'A user with that name exists already.' },
+  idempotency_key_reused: {
+    status: 422,
+    message: 'This Idempotency-Key was used for a different request.',
+  },
+  payload_too_large: { status: 413, message: 'The body is larger than the server accepts.' },
+  unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  too_many_connections_for_user: {
+    status: 429,
+    message: 'This user has as many open connections as allowed.',
+  },
+  pong_too_frequent: { status: 429, message: 'Pong less often.' },
+  too_many_auth_failures: {
+    status: 429,
+    message: 'Too many unknown tokens from this address; wait before trying again.',
+  },
+  server_full: { status: 503, message: 'The server holds as many connections as allowed; retry later.' },
+  database_unavailable: { status: 503, message: 'The database cannot be reached; retry later.' },
+  shutting_down: { status: 503, message: 'The server is stopping; reconnect shortly.' },
+  internal_error: { status: 500, message: 'Something went wrong on the server.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+/** An error a client may see: a catalog code, a message for a person, optional details. */
+export class CodecastError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+    /** Seconds a client should wait before retrying (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message ?? errorCatalog[code].message);
+    this.name = 'CodecastError';
+    this.status = errorCatalog[code].status;
+  }
+}

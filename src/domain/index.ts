@@ -1,0 +1,3 @@
+export * from './code.js';
+export * from './user.js';
+export { errorCatalog, CodecastError, type ErrorCode } from './errors.js';

@@ -1,0 +1,43 @@
+import { createHash, randomBytes } from 'node:crypto';
+
+export type Role = 'user' | 'admin';
+export const ROLES: readonly Role[] = ['user', 'admin'];
+
+export interface User {
+  readonly id: number;
+  readonly username: string;
+  readonly role: Role;
+  readonly disabled: boolean;
+  readonly createdAt: string;
+}
+
+/** Who a request or connection acts as: the user and the token it used. */
+export interface Principal {
+  readonly user: User;
+  readonly tokenId: number;
+}
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+
+const TOKEN_PREFIX = 'cc_';
+// Our tokens are `cc_` and 43 base64url characters; an operator may choose
+// the first admin's token, so any 16-256 visible ASCII characters pass.
+const TOKEN_PATTERN = /^[\x21-\x7e]{16,256}$/;
+
+export function newToken(): string {
+  return TOKEN_PREFIX + randomBytes(32).toString('base64url');
+}
+
+/** Tokens not of our shape are rejected before any lookup. */
+export function looksLikeToken(token: string): boolean {
+  return TOKEN_PATTERN.test(token);
+}
+
+/**
+ * Tokens are 256 random bits, so a plain SHA-256 is enough to store them:
+ * a slow password hash guards low-entropy secrets, which these are not, and
+ * would cost every uncached authentication milliseconds.
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}

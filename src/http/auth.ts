@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CodecastError, type Principal, type Role } from '../domain/index.js';
+import type { Authenticator } from '../users/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+export interface AuthHooks {
+  /** Any signed-in user; the token in the Authorization header. */
+  readonly user: AuthHook;
+  readonly admin: AuthHook;
+  /** Any signed-in user; the token in the header or, for browsers' EventSource and WebSocket, `?token=`. */
+  readonly userFromHeaderOrQuery: AuthHook;
+}
+
+export function bearerToken(request: FastifyRequest, allowQuery: boolean): string | undefined {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match) throw new CodecastError('unauthorized', 'The Authorization header must be "Bearer <token>".');
+    return match[1];
+  }
+  if (allowQuery) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (typeof token === 'string') return token;
+  }
+  return undefined;
+}
+
+/** Authenticated principal of a request that passed an auth hook. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('route has no auth hook');
+  return request.principal;
+}
+
+export function authHooks(authenticator: Authenticator): AuthHooks {
+  const hook =
+    (role: Role, allowQuery: boolean): AuthHook =>
+    async (request) => {
+      const principal = await authenticator.authenticate(bearerToken(request, allowQuery), request.ip);
+      if (role === 'admin' && principal.user.role !== 'admin') {
+        throw new CodecastError('forbidden', 'This needs an admin token.');
+      }
+      request.principal = principal;
+    };
+  return { user: hook('user', false), admin: hook('admin', false), userFromHeaderOrQuery: hook('user', true) };
+}
+
+/** The URL as logged: tokens in the query are replaced, never written out. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+}

@@ -1,0 +1,2 @@
+export { buildHttpServer, type HttpServerParts } from './server.js';
+export { redactUrl } from './auth.js';

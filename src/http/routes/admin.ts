@@ -1,0 +1,33 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RuntimeSettings } from '../../hub/index.js';
+import type { Store } from '../../store/index.js';
+import { principalOf, type AuthHooks } from '../auth.js';
+import { AuditQuery, SettingsBody } from '../schemas.js';
+
+export interface AdminRoutesOptions {
+  readonly auth: AuthHooks;
+  readonly settings: RuntimeSettings;
+  readonly store: Store;
+  readonly stats: () => unknown;
+}
+
+/** Runtime settings, stats and the audit trail. */
+export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { auth, settings, store, stats }) => {
+  app.get('/settings', { onRequest: auth.admin }, async () => settings.values);
+
+  app.put('/settings', { onRequest: auth.admin, schema: { body: SettingsBody } }, async (request) => {
+    const before = settings.values;
+    const after = await settings.update(request.body);
+    await store.audit.record(
+      { actor: principalOf(request).user.username, action: 'settings.update', target: null, details: { before, after } },
+      new Date(),
+    );
+    return after;
+  });
+
+  app.get('/stats', { onRequest: auth.admin }, async () => stats());
+
+  app.get('/audit', { onRequest: auth.admin, schema: { querystring: AuditQuery } }, async (request) => ({
+    entries: await store.audit.list(request.query.limit ?? 100, request.query.before),
+  }));
+};

@@ -1,0 +1,61 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { CodecastError } from '../../domain/index.js';
+import type { Acknowledger, Publisher } from '../../hub/index.js';
+import type { Store } from '../../store/index.js';
+import { principalOf, type AuthHooks } from '../auth.js';
+import { IdParams, ListCodesQuery, PublishBody } from '../schemas.js';
+
+export interface CodeRoutesOptions {
+  readonly auth: AuthHooks;
+  readonly publisher: Publisher;
+  readonly acknowledger: Acknowledger;
+  readonly store: Store;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+/** Publish, list, inspect, revoke and ack codes. */
+export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (app, { auth, publisher, acknowledger, store }) => {
+  app.post('/codes', { onRequest: auth.admin, schema: { body: PublishBody } }, async (request, reply) => {
+    const key = request.headers['idempotency-key'];
+    if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
+      throw new CodecastError('invalid_request', 'Idempotency-Key must be 1-200 visible ASCII characters.');
+    }
+    const result = await publisher.publish(request.body, principalOf(request), key);
+    if (result.replayed) reply.header('idempotent-replayed', 'true');
+    return reply.code(result.replayed ? 200 : 201).send({ code: result.code, audience: result.audience });
+  });
+
+  app.get('/codes', { onRequest: auth.user, schema: { querystring: ListCodesQuery } }, async (request) => {
+    const { since = 0, limit = 100, all = false } = request.query;
+    if (all && principalOf(request).user.role !== 'admin') {
+      throw new CodecastError('forbidden', 'Only an admin may list revoked and expired codes.');
+    }
+    const records = await store.codes.list({ since, limit, includeInactive: all, nowMs: Date.now() });
+    const codes = all
+      ? records
+      : records.map(({ revokedAt: _r, delivered: _d, replayed: _p, ...code }) => code);
+    return { codes };
+  });
+
+  app.get('/codes/:id', { onRequest: auth.admin, schema: { params: IdParams } }, async (request) => {
+    const record = await store.codes.byId(request.params.id);
+    if (!record) throw new CodecastError('code_not_found');
+    const acks = await store.codes.ackFigures(record.id);
+    const { delivered, replayed, ...code } = record;
+    const total = delivered.sse + delivered.ws + delivered.socketio;
+    return { code, delivery: { total, byTransport: delivered, replayed }, acks };
+  });
+
+  app.delete('/codes/:id', { onRequest: auth.admin, schema: { params: IdParams } }, async (request) => {
+    const code = await publisher.revoke(request.params.id, principalOf(request));
+    return { code, revoked: true };
+  });
+
+  app.post(
+    '/codes/:id/ack',
+    { onRequest: auth.user, schema: { params: IdParams, body: Type.Optional(Type.Object({}, { additionalProperties: false })) } },
+    async (request) => acknowledger.ack(request.params.id, principalOf(request)),
+  );
+};

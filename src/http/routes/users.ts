@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { UserAdmin } from '../../users/index.js';
+import { principalOf, type AuthHooks } from '../auth.js';
+import { CreateTokenBody, CreateUserBody, UpdateUserBody, UsernameParams } from '../schemas.js';
+
+export interface UserRoutesOptions {
+  readonly auth: AuthHooks;
+  readonly users: UserAdmin;
+}
+
+/** Users and their tokens (admin), and `GET /me` for any user. */
+export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (app, { auth, users }) => {
+  app.get('/me', { onRequest: auth.user }, async (request) => {
+    const { user, tokenId } = principalOf(request);
+    return { user, tokenId };
+  });
+
+  app.post('/users', { onRequest: auth.admin, schema: { body: CreateUserBody } }, async (request, reply) => {
+    const { username, role = 'user' } = request.body;
+    const created = await users.create(username, role, principalOf(request));
+    return reply.code(201).send(created);
+  });
+
+  app.get('/users', { onRequest: auth.admin }, async () => ({ users: await users.list() }));
+
+  app.get('/users/:username', { onRequest: auth.admin, schema: { params: UsernameParams } }, async (request) => {
+    const user = await users.get(request.params.username);
+    return { user, tokens: await users.tokens(user.username) };
+  });
+
+  app.patch(
+    '/users/:username',
+    { onRequest: auth.admin, schema: { params: UsernameParams, body: UpdateUserBody } },
+    async (request) => ({ user: await users.update(request.params.username, request.body, principalOf(request)) }),
+  );
+
+  app.post(
+    '/users/:username/tokens',
+    { onRequest: auth.admin, schema: { params: UsernameParams, body: Type.Optional(CreateTokenBody) } },
+    async (request, reply) => {
+      const token = await users.createToken(request.params.username, request.body?.label ?? null, principalOf(request));
+      return reply.code(201).send({ token });
+    },
+  );
+
+  app.delete(
+    '/tokens/:id',
+    { onRequest: auth.admin, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (request) => {
+      await users.revokeToken(request.params.id, principalOf(request));
+      return { id: request.params.id, revoked: true };
+    },
+  );
+};

@@ -1,0 +1,76 @@
+import type { Code, Principal } from '../domain/index.js';
+
+export type TransportName = 'sse' | 'ws' | 'socketio';
+export const TRANSPORTS: readonly TransportName[] = ['sse', 'ws', 'socketio'];
+
+/** Why a connection ended; transports map each to their own wire (close codes, events). */
+export type CloseReason =
+  | 'client_closed'
+  | 'slow_consumer'
+  | 'stale'
+  | 'shutdown'
+  | 'user_disabled'
+  | 'token_revoked'
+  | 'protocol_error'
+  | 'error';
+
+export const CLOSE_REASONS: readonly CloseReason[] = [
+  'client_closed',
+  'slow_consumer',
+  'stale',
+  'shutdown',
+  'user_disabled',
+  'token_revoked',
+  'protocol_error',
+  'error',
+];
+
+export interface HelloData {
+  readonly connectionId: string;
+  readonly lastId: number;
+  readonly heartbeatSeconds: number;
+}
+
+/** Everything the hub sends; each transport encodes these into its wire format. */
+export type HubEvent =
+  | { readonly type: 'hello'; readonly data: HelloData }
+  | { readonly type: 'code'; readonly data: Code }
+  | { readonly type: 'revoke'; readonly data: { readonly id: number } }
+  | { readonly type: 'ping'; readonly data: { readonly time: string } }
+  | { readonly type: 'reset'; readonly data: { readonly oldestId: number | null; readonly lastId: number } }
+  | { readonly type: 'shutdown'; readonly data: { readonly reconnectAfterMs: number } };
+
+/**
+ * A transport's encoder: turns a hub event into the bytes (or packet) its
+ * connections write. Broadcast events are encoded once per transport.
+ */
+export interface Encoder<Frame> {
+  readonly transport: TransportName;
+  encode(event: HubEvent): Frame;
+}
+
+/**
+ * One subscriber connection as the hub sees it. Transports implement it;
+ * the hub never learns about sockets, HTTP or framing.
+ */
+export interface Connection<Frame = unknown> {
+  readonly id: string;
+  readonly principal: Principal;
+  readonly transport: TransportName;
+  /** Queues pre-encoded bytes; never throws. */
+  send(frame: Frame): void;
+  /** Frames queued in user space that the peer has not yet taken. */
+  readonly backlog: number;
+  /** Bytes queued in user space for this connection. */
+  readonly bufferedBytes: number;
+  /**
+   * The last time the peer showed it is alive (ms since epoch), as the sweeper
+   * judges it at `now`; what counts as a sign of life is the transport's call.
+   */
+  lastSignOfLife(now: number): number;
+  /**
+   * Ends the connection; `farewell`, when given, is written first. Idempotent.
+   * The transport calls the hub's `detach` when the connection is gone.
+   */
+  close(reason: CloseReason, farewell?: Frame): void;
+}

@@ -1,0 +1,259 @@
+import type { Code } from '../domain/index.js';
+import { CodecastError } from '../domain/index.js';
+import { ConnectionRegistry, type RegistryLimits } from './connection-registry.js';
+import {
+  CLOSE_REASONS,
+  TRANSPORTS,
+  type CloseReason,
+  type Connection,
+  type Encoder,
+  type HubEvent,
+  type TransportName,
+} from './connection.js';
+import { HistoryRing, type HeldCode } from './history-ring.js';
+
+export interface HubOptions extends RegistryLimits {
+  /** Frames a connection may leave untaken before it is closed as a slow consumer. */
+  readonly connectionQueue: number;
+  readonly heartbeatMs: number;
+  readonly staleMs: number;
+}
+
+export type DeliveryCounts = Record<TransportName, number>;
+
+export interface HubStats {
+  readonly connections: number;
+  readonly byTransport: DeliveryCounts;
+  readonly usersOnline: number;
+  readonly queuedBytes: number;
+  readonly opened: number;
+  readonly closes: Readonly<Record<CloseReason, number>>;
+  readonly delivered: Readonly<DeliveryCounts>;
+  readonly replayed: number;
+  readonly codesBroadcast: number;
+  readonly lastId: number;
+  readonly historySize: number;
+}
+
+const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
+
+/**
+ * The fan-out: the history ring, the connection registry and its limits.
+ * It knows connections only through the `Connection` contract and encodes
+ * every broadcast once per transport through that transport's `Encoder`.
+ */
+export class Hub {
+  readonly #options: HubOptions;
+  readonly #registry: ConnectionRegistry;
+  readonly #history: HistoryRing;
+  readonly #encoders = new Map<TransportName, Encoder<unknown>>();
+  readonly #closes = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>;
+  readonly #delivered = zeroCounts();
+  /** Replayed deliveries per code id, not yet written to the store. */
+  #replayLedger = new Map<number, DeliveryCounts>();
+  #replayed = 0;
+  #opened = 0;
+  #codesBroadcast = 0;
+  #closing = false;
+
+  constructor(options: HubOptions, history: HistoryRing) {
+    this.#options = options;
+    this.#registry = new ConnectionRegistry(options);
+    this.#history = history;
+  }
+
+  /** Makes a transport's encoder known; done once per transport at start. */
+  useEncoder(encoder: Encoder<unknown>): void {
+    this.#encoders.set(encoder.transport, encoder);
+  }
+
+  /**
+   * Whether a new connection of this user may open now. Call it before
+   * answering the client, then `attach` in the same tick.
+   * @throws CodecastError shutting_down, server_full or too_many_connections_for_user.
+   */
+  admit(userId: number): void {
+    if (this.#closing) throw new CodecastError('shutting_down', undefined, undefined, 2);
+    this.#registry.checkRoom(userId);
+  }
+
+  /**
+   * Sends hello, a reset when `since` is beyond history, the codes missed
+   * since `since`, then registers the connection for live codes — all in one
+   * synchronous step, so no live code can slip between replay and live.
+   */
+  attach(connection: Connection, since: number | undefined): void {
+    const encoder = this.#encoderOf(connection.transport);
+    const history = this.#history;
+    connection.send(
+      encoder.encode({
+        type: 'hello',
+        data: {
+          connectionId: connection.id,
+          lastId: history.lastId,
+          heartbeatSeconds: this.#options.heartbeatMs / 1000,
+        },
+      }),
+    );
+    if (since !== undefined) {
+      if (!history.covers(since)) {
+        connection.send(encoder.encode({ type: 'reset', data: { oldestId: history.oldestId, lastId: history.lastId } }));
+      }
+      const now = Date.now();
+      for (const held of history.after(since, now)) {
+        connection.send(this.#frameOf(held, encoder));
+        this.#countReplay(held.code.id, connection.transport);
+      }
+    }
+    this.#registry.add(connection);
+    this.#opened++;
+    // A replay longer than the queue bound is sent anyway: the bound is for
+    // live traffic a client cannot keep up with, not for catching up.
+  }
+
+  /** Called by a transport when its connection has ended, for whatever reason. */
+  detach(connection: Connection): void {
+    if (this.#registry.remove(connection)) this.#closes.client_closed++;
+  }
+
+  /** Puts a freshly published code in history and sends it to every connection. */
+  broadcastCode(code: Code): DeliveryCounts {
+    const held = this.#history.push(code);
+    this.#codesBroadcast++;
+    return this.#broadcast({ type: 'code', data: code }, held);
+  }
+
+  /** Takes a code out of replay and tells every connection. */
+  revokeCode(id: number): DeliveryCounts {
+    this.#history.revoke(id);
+    return this.#broadcast({ type: 'revoke', data: { id } });
+  }
+
+  heartbeat(): void {
+    this.#broadcast({ type: 'ping', data: { time: new Date().toISOString() } });
+  }
+
+  #broadcast(event: HubEvent, held?: HeldCode): DeliveryCounts {
+    const counts = zeroCounts();
+    let slow: Connection[] | undefined;
+    const limit = this.#options.connectionQueue;
+    for (const transport of TRANSPORTS) {
+      const connections = this.#registry.ofTransport(transport);
+      if (connections.size === 0) continue;
+      const encoder = this.#encoderOf(transport);
+      const frame = held ? this.#frameOf(held, encoder) : encoder.encode(event);
+      for (const connection of connections) {
+        connection.send(frame);
+        if (connection.backlog > limit) (slow ??= []).push(connection);
+      }
+      counts[transport] = connections.size;
+      if (event.type === 'code') this.#delivered[transport] += connections.size;
+    }
+    // Closed after the loop: a slow consumer recovers the codes by replay.
+    if (slow) for (const connection of slow) this.close(connection, 'slow_consumer');
+    return counts;
+  }
+
+  #frameOf(held: HeldCode, encoder: Encoder<unknown>): unknown {
+    let frame = held.frames.get(encoder.transport);
+    if (frame === undefined) {
+      frame = encoder.encode({ type: 'code', data: held.code });
+      held.frames.set(encoder.transport, frame);
+    }
+    return frame;
+  }
+
+  #countReplay(codeId: number, transport: TransportName): void {
+    let counts = this.#replayLedger.get(codeId);
+    if (!counts) this.#replayLedger.set(codeId, (counts = zeroCounts()));
+    counts[transport]++;
+    this.#replayed++;
+  }
+
+  /** Replayed deliveries since the last call, by code id, for the store. */
+  takeReplayLedger(): Map<number, DeliveryCounts> {
+    const ledger = this.#replayLedger;
+    this.#replayLedger = new Map();
+    return ledger;
+  }
+
+  /** Ends a connection for a reason the hub or an operator chose. */
+  close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
+    if (this.#registry.remove(connection)) this.#closes[reason]++;
+    connection.close(reason, farewell);
+  }
+
+  connection(id: string): Connection | undefined {
+    return this.#registry.get(id);
+  }
+
+  /** Closes every connection of a user (disabled) — at once, on every transport. */
+  closeUser(userId: number, reason: CloseReason): number {
+    const connections = this.#registry.ofUser(userId);
+    for (const connection of connections) this.close(connection, reason);
+    return connections.length;
+  }
+
+  closeToken(userId: number, tokenId: number, reason: CloseReason): number {
+    const connections = this.#registry.ofUser(userId).filter((c) => c.principal.tokenId === tokenId);
+    for (const connection of connections) this.close(connection, reason);
+    return connections.length;
+  }
+
+  /** Closes connections whose peer has shown no sign of life for the stale timeout. */
+  sweep(now = Date.now()): number {
+    const stale: Connection[] = [];
+    for (const connection of this.#registry.all()) {
+      if (now - connection.lastSignOfLife(now) > this.#options.staleMs) stale.push(connection);
+    }
+    for (const connection of stale) this.close(connection, 'stale');
+    return stale.length;
+  }
+
+  /** Refuses new connections, then says goodbye to every open one. */
+  shutdown(reconnectAfterMs: number): void {
+    this.#closing = true;
+    const event: HubEvent = { type: 'shutdown', data: { reconnectAfterMs } };
+    const farewells = new Map<TransportName, unknown>();
+    for (const connection of [...this.#registry.all()]) {
+      let frame = farewells.get(connection.transport);
+      if (frame === undefined) {
+        frame = this.#encoderOf(connection.transport).encode(event);
+        farewells.set(connection.transport, frame);
+      }
+      this.close(connection, 'shutdown', frame);
+    }
+  }
+
+  get lastId(): number {
+    return this.#history.lastId;
+  }
+
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  stats(): HubStats {
+    let queuedBytes = 0;
+    for (const connection of this.#registry.all()) queuedBytes += connection.bufferedBytes;
+    return {
+      connections: this.#registry.size,
+      byTransport: this.#registry.countByTransport(),
+      usersOnline: this.#registry.usersOnline,
+      queuedBytes,
+      opened: this.#opened,
+      closes: { ...this.#closes },
+      delivered: { ...this.#delivered },
+      replayed: this.#replayed,
+      codesBroadcast: this.#codesBroadcast,
+      lastId: this.#history.lastId,
+      historySize: this.#history.size,
+    };
+  }
+
+  #encoderOf(transport: TransportName): Encoder<unknown> {
+    const encoder = this.#encoders.get(transport);
+    if (!encoder) throw new Error(`no encoder registered for transport ${transport}`);
+    return encoder;
+  }
+}

@@ -1,0 +1,15 @@
+export { Hub, type HubOptions, type HubStats, type DeliveryCounts } from './hub.js';
+export { HistoryRing } from './history-ring.js';
+export {
+  TRANSPORTS,
+  CLOSE_REASONS,
+  type TransportName,
+  type CloseReason,
+  type Connection,
+  type Encoder,
+  type HubEvent,
+  type HelloData,
+} from './connection.js';
+export { Publisher, type PublishResult, type PublishLog, type PublisherOptions } from './publisher.js';
+export { RuntimeSettings, RUNTIME_DEFAULTS, type RuntimeSettingsValues } from './runtime-settings.js';
+export { Acknowledger, type AckResult } from './acknowledger.js';

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import type { Broker } from '../broker/index.js';
+import {
+  CodecastError,
+  dedupKey,
+  draftCode,
+  type Code,
+  type CodeInput,
+  type Principal,
+} from '../domain/index.js';
+import type { Store } from '../store/index.js';
+import type { DeliveryCounts, Hub } from './hub.js';
+import type { RuntimeSettings } from './runtime-settings.js';
+
+export interface PublisherOptions {
+  readonly node: string;
+  readonly dedupMs: number;
+  readonly idempotencyMs: number;
+}
+
+export interface PublishResult {
+  readonly code: Code;
+  /** Connections the code was handed to, by transport. */
+  readonly audience: { readonly connections: number; readonly byTransport: DeliveryCounts };
+  /** True when an Idempotency-Key matched an earlier publish: nothing was broadcast. */
+  readonly replayed: boolean;
+}
+
+export interface PublishLog {
+  published(result: PublishResult, fanOutMs: number): void;
+  /** Bookkeeping after a broadcast failed; the code itself is out and stored. */
+  bookkeepingFailed(codeId: number, error: unknown): void;
+}
+
+function fingerprint(input: CodeInput): string {
+  const canonical = [input.code, input.value ?? null, input.type ?? null, input.message ?? null, input.ttlSeconds ?? null, input.source ?? null];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+/**
+ * The publish pipeline: validate, dedup, persist, fan out locally, hand to
+ * the broker. Publishes run one at a time, so the dedup check and the insert
+ * cannot interleave and ids reach subscribers in the order they were given.
+ */
+export class Publisher {
+  // A promise chain is the whole of the mutex we need; a library would add
+  // nothing but a dependency.
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly options: PublisherOptions,
+    private readonly store: Store,
+    private readonly hub: Hub,
+    private readonly broker: Broker,
+    private readonly settings: RuntimeSettings,
+    private readonly log: PublishLog,
+  ) {}
+
+  publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
+    return this.#serially(() => this.#publish(input, actor, idempotencyKey));
+  }
+
+  revoke(id: number, actor: Principal): Promise<Code> {
+    return this.#serially(() => this.#revoke(id, actor));
+  }
+
+  #serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(task, task);
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
+    const requestHash = idempotencyKey === undefined ? undefined : fingerprint(input);
+    if (idempotencyKey !== undefined) {
+      const earlier = await this.store.codes.idempotent(idempotencyKey);
+      if (earlier) {
+        if (earlier.requestHash !== requestHash) {
+          throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
+        }
+        const { revokedAt: _r, delivered, replayed: _p, ...code } = earlier.code;
+        const connections = delivered.sse + delivered.ws + delivered.socketio;
+        return { code, audience: { connections, byTransport: { ...delivered } }, replayed: true };
+      }
+    }
+    const settings = this.settings.values;
+    const draft = draftCode(input, settings.defaultValue);
+    const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
+    const now = Date.now();
+    if (this.options.dedupMs > 0) {
+      const earlierId = await this.store.codes.recentDuplicate(key, now - this.options.dedupMs);
+      if (earlierId !== undefined) {
+        throw new CodecastError(
+          'duplicate_code',
+          `The code was published moments ago as id ${earlierId}.`,
+          { id: earlierId },
+        );
+      }
+    }
+    const idempotency =
+      idempotencyKey === undefined || requestHash === undefined
+        ? undefined
+        : { key: idempotencyKey, requestHash, userId: actor.user.id };
+    const code = await this.store.codes.insert(draft, key, actor.user.id, now, idempotency);
+    const started = performance.now();
+    const byTransport = this.hub.broadcastCode(code);
+    const fanOutMs = performance.now() - started;
+    await this.broker.publish({ type: 'code', node: this.options.node, code });
+    try {
+      await this.store.codes.addDeliveries(code.id, byTransport, 0);
+      await this.store.audit.record(
+        { actor: actor.user.username, action: 'code.publish', target: String(code.id), details: { code: code.code } },
+        new Date(now),
+      );
+    } catch (error) {
+      this.log.bookkeepingFailed(code.id, error);
+    }
+    const result: PublishResult = {
+      code,
+      audience: { connections: byTransport.sse + byTransport.ws + byTransport.socketio, byTransport },
+      replayed: false,
+    };
+    this.log.published(result, fanOutMs);
+    return result;
+  }
+
+  async #revoke(id: number, actor: Principal): Promise<Code> {
+    const record = await this.store.codes.byId(id);
+    if (!record) throw new CodecastError('code_not_found');
+    if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
+    const now = new Date();
+    await this.store.codes.revoke(id, now);
+    this.hub.revokeCode(id);
+    await this.broker.publish({ type: 'revoke', node: this.options.node, id });
+    await this.store.audit.record(
+      { actor: actor.user.username, action: 'code.revoke', target: String(id), details: { code: record.code } },
+      now,
+    );
+    const { revokedAt: _r, delivered: _d, replayed: _p, ...code } = record;
+    return code;
+  }
+
+  /** Forgets idempotency keys older than the configured retention. */
+  async forgetOldKeys(): Promise<void> {
+    await this.store.codes.forgetIdempotencyKeys(Date.now() - this.options.idempotencyMs);
+  }
+}

@@ -1,0 +1,58 @@
+import { CodecastError } from '../domain/index.js';
+import type { Store } from '../store/index.js';
+
+/** Settings an admin may change while codecast runs. */
+export interface RuntimeSettingsValues {
+  /** Whether "ABC" and "abc" count as the same code for the dedup window. */
+  readonly dedupCaseInsensitive: boolean;
+  /** Value given to codes published without one; null leaves them without. */
+  readonly defaultValue: number | null;
+}
+
+export const RUNTIME_DEFAULTS: RuntimeSettingsValues = Object.freeze({
+  dedupCaseInsensitive: false,
+  defaultValue: null,
+});
+
+function validate(patch: Record<string, unknown>): Partial<RuntimeSettingsValues> {
+  const out: { dedupCaseInsensitive?: boolean; defaultValue?: number | null } = {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === 'dedupCaseInsensitive') {
+      if (typeof value !== 'boolean') throw new CodecastError('invalid_request', 'dedupCaseInsensitive must be true or false.');
+      out.dedupCaseInsensitive = value;
+    } else if (key === 'defaultValue') {
+      if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+        throw new CodecastError('invalid_request', 'defaultValue must be a number or null.');
+      }
+      out.defaultValue = value;
+    } else {
+      throw new CodecastError('invalid_request', `Unknown setting "${key}".`, { field: key });
+    }
+  }
+  return out;
+}
+
+/** The runtime settings, read once from the store and kept in memory. */
+export class RuntimeSettings {
+  #values: RuntimeSettingsValues = RUNTIME_DEFAULTS;
+
+  constructor(private readonly store: Store) {}
+
+  async load(): Promise<void> {
+    const stored = await this.store.settings.all();
+    const known = Object.fromEntries(Object.entries(stored).filter(([key]) => key in RUNTIME_DEFAULTS));
+    this.#values = Object.freeze({ ...RUNTIME_DEFAULTS, ...validate(known) });
+  }
+
+  get values(): RuntimeSettingsValues {
+    return this.#values;
+  }
+
+  /** Validates and stores a partial change; answers the settings after it. */
+  async update(patch: Record<string, unknown>): Promise<RuntimeSettingsValues> {
+    const change = validate(patch);
+    await this.store.settings.put(change);
+    this.#values = Object.freeze({ ...this.#values, ...change });
+    return this.#values;
+  }
+}

@@ -1,0 +1,200 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Code, CodeDraft } from '../domain/index.js';
+import type { Database } from './schema.js';
+
+export type TransportName = 'sse' | 'ws' | 'socketio';
+
+/** A code with what only operators see: revocation and delivery counts. */
+export interface CodeRecord extends Code {
+  readonly revokedAt: string | null;
+  readonly delivered: Readonly<Record<TransportName, number>>;
+  readonly replayed: number;
+}
+
+export interface AckFigures {
+  readonly users: number;
+  readonly medianMs: number | null;
+  readonly p99Ms: number | null;
+}
+
+type CodeRow = Selectable<Database['codes']>;
+
+function toCode(row: CodeRow): Code {
+  return {
+    id: row.id,
+    code: row.code,
+    value: row.value,
+    type: row.type,
+    message: row.message,
+    publishedAt: row.published_at,
+    expiresAt: row.expires_at,
+    source: row.source,
+  };
+}
+
+function toRecord(row: CodeRow): CodeRecord {
+  return {
+    ...toCode(row),
+    revokedAt: row.revoked_at,
+    delivered: { sse: row.delivered_sse, ws: row.delivered_ws, socketio: row.delivered_socketio },
+    replayed: row.replayed,
+  };
+}
+
+/** Nearest-rank percentile of ascending values. */
+function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? null;
+}
+
+/** Codes, their delivery counts, acks and idempotency keys. */
+export class CodeRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(
+    draft: CodeDraft,
+    dedupKey: string,
+    publishedBy: number | null,
+    nowMs: number,
+    idempotency?: { key: string; requestHash: string; userId: number },
+  ): Promise<Code> {
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('codes')
+        .values({
+          code: draft.code,
+          dedup_key: dedupKey,
+          value: draft.value,
+          type: draft.type,
+          message: draft.message,
+          source: draft.source,
+          published_at: new Date(nowMs).toISOString(),
+          published_at_ms: nowMs,
+          expires_at: draft.ttlSeconds === null ? null : new Date(nowMs + draft.ttlSeconds * 1000).toISOString(),
+          revoked_at: null,
+          published_by: publishedBy,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      if (idempotency) {
+        await trx
+          .insertInto('idempotency_keys')
+          .values({
+            key: idempotency.key,
+            request_hash: idempotency.requestHash,
+            code_id: row.id,
+            user_id: idempotency.userId,
+            created_at_ms: nowMs,
+          })
+          .execute();
+      }
+      return toCode(row);
+    });
+  }
+
+  /** The id of a live code with this key published at or after `sinceMs`. */
+  async recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
+    const row = await this.db
+      .selectFrom('codes')
+      .select('id')
+      .where('dedup_key', '=', dedupKey)
+      .where('published_at_ms', '>=', sinceMs)
+      .where('revoked_at', 'is', null)
+      .orderBy('id', 'desc')
+      .executeTakeFirst();
+    return row?.id;
+  }
+
+  /**
+   * The newest `count` codes, oldest first (revoked ones included: the
+   * history keeps their place), and the highest id older than all of them.
+   */
+  async newest(count: number): Promise<{ codes: CodeRecord[]; floor: number }> {
+    const rows = await this.db.selectFrom('codes').selectAll().orderBy('id', 'desc').limit(count + 1).execute();
+    const floor = rows.length > count ? (rows.pop() as CodeRow).id : 0;
+    return { codes: rows.reverse().map(toRecord), floor };
+  }
+
+  async list(options: { since: number; limit: number; includeInactive: boolean; nowMs: number }): Promise<CodeRecord[]> {
+    let query = this.db.selectFrom('codes').selectAll().where('id', '>', options.since);
+    if (!options.includeInactive) {
+      const nowIso = new Date(options.nowMs).toISOString();
+      query = query
+        .where('revoked_at', 'is', null)
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]));
+    }
+    const rows = await query.orderBy('id').limit(options.limit).execute();
+    return rows.map(toRecord);
+  }
+
+  async byId(id: number): Promise<CodeRecord | undefined> {
+    const row = await this.db.selectFrom('codes').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async lastId(): Promise<number> {
+    const row = await this.db.selectFrom('codes').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
+    return row?.id ?? 0;
+  }
+
+  /** Marks the code revoked; false if it was already. */
+  async revoke(id: number, now: Date): Promise<boolean> {
+    const result = await this.db
+      .updateTable('codes')
+      .set({ revoked_at: now.toISOString() })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async addDeliveries(id: number, counts: Readonly<Record<TransportName, number>>, replayed: number): Promise<void> {
+    await this.db
+      .updateTable('codes')
+      .set((eb) => ({
+        delivered_sse: eb('delivered_sse', '+', counts.sse),
+        delivered_ws: eb('delivered_ws', '+', counts.ws),
+        delivered_socketio: eb('delivered_socketio', '+', counts.socketio),
+        replayed: eb('replayed', '+', replayed),
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Records a user's ack; true the first time, false when it was acked already. */
+  async ack(codeId: number, userId: number, now: Date, latencyMs: number): Promise<boolean> {
+    const result = await this.db
+      .insertInto('acks')
+      .values({ code_id: codeId, user_id: userId, acked_at: now.toISOString(), latency_ms: latencyMs })
+      .onConflict((oc) => oc.columns(['code_id', 'user_id']).doNothing())
+      .executeTakeFirst();
+    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  }
+
+  async ackFigures(codeId: number): Promise<AckFigures> {
+    const rows = await this.db
+      .selectFrom('acks')
+      .select('latency_ms')
+      .where('code_id', '=', codeId)
+      .orderBy('latency_ms')
+      .execute();
+    const sorted = rows.map((r) => r.latency_ms);
+    return { users: sorted.length, medianMs: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+  }
+
+  async idempotent(key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
+    const row = await this.db
+      .selectFrom('idempotency_keys')
+      .innerJoin('codes', 'codes.id', 'idempotency_keys.code_id')
+      .selectAll('codes')
+      .select('idempotency_keys.request_hash')
+      .where('idempotency_keys.key', '=', key)
+      .executeTakeFirst();
+    return row ? { requestHash: row.request_hash, code: toRecord(row) } : undefined;
+  }
+
+  async forgetIdempotencyKeys(olderThanMs: number): Promise<void> {
+    await this.db.deleteFrom('idempotency_keys').where('created_at_ms', '<', olderThanMs).execute();
+  }
+}

@@ -1,0 +1,91 @@
+import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+// Migrations live in code rather than files so the compiled package carries
+// them without a loader and they cannot go missing from a deployment.
+const migrations: Record<string, Migration> = {
+  '0001_initial': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('username', 'text', (c) => c.notNull().unique())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addColumn('hash', 'text', (c) => c.notNull().unique())
+        .addColumn('label', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema.createIndex('tokens_user').on('tokens').column('user_id').execute();
+      await db.schema
+        .createTable('codes')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('code', 'text', (c) => c.notNull())
+        .addColumn('dedup_key', 'text', (c) => c.notNull())
+        .addColumn('value', 'real')
+        .addColumn('type', 'text')
+        .addColumn('message', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('published_at', 'text', (c) => c.notNull())
+        .addColumn('published_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'text')
+        .addColumn('revoked_at', 'text')
+        .addColumn('published_by', 'integer', (c) => c.references('users.id'))
+        .addColumn('delivered_sse', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('delivered_ws', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('delivered_socketio', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('replayed', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('codes_dedup').on('codes').columns(['dedup_key', 'published_at_ms']).execute();
+      await db.schema
+        .createTable('acks')
+        .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id'))
+        .addColumn('acked_at', 'text', (c) => c.notNull())
+        .addColumn('latency_ms', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('acks_pk', ['code_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
+        .addColumn('user_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('idempotency_created').on('idempotency_keys').column('created_at_ms').execute();
+      await db.schema
+        .createTable('settings')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text')
+        .addColumn('details', 'text')
+        .execute();
+      await db.schema
+        .createTable('auth_events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'integer', (c) => c.notNull())
+        .addColumn('token_id', 'integer')
+        .execute();
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+};

@@ -1,0 +1,1 @@
+export { sseRoutes, type SseOptions } from './sse-routes.js';

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { CodecastError } from '../../domain/index.js';
+import type { Hub } from '../../hub/index.js';
+import type { AuthHooks } from '../../http/auth.js';
+import { principalOf } from '../../http/auth.js';
+import { SseConnection } from './sse-connection.js';
+import { SseEncoder } from './sse-encoder.js';
+
+export interface SseOptions {
+  readonly hub: Hub;
+  readonly auth: AuthHooks;
+  readonly retryMs: number;
+  readonly pongIntervalMs: number;
+}
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+function parseSince(lastEventId: string | string[] | undefined, since: number | undefined): number | undefined {
+  // EventSource resends the id of the last frame it saw; it outranks the
+  // `since` of the URL, which was only true for the first connect.
+  if (typeof lastEventId === 'string' && lastEventId.trim() !== '') {
+    const text = lastEventId.trim();
+    if (!/^\d{1,16}$/.test(text) || Number(text) > MAX_ID) {
+      throw new CodecastError('invalid_request', 'Last-Event-ID must be the id of a code: a whole number.');
+    }
+    return Number(text);
+  }
+  return since;
+}
+
+/** The SSE stream and its HTTP pong: `GET /stream`, `POST /stream/:connectionId/pong`. */
+export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, options) => {
+  const { hub, auth } = options;
+  hub.useEncoder(new SseEncoder());
+  const detach = (connection: SseConnection) => hub.detach(connection);
+
+  app.get(
+    '/stream',
+    {
+      onRequest: auth.userFromHeaderOrQuery,
+      schema: {
+        querystring: Type.Object({
+          token: Type.Optional(Type.String()),
+          since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID })),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const since = parseSince(request.headers['last-event-id'], request.query.since);
+      hub.admit(principal.user.id);
+      reply.hijack();
+      const connection = new SseConnection(randomUUID(), principal, reply.raw, detach);
+      connection.open(options.retryMs);
+      hub.attach(connection, since);
+      // The client may have gone while we authenticated; its close event
+      // then fired before anyone listened.
+      if (reply.raw.destroyed) hub.detach(connection);
+    },
+  );
+
+  app.post(
+    '/stream/:connectionId/pong',
+    {
+      onRequest: auth.user,
+      schema: { params: Type.Object({ connectionId: Type.String({ maxLength: 64 }) }) },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const connection = hub.connection(request.params.connectionId);
+      if (!(connection instanceof SseConnection) || connection.principal.user.id !== principal.user.id) {
+        throw new CodecastError('connection_not_found');
+      }
+      const waitMs = connection.pong(Date.now(), options.pongIntervalMs);
+      if (waitMs > 0) {
+        throw new CodecastError(
+          'pong_too_frequent',
+          `Pong at most once every ${options.pongIntervalMs / 1000} s.`,
+          undefined,
+          Math.ceil(waitMs / 1000),
+        );
+      }
+      return reply.code(204).send();
+    },
+  );
+};

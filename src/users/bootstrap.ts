@@ -1,0 +1,22 @@
+import type { Store } from '../store/index.js';
+import type { UserAdmin } from './user-admin.js';
+
+export interface BootstrapResult {
+  readonly username: string;
+  /** The new admin's token when codecast made one up; undefined when it came from the environment. */
+  readonly generatedToken: string | undefined;
+}
+
+/**
+ * When no admin exists, creates one named `admin` (or `admin-2`… if that
+ * name is taken by a user) with the given token or a new one.
+ */
+export async function ensureFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
+  if ((await store.users.countAdmins()) > 0) return undefined;
+  for (let n = 1; ; n++) {
+    const username = n === 1 ? 'admin' : `admin-${n}`;
+    if (await store.users.byName(username)) continue;
+    const created = await users.create(username, 'admin', null, token);
+    return { username, generatedToken: token === undefined ? created.token.token : undefined };
+  }
+}

@@ -1,0 +1,117 @@
+import {
+  CodecastError,
+  USERNAME_PATTERN,
+  hashToken,
+  newToken,
+  type Principal,
+  type Role,
+  type User,
+} from '../domain/index.js';
+import type { Store, TokenInfo } from '../store/index.js';
+import type { UserCache } from './user-cache.js';
+
+/** What must happen to open connections when access is withdrawn. */
+export interface AccessEnforcer {
+  closeUser(userId: number): void;
+  closeToken(userId: number, tokenId: number): void;
+}
+
+export interface IssuedToken extends TokenInfo {
+  /** The token itself: shown once, never stored. */
+  readonly token: string;
+}
+
+/** Who performed an action, for the audit trail; null for the CLI and start-up. */
+export type Actor = Principal | null;
+
+/**
+ * Creating users and tokens, disabling, role changes and revocation — each
+ * audited, each recorded as an auth event for other processes, and each
+ * taking effect here at once: cache entries gone, connections closed.
+ */
+export class UserAdmin {
+  constructor(
+    private readonly store: Store,
+    private readonly cache: UserCache | undefined,
+    private readonly enforcer: AccessEnforcer | undefined,
+  ) {}
+
+  async create(username: string, role: Role, actor: Actor, chosenToken?: string): Promise<{ user: User; token: IssuedToken }> {
+    if (!USERNAME_PATTERN.test(username)) {
+      throw new CodecastError(
+        'invalid_request',
+        'A username is 1-64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit.',
+        { field: 'username' },
+      );
+    }
+    const now = new Date();
+    const user = await this.store.users.create(username, role, now);
+    if (!user) throw new CodecastError('user_exists', `A user named "${username}" exists already.`);
+    const token = await this.#issue(user, 'first token', now, chosenToken);
+    await this.#audit(actor, 'user.create', username, { role }, now);
+    return { user, token };
+  }
+
+  list(): Promise<User[]> {
+    return this.store.users.list();
+  }
+
+  async get(username: string): Promise<User> {
+    const user = await this.store.users.byName(username);
+    if (!user) throw new CodecastError('user_not_found', `No user is named "${username}".`);
+    return user;
+  }
+
+  async tokens(username: string): Promise<TokenInfo[]> {
+    const user = await this.get(username);
+    return this.store.users.tokensOf(user.id);
+  }
+
+  async update(username: string, change: { disabled?: boolean; role?: Role }, actor: Actor): Promise<User> {
+    const user = await this.get(username);
+    if (actor && actor.user.id === user.id && (change.disabled === true || change.role === 'user')) {
+      throw new CodecastError('invalid_request', 'An admin cannot disable or demote itself; ask another admin.');
+    }
+    const now = new Date();
+    const updated = (await this.store.users.update(user.id, change)) as User;
+    await this.store.authEvents.record('user_changed', user.id, null, now.getTime());
+    this.cache?.evictUser(user.id);
+    if (updated.disabled) this.enforcer?.closeUser(user.id);
+    await this.#audit(actor, 'user.update', username, { ...change }, now);
+    return updated;
+  }
+
+  async createToken(username: string, label: string | null, actor: Actor): Promise<IssuedToken> {
+    const user = await this.get(username);
+    const now = new Date();
+    const token = await this.#issue(user, label, now);
+    await this.#audit(actor, 'token.create', username, { tokenId: token.id, label }, now);
+    return token;
+  }
+
+  async revokeToken(tokenId: number, actor: Actor): Promise<void> {
+    const now = new Date();
+    const revoked = await this.store.users.revokeToken(tokenId, now);
+    if (!revoked) {
+      const exists = await this.store.users.tokenExists(tokenId);
+      if (!exists) throw new CodecastError('token_not_found');
+      return; // Revoking twice is harmless: the token is revoked either way.
+    }
+    await this.store.authEvents.record('token_revoked', revoked.userId, tokenId, now.getTime());
+    this.cache?.evictToken(tokenId);
+    this.enforcer?.closeToken(revoked.userId, tokenId);
+    await this.#audit(actor, 'token.revoke', String(tokenId), { userId: revoked.userId }, now);
+  }
+
+  async #issue(user: User, label: string | null, now: Date, chosen?: string): Promise<IssuedToken> {
+    const token = chosen ?? newToken();
+    const hash = hashToken(token);
+    const info = await this.store.users.addToken(user.id, hash, label, now);
+    this.cache?.forgetUnknown(hash);
+    return { ...info, token };
+  }
+
+  #audit(actor: Actor, action: string, target: string, details: Record<string, unknown>, now: Date): Promise<void> {
+    return this.store.audit.record({ actor: actor?.user.username ?? null, action, target, details }, now);
+  }
+}
