@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// Runs the whole suite: every test/*.test.ts with Node's test runner under
+// tsx. Arguments narrow it to files whose names contain them.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const filters = process.argv.slice(2);
+const files = readdirSync('test')
+  .filter((name) => name.endsWith('.test.ts'))
+  .filter((name) => filters.length === 0 || filters.some((f) => name.includes(f)))
+  .sort()
+  .map((name) => `test/${name}`);
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(', ')}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+);
+process.exit(result.status ?? 1);
