@@ -32,4 +32,11 @@ token
   .action(tokenCreate);
 token.command('revoke <id>').description('revoke a token by id; its connections close').action(tokenRevoke);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Say what went wrong in one line (a port in use, an unreadable database);
+  // the stack helps nobody running the command.
+  process.stderr.write(`codecast: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}

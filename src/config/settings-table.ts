@@ -35,19 +35,19 @@ export const settingsTable = [
     env: 'DB_POOL_MAX',
     default: '10',
     type: int(1, 1000),
-    description: 'Largest database connection pool (server databases).',
+    description: 'Largest database connection pool (for server databases; SQLite uses one connection).',
   },
   {
     env: 'DB_CONNECT_TIMEOUT_SECONDS',
     default: '10',
     type: int(1, 600),
-    description: 'How long to wait for a database connection before failing.',
+    description: 'How long to wait for a database connection before failing (server databases).',
   },
   {
     env: 'LOG_LEVEL',
     default: 'info',
     type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-    description: 'Least severe log level written.',
+    description: 'Least severe log level written: `fatal`, `error`, `warn`, `info`, `debug`, `trace`, `silent`.',
   },
   {
     env: 'CODECAST_ADMIN_TOKEN',
@@ -59,7 +59,7 @@ export const settingsTable = [
     env: 'CODECAST_PUBLIC_URL',
     default: undefined,
     type: { kind: 'optional-string' },
-    description: 'Base URL printed for the pages at start (defaults to http://localhost:PORT).',
+    description: 'Base URL printed for the pages at start (defaults to `http://localhost:PORT`).',
   },
   {
     env: 'CODECAST_MAX_CONNECTIONS',

@@ -5,6 +5,7 @@ import type { Acknowledger, Hub, Publisher, RuntimeSettings } from '../hub/index
 import type { Store } from '../store/index.js';
 import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
+import { CodecastError } from '../domain/index.js';
 import { authHooks, redactUrl } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
@@ -45,13 +46,20 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     bodyLimit: parts.bodyLimitBytes,
     // Streams live for hours; only idle keep-alive sockets are closed on stop.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Fastify's own 503 while closing has its own body; ours follows the catalog.
+    return503OnClosing: false,
   });
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
   app.removeContentTypeParser('text/plain');
   app.decorateRequest('principal', null);
   installErrorHandling(app);
+  app.addHook('onRequest', async (_request, reply) => {
+    if (parts.stopping()) {
+      reply.header('connection', 'close');
+      throw new CodecastError('shutting_down', undefined, undefined, 2);
+    }
+  });
 
   const auth = authHooks(parts.authenticator);
   await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
