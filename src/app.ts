@@ -4,10 +4,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
-import { buildHttpServer } from './http/index.js';
+import { buildHttpServer, routeUpgrades } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Store } from './store/index.js';
+import { SOCKETIO_PATH, SocketIoTransport } from './transports/socketio/index.js';
+import { WS_PATH, WsTransport } from './transports/ws/index.js';
 import {
   AuthWatcher,
   Authenticator,
@@ -136,6 +138,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       };
     };
 
+    const acknowledger = new Acknowledger(store);
     http = await buildHttpServer({
       logger,
       bodyLimitBytes: config.bodyLimitBytes,
@@ -144,13 +147,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       authenticator,
       hub,
       publisher,
-      acknowledger: new Acknowledger(store),
+      acknowledger,
       settings,
       users,
       store,
       stats,
       stopping: () => stopping,
     });
+    const ws = new WsTransport({ hub, authenticator, acknowledger, maxInboundBytes: config.maxInboundFrameBytes });
+    const socketIo = new SocketIoTransport(http.server, {
+      hub,
+      authenticator,
+      acknowledger,
+      heartbeatMs: config.heartbeatMs,
+      maxInboundBytes: config.maxInboundFrameBytes,
+    });
+    routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
 
@@ -189,6 +201,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
+      ws.close();
+      socketIo.close();
       const grace = setTimeout(() => app.server.closeAllConnections(), STOP_GRACE_MS);
       await closing;
       clearTimeout(grace);

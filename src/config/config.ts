@@ -23,6 +23,7 @@ export interface Config {
   readonly dedupMs: number;
   readonly idempotencyMs: number;
   readonly bodyLimitBytes: number;
+  readonly maxInboundFrameBytes: number;
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
@@ -138,6 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dedupMs: seconds('CODECAST_DEDUP_SECONDS'),
     idempotencyMs: num('CODECAST_IDEMPOTENCY_HOURS') * 3_600_000,
     bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
+    maxInboundFrameBytes: num('CODECAST_MAX_INBOUND_FRAME_BYTES'),
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),

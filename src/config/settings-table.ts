@@ -128,6 +128,12 @@ export const settingsTable = [
     description: 'Largest request body accepted; a larger one gets 413.',
   },
   {
+    env: 'CODECAST_MAX_INBOUND_FRAME_BYTES',
+    default: '4096',
+    type: int(64, 1024 * 1024),
+    description: 'Largest WebSocket or Socket.IO message a client may send; a larger one closes the connection (1009).',
+  },
+  {
     env: 'CODECAST_SSE_RETRY_MS',
     default: '3000',
     type: int(0, 3_600_000),

@@ -1,2 +1,3 @@
 export { buildHttpServer, type HttpServerParts } from './server.js';
 export { redactUrl } from './auth.js';
+export { routeUpgrades, type UpgradeHandler } from './upgrade-router.js';

@@ -55,7 +55,8 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
 
   app.post(
     '/codes/:id/ack',
-    { onRequest: auth.user, schema: { params: IdParams, body: Type.Optional(Type.Object({}, { additionalProperties: false })) } },
+    // No body at all is fine: Fastify validates a missing body as null.
+    { onRequest: auth.user, schema: { params: IdParams, body: Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]) } },
     async (request) => acknowledger.ack(request.params.id, principalOf(request)),
   );
 };

@@ -37,7 +37,8 @@ export const userRoutes: FastifyPluginAsyncTypebox<UserRoutesOptions> = async (a
 
   app.post(
     '/users/:username/tokens',
-    { onRequest: auth.admin, schema: { params: UsernameParams, body: Type.Optional(CreateTokenBody) } },
+    // No body at all is fine: Fastify validates a missing body as null.
+    { onRequest: auth.admin, schema: { params: UsernameParams, body: Type.Union([CreateTokenBody, Type.Null()]) } },
     async (request, reply) => {
       const token = await users.createToken(request.params.username, request.body?.label ?? null, principalOf(request));
       return reply.code(201).send({ token });

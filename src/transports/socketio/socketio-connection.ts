@@ -1,0 +1,83 @@
+import type { Socket } from 'socket.io';
+import type { Principal } from '../../domain/index.js';
+import type { CloseReason, Connection } from '../../hub/index.js';
+import type { Namespace, SocketIoFrame } from './socketio-encoder.js';
+
+/**
+ * The slice of engine.io's Socket we use. Its types hide `writeBuffer` and
+ * the pre-encoded write options that socket.io-adapter itself relies on.
+ */
+interface EngineSocket {
+  write(packet: string | Buffer, options: object): unknown;
+  readonly writeBuffer: readonly unknown[];
+  readonly transport: { readonly socket?: { readonly bufferedAmount?: number } };
+  close(discard?: boolean): void;
+  on(event: 'packet', listener: () => void): unknown;
+}
+
+/** Reasons after which the client should come back by itself; others withdraw access. */
+const RECONNECTABLE: ReadonlySet<CloseReason> = new Set(['slow_consumer', 'stale', 'shutdown', 'error']);
+
+/**
+ * One Socket.IO client in one namespace. Frames go to engine.io already
+ * encoded (`conn.write` with `preEncoded`), as socket.io's own adapter does.
+ */
+export class SocketIoConnection implements Connection<SocketIoFrame> {
+  readonly transport = 'socketio' as const;
+  #closed = false;
+  #lastSignOfLife = Date.now();
+  readonly #engine: EngineSocket;
+
+  constructor(
+    readonly id: string,
+    readonly principal: Principal,
+    private readonly socket: Socket,
+    private readonly namespace: Namespace,
+    onGone: (connection: SocketIoConnection) => void,
+  ) {
+    this.#engine = socket.conn as unknown as EngineSocket;
+    // Any packet from the client, engine.io's pongs included, shows it is alive.
+    this.#engine.on('packet', () => {
+      this.#lastSignOfLife = Date.now();
+    });
+    socket.on('disconnect', () => {
+      this.#closed = true;
+      onGone(this);
+    });
+  }
+
+  send(frame: SocketIoFrame): void {
+    if (this.#closed || frame === null) return;
+    const encoded = frame[this.namespace];
+    for (const packet of encoded.packets) this.#engine.write(packet, encoded.options);
+  }
+
+  /** Packets engine.io holds for this client that the transport has not taken yet. */
+  get backlog(): number {
+    return this.#engine.writeBuffer.length;
+  }
+
+  get bufferedBytes(): number {
+    return this.#engine.transport.socket?.bufferedAmount ?? 0;
+  }
+
+  lastSignOfLife(): number {
+    return this.#lastSignOfLife;
+  }
+
+  close(reason: CloseReason, farewell?: SocketIoFrame): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (farewell) this.send(farewell);
+    this.socket.emit('closing', { reason });
+    if (RECONNECTABLE.has(reason)) {
+      // Closing the engine.io connection makes the client reconnect by itself
+      // (reason "transport close") and recover by replay. A slow or stale
+      // peer's buffer would never drain, so it is discarded.
+      this.#engine.close(reason !== 'shutdown');
+    } else {
+      // A server-side disconnect tells the client not to come back.
+      this.socket.disconnect(true);
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { Encoder as PacketEncoder, PacketType } from 'socket.io-parser';
+import { WebSocket } from 'ws';
+import type { Encoder, HubEvent } from '../../hub/index.js';
+
+export const NAMESPACES = ['/', '/events'] as const;
+export type Namespace = (typeof NAMESPACES)[number];
+
+/** One Socket.IO packet as engine.io writes it, with its pre-built WebSocket frame. */
+export interface EncodedPacket {
+  readonly packets: readonly (string | Buffer)[];
+  readonly options: { readonly preEncoded: true; readonly wsPreEncodedFrame?: Buffer[] };
+}
+
+/** The same event encoded for each namespace (the namespace is part of the packet). */
+export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>> | null;
+
+interface FrameBuilder {
+  frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
+}
+const Sender = (WebSocket as unknown as { Sender: FrameBuilder }).Sender;
+
+/** Event names the replaced service's clients listen for, and ours for the rest. */
+function eventOf(event: HubEvent): [string, unknown] | null {
+  switch (event.type) {
+    case 'code':
+      return ['new_code', event.data];
+    case 'revoke':
+      return ['revoke_code', event.data.id];
+    case 'ping':
+      // engine.io's own heartbeat already crosses every Socket.IO connection.
+      return null;
+    default:
+      return [event.type, event.data];
+  }
+}
+
+/**
+ * Encodes hub events as Socket.IO EVENT packets once per namespace, with the
+ * WebSocket frame pre-built the way socket.io-adapter does for its own
+ * broadcasts, so engine.io writes the same bytes to every client.
+ */
+export class SocketIoEncoder implements Encoder<SocketIoFrame> {
+  readonly transport = 'socketio' as const;
+  readonly #packetEncoder = new PacketEncoder();
+
+  encode(event: HubEvent): SocketIoFrame {
+    const args = eventOf(event);
+    if (!args) return null;
+    const root = this.#encode('/', args);
+    const events = this.#encode('/events', args);
+    return { '/': root, '/events': events };
+  }
+
+  #encode(nsp: Namespace, data: [string, unknown]): EncodedPacket {
+    const packets = this.#packetEncoder.encode({ type: PacketType.EVENT, nsp, data }) as (string | Buffer)[];
+    const first = packets[0];
+    if (packets.length === 1 && typeof first === 'string') {
+      // "4" is engine.io's MESSAGE packet type.
+      const wsPreEncodedFrame = Sender.frame(Buffer.from(`4${first}`), {
+        fin: true,
+        mask: false,
+        opcode: 0x1,
+        readOnly: false,
+        rsv1: false,
+      });
+      return { packets, options: { preEncoded: true, wsPreEncodedFrame } };
+    }
+    return { packets, options: { preEncoded: true } };
+  }
+}
