@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
-import { buildHttpServer, routeUpgrades } from './http/index.js';
+import { buildHttpServer, routeUpgrades, trackUnusedSockets } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Store } from './store/index.js';
@@ -162,6 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       heartbeatMs: config.heartbeatMs,
       maxInboundBytes: config.maxInboundFrameBytes,
     });
+    const unusedSockets = trackUnusedSockets(http.server);
     routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
@@ -201,11 +202,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
-      ws.close();
-      socketIo.close();
-      const grace = setTimeout(() => app.server.closeAllConnections(), STOP_GRACE_MS);
+      unusedSockets.destroyAll();
+      // Farewells are on their way; whatever has not closed after the grace
+      // period is cut. engine.io is closed only then: closing it earlier
+      // would discard the farewells still queued for its clients.
+      const grace = setTimeout(() => {
+        app.server.closeAllConnections();
+        socketIo.close();
+      }, STOP_GRACE_MS);
       await closing;
       clearTimeout(grace);
+      socketIo.close();
+      ws.close();
       await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await broker.stop();
       await store.close();

@@ -169,7 +169,7 @@ test('an admin cannot disable or demote itself', async () => {
   const after = await t.api('GET', '/api/v1/me');
   assert.equal(after.body.user.role, 'admin');
   assert.equal(after.body.user.disabled, false);
-  // Another admin may do it, though: ada.admin demotes and restores nobody here but herself is refused too.
+  // The same holds for any admin acting on itself.
   const ada = await t.api('POST', '/api/v1/users/ada.admin/tokens', { body: {} });
   issued.push(ada.body.token.token);
   assertError(

@@ -38,9 +38,7 @@ describe('SSE framing, recovery and input (heartbeat 1 s)', () => {
     user = await t.createUser('framing-user');
   });
   after(async () => {
-    const s0 = Date.now();
     await t.stop();
-    console.log("STOPMS", Date.now() - s0);
   });
 
   test('the stream opens with retry, then hello; event-stream headers', async () => {

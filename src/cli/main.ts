@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { serve } from './commands/serve.js';
 import { migrate, tokenCreate, tokenRevoke, userAdd, userList, userSetDisabled } from './commands/admin-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -11,7 +10,12 @@ const program = new Command()
   .description('Real-time code broadcast server. Settings come from environment variables (see README).')
   .version(version);
 
-program.command('serve').description('start the server (what `npm start` runs)').action(serve);
+// The server and its transports load only for `serve`, so the user and token
+// commands start quickly.
+program
+  .command('serve')
+  .description('start the server (what `npm start` runs)')
+  .action(async () => (await import('./commands/serve.js')).serve());
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 
 const user = program.command('user').description('manage users (on the database in DATABASE_URL)');

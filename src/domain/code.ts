@@ -70,7 +70,8 @@ export function draftCode(input: CodeInput, defaultValue: number | null): CodeDr
   if (type !== null && !WORD_PATTERN.test(type)) {
     invalid('type', 'The type must be a short word: letters, digits, "_", "-" or ".", at most 32.');
   }
-  const message = input.message === undefined || input.message === null ? null : input.message.trim();
+  // Windows line endings are taken as plain newlines rather than refused.
+  const message = input.message === undefined || input.message === null ? null : input.message.replace(/\r\n?/g, '\n').trim();
   if (message !== null) {
     if (charCount(message) > MESSAGE_MAX_CHARS) invalid('message', `The message must be at most ${MESSAGE_MAX_CHARS} characters.`);
     if (NOT_PRINTABLE_IN_MESSAGE.test(message) || !message.isWellFormed()) {

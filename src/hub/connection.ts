@@ -59,8 +59,16 @@ export interface Connection<Frame = unknown> {
   readonly transport: TransportName;
   /** Queues pre-encoded bytes; never throws. */
   send(frame: Frame): void;
-  /** Frames queued in user space that the peer has not yet taken. */
+  /** Live frames queued in user space that the peer has not yet taken. */
   readonly backlog: number;
+  /**
+   * Called by the hub once hello and the replay are written: from here on
+   * `backlog` counts live frames only. A replay larger than the socket
+   * buffers is sent anyway — the queue bound is for live traffic a client
+   * cannot keep up with, not for catching up — so its frames must not make
+   * the next broadcast close a client that is reading them.
+   */
+  startLive(): void;
   /** Bytes queued in user space for this connection. */
   readonly bufferedBytes: number;
   /**

@@ -105,10 +105,9 @@ export class Hub {
         this.#countReplay(held.code.id, connection.transport);
       }
     }
+    connection.startLive();
     this.#registry.add(connection);
     this.#opened++;
-    // A replay longer than the queue bound is sent anyway: the bound is for
-    // live traffic a client cannot keep up with, not for catching up.
   }
 
   /** Called by a transport when its connection has ended, for whatever reason. */

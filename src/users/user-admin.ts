@@ -94,7 +94,7 @@ export class UserAdmin {
     const revoked = await this.store.users.revokeToken(tokenId, now);
     if (!revoked) {
       const exists = await this.store.users.tokenExists(tokenId);
-      if (!exists) throw new CodecastError('token_not_found');
+      if (!exists) throw new CodecastError('token_not_found', `No token has the id ${tokenId}.`);
       return; // Revoking twice is harmless: the token is revoked either way.
     }
     await this.store.authEvents.record('token_revoked', revoked.userId, tokenId, now.getTime());

@@ -26,6 +26,7 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
   readonly transport = 'socketio' as const;
   #closed = false;
   #lastSignOfLife = Date.now();
+  #replayAllowance = 0;
   readonly #engine: EngineSocket;
 
   constructor(
@@ -52,9 +53,18 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     for (const packet of encoded.packets) this.#engine.write(packet, encoded.options);
   }
 
-  /** Packets engine.io holds for this client that the transport has not taken yet. */
+  startLive(): void {
+    this.#replayAllowance = this.#engine.writeBuffer.length;
+  }
+
+  /**
+   * Packets engine.io holds for this client that the transport has not taken
+   * yet, less what is left of the replay (which shrinks as it drains).
+   */
   get backlog(): number {
-    return this.#engine.writeBuffer.length;
+    const held = this.#engine.writeBuffer.length;
+    if (held < this.#replayAllowance) this.#replayAllowance = held;
+    return held - this.#replayAllowance;
   }
 
   get bufferedBytes(): number {
@@ -67,8 +77,9 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
 
   close(reason: CloseReason, farewell?: SocketIoFrame): void {
     if (this.#closed) return;
-    this.#closed = true;
+    // Sent before marking closed: `send` drops frames to a closed connection.
     if (farewell) this.send(farewell);
+    this.#closed = true;
     this.socket.emit('closing', { reason });
     if (RECONNECTABLE.has(reason)) {
       // Closing the engine.io connection makes the client reconnect by itself

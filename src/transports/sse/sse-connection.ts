@@ -51,6 +51,10 @@ export class SseConnection implements Connection<Buffer> {
     this.response.write(frame);
   }
 
+  startLive(): void {
+    this.#backlog = 0;
+  }
+
   get backlog(): number {
     return this.#backlog;
   }

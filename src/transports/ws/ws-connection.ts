@@ -6,7 +6,7 @@ import { CLOSE_FOR_REASON } from './close-codes.js';
 import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 
 // A peer that does not answer a close frame is cut after this long.
-const CLOSE_GRACE_MS = 1000;
+const CLOSE_GRACE_MS = 2000;
 
 /**
  * One plain WebSocket client. Broadcast frames are written, already framed,
@@ -53,6 +53,10 @@ export class WsConnection implements Connection<WsFrame> {
     if (!this.#closed) this.ws.send(payload);
   }
 
+  startLive(): void {
+    this.#backlog = 0;
+  }
+
   get backlog(): number {
     return this.#backlog;
   }
@@ -71,9 +75,8 @@ export class WsConnection implements Connection<WsFrame> {
     if (farewell) this.socket.write(farewell.bytes);
     const { code, reason: text } = CLOSE_FOR_REASON[reason];
     this.ws.close(code, text);
-    if (reason === 'slow_consumer' || reason === 'stale') {
-      // Its buffer is full or the peer is gone: the close frame may never be read.
-      setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
-    }
+    // A slow or gone peer may never read the close frame, and ws would wait
+    // 30 s for its answer; we wait a little, then cut the connection.
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
   }
 }
