@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,6 +8,7 @@ import type { Config } from './config/index.js';
 import { buildHttpServer, routeUpgrades, trackUnusedSockets } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
+import { Metrics } from './metrics/index.js';
 import { Store } from './store/index.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transports/socketio/index.js';
 import { WS_PATH, WsTransport } from './transports/ws/index.js';
@@ -20,6 +22,7 @@ import {
   type BootstrapResult,
 } from './users/index.js';
 
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const LEDGER_FLUSH_MS = 5_000;
 const HOUSEKEEPING_MS = 3_600_000;
 const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
@@ -59,7 +62,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = options.logger ?? createLogger(config.logLevel);
   const node = randomUUID();
   const startedAt = Date.now();
-  const store = await Store.open(config.database);
+  // The metrics read hub, cache and ack figures lazily, at scrape time; the
+  // parts they read are built below, after the metrics they report to.
+  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger } = {};
+  const metrics = new Metrics({
+    hub: () => (parts.hub as Hub).stats(),
+    userCache: () => (parts.cache as UserCache).stats(),
+    acks: () => (parts.acknowledger as Acknowledger).stats(),
+  });
+  const store = await Store.open(config.database, (ms) => metrics.queried(ms));
   const timers: NodeJS.Timeout[] = [];
   let http: FastifyInstance | undefined;
   let stopping = false;
@@ -83,9 +94,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         staleMs: config.staleMs,
       },
       history,
+      {
+        opened: (transport) => metrics.opened(transport),
+        closed: (connection, reason, openMs) => {
+          metrics.closed(connection, reason);
+          logger.info(
+            { connectionId: connection.id, transport: connection.transport, userId: connection.userId, reason, openMs },
+            'connection closed',
+          );
+        },
+        delivered: (transport, count, kind) => metrics.delivered(transport, count, kind),
+        fannedOut: (ms) => metrics.fannedOut(ms),
+      },
     );
+    parts.hub = hub;
 
     const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
+    parts.cache = cache;
     const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
     const enforcer: AccessEnforcer = {
       closeUser: (userId) => hub.closeUser(userId, 'user_disabled'),
@@ -118,6 +143,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       publishLog,
     );
 
+    const acknowledger = new Acknowledger(store, (latencyMs) => metrics.acked(latencyMs));
+    parts.acknowledger = acknowledger;
+
     const stats = () => {
       const memory = process.memoryUsage();
       const hubStats = hub.stats();
@@ -133,14 +161,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
         codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
         userCache: cache.stats(),
+        acks: acknowledger.stats(),
         database: { queries: store.queryCount },
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
       };
     };
 
-    const acknowledger = new Acknowledger(store);
     http = await buildHttpServer({
       logger,
+      version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
       sseRetryMs: config.sseRetryMs,
       pongIntervalMs: config.pongIntervalMs,
@@ -152,6 +181,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       users,
       store,
       stats,
+      metrics,
+      metricsToken: config.metricsToken,
       stopping: () => stopping,
     });
     const ws = new WsTransport({ hub, authenticator, acknowledger, maxInboundBytes: config.maxInboundFrameBytes });

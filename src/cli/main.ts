@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import type { ListenOptions } from './commands/listen.js';
+import type { PublishOptions } from './commands/publish.js';
+import { DEFAULT_URL } from './commands/remote.js';
 import { migrate, tokenCreate, tokenRevoke, userAdd, userList, userSetDisabled } from './commands/admin-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -35,6 +38,31 @@ token
   .option('--label <label>', 'a note on what the token is for')
   .action(tokenCreate);
 token.command('revoke <id>').description('revoke a token by id; its connections close').action(tokenRevoke);
+
+const remoteHelp = `\nThe server and token may also come from CODECAST_URL and CODECAST_TOKEN.`;
+program
+  .command('publish <code>')
+  .description('publish a code to a running server')
+  .option('--value <number>', 'the code\'s value')
+  .option('--type <word>', 'a short word: drop, promo, join…')
+  .option('--message <text>', 'a message shown with the code')
+  .option('--ttl <seconds>', 'expire the code after this many seconds')
+  .option('--source <word>', 'where the code comes from', 'cli')
+  .option('--idempotency-key <key>', 'a retry with the same key is not published twice')
+  .option('--url <url>', `the server (default ${DEFAULT_URL})`)
+  .option('--token <token>', 'an admin token')
+  .option('--json', 'print the answer as JSON')
+  .addHelpText('after', remoteHelp)
+  .action(async (code: string, options: PublishOptions) => (await import('./commands/publish.js')).publish(code, options));
+program
+  .command('listen')
+  .description('print codes as they are published; reconnects and resumes by itself (Ctrl-C stops)')
+  .option('--since <id>', 'first replay the codes after this id')
+  .option('--url <url>', `the server (default ${DEFAULT_URL})`)
+  .option('--token <token>', 'a user token')
+  .option('--json', 'print each code as a JSON line')
+  .addHelpText('after', remoteHelp)
+  .action(async (options: ListenOptions) => (await import('./commands/listen.js')).listen(options));
 
 try {
   await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ export interface Config {
   readonly logLevel: string;
   readonly adminToken: string | undefined;
   readonly publicUrl: string | undefined;
+  readonly metricsToken: string | undefined;
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
   readonly connectionQueue: number;
@@ -128,6 +129,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
     publicUrl: values.get('CODECAST_PUBLIC_URL') as string | undefined,
+    metricsToken: values.get('CODECAST_METRICS_TOKEN') as string | undefined,
     maxConnections: num('CODECAST_MAX_CONNECTIONS'),
     maxConnectionsPerUser: num('CODECAST_MAX_CONNECTIONS_PER_USER'),
     connectionQueue: num('CODECAST_CONNECTION_QUEUE'),

@@ -62,6 +62,12 @@ export const settingsTable = [
     description: 'Base URL printed for the pages at start (defaults to `http://localhost:PORT`).',
   },
   {
+    env: 'CODECAST_METRICS_TOKEN',
+    default: undefined,
+    type: { kind: 'token' },
+    description: 'When set, `/metrics` wants `Authorization: Bearer <this>`; unset, it is open (for a scraper on a private network).',
+  },
+  {
     env: 'CODECAST_MAX_CONNECTIONS',
     default: '10000',
     type: int(1, 1_000_000),

@@ -11,11 +11,15 @@ import { installErrorHandling } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoute } from './routes/metrics.js';
+import { registerOpenApi } from './openapi.js';
+import type { Metrics } from '../metrics/index.js';
 import { userRoutes } from './routes/users.js';
 import { webRoutes } from '../web/index.js';
 
 export interface HttpServerParts {
   readonly logger: Logger;
+  readonly version: string;
   readonly bodyLimitBytes: number;
   readonly sseRetryMs: number;
   readonly pongIntervalMs: number;
@@ -27,6 +31,8 @@ export interface HttpServerParts {
   readonly users: UserAdmin;
   readonly store: Store;
   readonly stats: () => unknown;
+  readonly metrics: Metrics;
+  readonly metricsToken: string | undefined;
   readonly stopping: () => boolean;
 }
 
@@ -61,8 +67,10 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     }
   });
 
+  await registerOpenApi(app, parts.version);
   const auth = authHooks(parts.authenticator);
   await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
+  await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken });
   await app.register(
     async (api) => {
       await api.register(codeRoutes, {

@@ -11,6 +11,7 @@ import {
   type TransportName,
 } from './connection.js';
 import { HistoryRing, type HeldCode } from './history-ring.js';
+import { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 
 export interface HubOptions extends RegistryLimits {
   /** Frames a connection may leave untaken before it is closed as a slow consumer. */
@@ -55,11 +56,14 @@ export class Hub {
   #opened = 0;
   #codesBroadcast = 0;
   #closing = false;
+  readonly #observer: HubObserver;
+  readonly #openedAt = new WeakMap<Connection, number>();
 
-  constructor(options: HubOptions, history: HistoryRing) {
+  constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
     this.#options = options;
     this.#registry = new ConnectionRegistry(options);
     this.#history = history;
+    this.#observer = observer;
   }
 
   /** Makes a transport's encoder known; done once per transport at start. */
@@ -100,26 +104,44 @@ export class Hub {
         connection.send(encoder.encode({ type: 'reset', data: { oldestId: history.oldestId, lastId: history.lastId } }));
       }
       const now = Date.now();
+      let replayed = 0;
       for (const held of history.after(since, now)) {
         connection.send(this.#frameOf(held, encoder));
         this.#countReplay(held.code.id, connection.transport);
+        replayed++;
       }
+      if (replayed > 0) this.#observer.delivered(connection.transport, replayed, 'replay');
     }
     connection.startLive();
     this.#registry.add(connection);
+    this.#openedAt.set(connection, Date.now());
     this.#opened++;
+    this.#observer.opened(connection.transport);
   }
 
   /** Called by a transport when its connection has ended, for whatever reason. */
   detach(connection: Connection): void {
-    if (this.#registry.remove(connection)) this.#closes.client_closed++;
+    if (this.#registry.remove(connection)) this.#recordClose(connection, 'client_closed');
+  }
+
+  #recordClose(connection: Connection, reason: CloseReason): void {
+    this.#closes[reason]++;
+    const openMs = Date.now() - (this.#openedAt.get(connection) ?? Date.now());
+    this.#observer.closed(
+      { id: connection.id, transport: connection.transport, userId: connection.principal.user.id },
+      reason,
+      openMs,
+    );
   }
 
   /** Puts a freshly published code in history and sends it to every connection. */
   broadcastCode(code: Code): DeliveryCounts {
     const held = this.#history.push(code);
     this.#codesBroadcast++;
-    return this.#broadcast({ type: 'code', data: code }, held);
+    const started = performance.now();
+    const counts = this.#broadcast({ type: 'code', data: code }, held);
+    this.#observer.fannedOut(performance.now() - started);
+    return counts;
   }
 
   /** Takes a code out of replay and tells every connection. */
@@ -146,7 +168,10 @@ export class Hub {
         if (connection.backlog > limit) (slow ??= []).push(connection);
       }
       counts[transport] = connections.size;
-      if (event.type === 'code') this.#delivered[transport] += connections.size;
+      if (event.type === 'code') {
+        this.#delivered[transport] += connections.size;
+        this.#observer.delivered(transport, connections.size, 'live');
+      }
     }
     // Closed after the loop: a slow consumer recovers the codes by replay.
     if (slow) for (const connection of slow) this.close(connection, 'slow_consumer');
@@ -178,7 +203,7 @@ export class Hub {
 
   /** Ends a connection for a reason the hub or an operator chose. */
   close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
-    if (this.#registry.remove(connection)) this.#closes[reason]++;
+    if (this.#registry.remove(connection)) this.#recordClose(connection, reason);
     connection.close(reason, farewell);
   }
 

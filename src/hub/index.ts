@@ -12,4 +12,5 @@ export {
 } from './connection.js';
 export { Publisher, type PublishResult, type PublishLog, type PublisherOptions } from './publisher.js';
 export { RuntimeSettings, RUNTIME_DEFAULTS, type RuntimeSettingsValues } from './runtime-settings.js';
-export { Acknowledger, type AckResult } from './acknowledger.js';
+export { Acknowledger, type AckResult, type AckStats } from './acknowledger.js';
+export { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';

@@ -12,7 +12,8 @@ export interface OpenedDatabase {
   queryCount(): number;
 }
 
-export function openDatabase(target: DatabaseTarget): OpenedDatabase {
+/** `onQuery` hears the duration of every query, for metrics. */
+export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => void = () => undefined): OpenedDatabase {
   if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
   const sqlite = new SqliteDatabase(target.path);
   sqlite.pragma('journal_mode = WAL');
@@ -24,8 +25,9 @@ export function openDatabase(target: DatabaseTarget): OpenedDatabase {
   let queries = 0;
   const db = new Kysely<Database>({
     dialect: new SqliteDialect({ database: sqlite }),
-    log: () => {
+    log: (event) => {
       queries++;
+      onQuery(event.queryDurationMillis);
     },
   });
   return { db, queryCount: () => queries };

@@ -26,8 +26,8 @@ export class Store {
   }
 
   /** Opens the database and applies pending migrations. */
-  static async open(target: DatabaseTarget): Promise<Store> {
-    const store = new Store(openDatabase(target));
+  static async open(target: DatabaseTarget, onQuery?: (ms: number) => void): Promise<Store> {
+    const store = new Store(openDatabase(target, onQuery));
     try {
       await store.migrate();
     } catch (error) {

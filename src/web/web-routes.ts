@@ -1,7 +1,59 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
-/** The pages codecast serves itself: `/` for subscribers, `/admin` for operators. */
+/** The folder of the pages: `public/` at the package root, from `src/web/` and `dist/web/` alike. */
+const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
+/** uPlot's browser build (an ES module and its stylesheet), served as it ships. */
+const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve('uplot'));
+const VENDOR_FILES = new Set(['/uPlot.esm.js', '/uPlot.min.css']);
+
+// The pages hold a bearer token in sessionStorage, so nothing but codecast's
+// own files may run or be fetched, and no other site may frame them.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function sendPage(reply: FastifyReply, file: string): FastifyReply {
+  reply
+    .header('content-security-policy', CONTENT_SECURITY_POLICY)
+    .header('referrer-policy', 'no-referrer')
+    .header('x-content-type-options', 'nosniff')
+    .header('cache-control', 'no-cache');
+  return reply.sendFile(file, PUBLIC_DIR);
+}
+
+/**
+ * The pages codecast serves itself, with no build step: `/` for subscribers,
+ * `/admin` for operators, their scripts and styles under `/assets/`, and the
+ * charting library under `/vendor/uplot/`.
+ */
 export const webRoutes: FastifyPluginAsync = async (app) => {
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send('codecast'));
-  app.get('/admin', async (_request, reply) => reply.type('text/html; charset=utf-8').send('codecast admin'));
+  await app.register(fastifyStatic, {
+    root: `${PUBLIC_DIR}assets`,
+    prefix: '/assets/',
+    index: false,
+    setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
+  });
+  await app.register(fastifyStatic, {
+    root: UPLOT_DIR,
+    prefix: '/vendor/uplot/',
+    index: false,
+    decorateReply: false,
+    allowedPath: (path) => VENDOR_FILES.has(path),
+    setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
+  });
+
+  app.get('/', { schema: { hide: true } }, (_request, reply) => sendPage(reply, 'index.html'));
+  app.get('/admin', { schema: { hide: true } }, (_request, reply) => sendPage(reply, 'admin.html'));
 };

@@ -13,9 +13,9 @@ export interface AdminRoutesOptions {
 
 /** Runtime settings, stats and the audit trail. */
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { auth, settings, store, stats }) => {
-  app.get('/settings', { onRequest: auth.admin }, async () => settings.values);
+  app.get('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Runtime settings' } }, async () => settings.values);
 
-  app.put('/settings', { onRequest: auth.admin, schema: { body: SettingsBody } }, async (request) => {
+  app.put('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Change runtime settings', body: SettingsBody } }, async (request) => {
     const before = settings.values;
     const after = await settings.update(request.body);
     await store.audit.record(
@@ -25,9 +25,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
     return after;
   });
 
-  app.get('/stats', { onRequest: auth.admin }, async () => stats());
+  app.get('/stats', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Connections, queues, closes, cache, codes, memory' } }, async () => stats());
 
-  app.get('/audit', { onRequest: auth.admin, schema: { querystring: AuditQuery } }, async (request) => ({
+  app.get('/audit', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'The audit trail, newest first', querystring: AuditQuery } }, async (request) => ({
     entries: await store.audit.list(request.query.limit ?? 100, request.query.before),
   }));
 };

@@ -17,7 +17,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** Publish, list, inspect, revoke and ack codes. */
 export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (app, { auth, publisher, acknowledger, store }) => {
-  app.post('/codes', { onRequest: auth.admin, schema: { body: PublishBody } }, async (request, reply) => {
+  app.post('/codes', { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'Publish a code (admin); Idempotency-Key header supported', body: PublishBody } }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
       throw new CodecastError('invalid_request', 'Idempotency-Key must be 1-200 visible ASCII characters.');
@@ -27,7 +27,7 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
     return reply.code(result.replayed ? 200 : 201).send({ code: result.code, audience: result.audience });
   });
 
-  app.get('/codes', { onRequest: auth.user, schema: { querystring: ListCodesQuery } }, async (request) => {
+  app.get('/codes', { onRequest: auth.user, schema: { tags: ['codes'], summary: 'Codes after `since`, oldest first', querystring: ListCodesQuery } }, async (request) => {
     const { since = 0, limit = 100, all = false } = request.query;
     if (all && principalOf(request).user.role !== 'admin') {
       throw new CodecastError('forbidden', 'Only an admin may list revoked and expired codes.');
@@ -39,7 +39,7 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
     return { codes };
   });
 
-  app.get('/codes/:id', { onRequest: auth.admin, schema: { params: IdParams } }, async (request) => {
+  app.get('/codes/:id', { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'One code with its delivery and ack figures (admin)', params: IdParams } }, async (request) => {
     const record = await store.codes.byId(request.params.id);
     if (!record) throw new CodecastError('code_not_found');
     const acks = await store.codes.ackFigures(record.id);
@@ -48,7 +48,7 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
     return { code, delivery: { total, byTransport: delivered, replayed }, acks };
   });
 
-  app.delete('/codes/:id', { onRequest: auth.admin, schema: { params: IdParams } }, async (request) => {
+  app.delete('/codes/:id', { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'Revoke a code (admin)', params: IdParams } }, async (request) => {
     const code = await publisher.revoke(request.params.id, principalOf(request));
     return { code, revoked: true };
   });
@@ -56,7 +56,7 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
   app.post(
     '/codes/:id/ack',
     // No body at all is fine: Fastify validates a missing body as null.
-    { onRequest: auth.user, schema: { params: IdParams, body: Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]) } },
+    { onRequest: auth.user, schema: { tags: ['codes'], summary: 'Acknowledge a code (once per user)', params: IdParams, body: Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]) } },
     async (request) => acknowledger.ack(request.params.id, principalOf(request)),
   );
 };

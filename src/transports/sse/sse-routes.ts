@@ -41,6 +41,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     {
       onRequest: auth.userFromHeaderOrQuery,
       schema: {
+        tags: ['stream'],
+        summary: 'The SSE stream (text/event-stream); see docs/PROTOCOL.md',
         querystring: Type.Object({
           token: Type.Optional(Type.String()),
           since: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ID })),
@@ -65,7 +67,11 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     '/stream/:connectionId/pong',
     {
       onRequest: auth.user,
-      schema: { params: Type.Object({ connectionId: Type.String({ maxLength: 64 }) }) },
+      schema: {
+        tags: ['stream'],
+        summary: 'Pong for an SSE connection (liveness)',
+        params: Type.Object({ connectionId: Type.String({ maxLength: 64 }) }),
+      },
     },
     async (request, reply) => {
       const principal = principalOf(request);

@@ -1,0 +1,1 @@
+export { Metrics, type MetricSources } from './metrics.js';
