@@ -3,6 +3,7 @@
 // tsx. Arguments narrow it to files whose names contain them.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { ensureSystemPackages } from './system-deps.mjs';
 
 const filters = process.argv.slice(2);
 const files = readdirSync('test')
@@ -13,6 +14,9 @@ const files = readdirSync('test')
 if (files.length === 0) {
   console.error(`no test files match ${filters.join(', ')}`);
   process.exit(1);
+}
+if (files.some((file) => file.includes('web-'))) {
+  ensureSystemPackages([{ command: 'chromium', pkg: 'chromium' }]);
 }
 const result = spawnSync(
   process.execPath,

@@ -1,0 +1,448 @@
+import { ClientPool, type OpenResult } from './client-pool.js';
+import { cpuMs, median, now, percentile, round, rssKb, sleep } from './measure.js';
+import type { SubscriberSpec, Transport } from './protocol.js';
+import type { Target } from './targets.js';
+
+export type Mix = Transport | 'mixed';
+export type Progress = (line: string) => void;
+
+export interface LoadOptions {
+  readonly transport: Mix;
+  readonly subscribers: number;
+  /** Subscribers per client process at most. */
+  readonly perProcess: number;
+  /** Handshakes in flight per client process at most. */
+  readonly concurrency: number;
+}
+
+export interface BurstOptions extends LoadOptions {
+  /** Codes measured. */
+  readonly codes: number;
+  /** Codes sent first and left out of the summary (JIT, first-write paths). */
+  readonly warmup: number;
+  /** Pause between one code's last delivery and the next publish. */
+  readonly intervalMs: number;
+  /** How long to wait after connecting before reading RSS. */
+  readonly settleMs: number;
+}
+
+export interface CodeFigures {
+  readonly k: number;
+  readonly warmup: boolean;
+  readonly status: number;
+  readonly delivered: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+  /** Time to the last subscriber; null when some subscriber never got the code. */
+  readonly last: number | null;
+  readonly publishMs: number;
+  readonly cpuMs: number | null;
+  readonly byTransport?: Partial<Record<Transport, { delivered: number; p50: number | null; p99: number | null; max: number | null }>>;
+}
+
+export interface BurstResult {
+  readonly kind: 'burst';
+  readonly target: string;
+  readonly transport: Mix;
+  readonly subscribers: number;
+  readonly clientProcesses: number;
+  readonly connect: OpenResult;
+  readonly rssKb: { readonly before: number | null; readonly connected: number | null; readonly after: number | null };
+  readonly kbPerConnection: number | null;
+  readonly codes: readonly CodeFigures[];
+  readonly summary: {
+    /** Every measured code reached every subscriber. */
+    readonly allDelivered: boolean;
+    readonly missing: number;
+    readonly lastMs: number | null;
+    readonly p50Ms: number | null;
+    readonly p99Ms: number | null;
+    readonly maxMs: number | null;
+    readonly publishP50Ms: number | null;
+    readonly publishP99Ms: number | null;
+    readonly cpuPerCodeMs: number | null;
+    readonly cpuPerDeliveryUs: number | null;
+  };
+  readonly clientCloses: Record<string, number>;
+  readonly serverStats: Record<string, unknown> | undefined;
+  /** When the measured codes were published, in µs of the monotonic clock (for the profile). */
+  readonly windowUs: { readonly from: number; readonly to: number };
+  profile?: string;
+}
+
+/** Subscriber specs in pool order; a mix cycles sse, ws, socketio. */
+export function specsFor(target: Target, mix: Mix, count: number): SubscriberSpec[] {
+  const order: readonly Transport[] = mix === 'mixed' ? ['sse', 'ws', 'socketio'] : [mix];
+  const specs: SubscriberSpec[] = [];
+  for (let i = 0; i < count; i++) {
+    const transport = order[i % order.length] as Transport;
+    specs.push(target.subscriber(transport, i));
+  }
+  return specs;
+}
+
+let nextCode = 1;
+/** Code numbers are unique in the harness process, so no two publishes share a marker. */
+export function takeCodeNumbers(count: number): number {
+  const first = nextCode;
+  nextCode += count;
+  return first;
+}
+
+interface Latencies {
+  readonly delivered: number;
+  readonly sorted: Float64Array;
+}
+
+function latenciesOf(times: Float64Array, t0: number, only?: (i: number) => boolean): Latencies {
+  const out = new Float64Array(times.length);
+  let n = 0;
+  for (let i = 0; i < times.length; i++) {
+    const t = times[i] as number;
+    if (t !== 0 && (!only || only(i))) out[n++] = t - t0;
+  }
+  const sorted = out.subarray(0, n).sort();
+  return { delivered: n, sorted };
+}
+
+function figures(lat: Latencies) {
+  return {
+    delivered: lat.delivered,
+    p50: round(percentile(lat.sorted, 50), 2),
+    p99: round(percentile(lat.sorted, 99), 2),
+    max: round(lat.sorted.length ? (lat.sorted[lat.sorted.length - 1] as number) : null, 2),
+  };
+}
+
+async function openAll(pool: ClientPool, target: Target, label: string, progress: Progress): Promise<OpenResult> {
+  const opened = await pool.open(target.host, target.port, concurrencyOf(pool), (connected, failed) =>
+    progress(`${label}: connecting ${connected} open, ${failed} failed`),
+  );
+  progress(
+    `${label}: ${opened.connected} connected in ${opened.ms.toFixed(0)} ms` +
+      (opened.failed ? `, ${opened.failed} failed: ${JSON.stringify(opened.errors)}` : ''),
+  );
+  return opened;
+}
+
+const poolConcurrency = new WeakMap<ClientPool, number>();
+const concurrencyOf = (pool: ClientPool) => poolConcurrency.get(pool) ?? 64;
+
+function startPool(target: Target, options: LoadOptions): { pool: ClientPool; specs: SubscriberSpec[] } {
+  const specs = specsFor(target, options.transport, options.subscribers);
+  const pool = ClientPool.start(specs, options.perProcess);
+  poolConcurrency.set(pool, options.concurrency);
+  return { pool, specs };
+}
+
+/**
+ * Opens N subscribers, publishes codes one at a time (each after the previous
+ * one reached everybody, or its timeout) and measures every delivery.
+ */
+export async function runBurst(target: Target, options: BurstOptions, progress: Progress): Promise<BurstResult> {
+  const label = `${target.name} ${options.transport} ${options.subscribers}`;
+  await target.prepare(options.subscribers);
+  const { pool, specs } = startPool(target, options);
+  const pid = target.pid;
+  try {
+    await sleep(500);
+    const rssBefore = pid ? rssKb(pid) : null;
+    const connect = await openAll(pool, target, label, progress);
+    await sleep(options.settleMs);
+    const rssConnected = pid ? rssKb(pid) : null;
+    const total = options.warmup + options.codes;
+    const first = takeCodeNumbers(total);
+    const timeoutMs = Math.max(10_000, options.subscribers * 2);
+    const codes: CodeFigures[] = [];
+    let windowFrom = now();
+    for (let n = 0; n < total; n++) {
+      const k = first + n;
+      if (n === options.warmup) windowFrom = now();
+      const cpu0 = pid ? cpuMs(pid) : null;
+      let t0 = now();
+      const answer = await target.publish(k, (t) => (t0 = t));
+      const { times, complete } = await pool.waitCode(k, timeoutMs);
+      const cpu1 = pid ? cpuMs(pid) : null;
+      const all = latenciesOf(times, t0);
+      const f = figures(all);
+      let byTransport: CodeFigures['byTransport'];
+      if (options.transport === 'mixed') {
+        byTransport = {};
+        for (const transport of ['sse', 'ws', 'socketio'] as const) {
+          byTransport[transport] = figures(latenciesOf(times, t0, (i) => (specs[i] as SubscriberSpec).transport === transport));
+        }
+      }
+      const everyone = f.delivered === connect.connected;
+      const code: CodeFigures = {
+        k,
+        warmup: n < options.warmup,
+        status: answer.status,
+        ...f,
+        last: everyone ? f.max : null,
+        publishMs: round(answer.ms, 2) as number,
+        cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+        ...(byTransport ? { byTransport } : {}),
+      };
+      codes.push(code);
+      progress(
+        `${label}: code ${n + 1}/${total}${code.warmup ? ' (warm-up)' : ''}: ${f.delivered}/${connect.connected} delivered` +
+          `${complete ? '' : ' (timed out)'}, p50 ${f.p50} p99 ${f.p99} last ${code.last ?? '-'} ms, publish ${code.publishMs} ms, cpu ${code.cpuMs ?? '-'} ms`,
+      );
+      await sleep(options.intervalMs);
+    }
+    const windowTo = now();
+    const rssAfter = pid ? rssKb(pid) : null;
+    const serverStats = await target.stats().catch(() => undefined);
+    const { closes } = await pool.status();
+    const measured = codes.filter((c) => !c.warmup);
+    const cpu = measured.map((c) => c.cpuMs);
+    const cpuKnown = cpu.every((c) => c !== null) && measured.length > 0;
+    const cpuPerCode = cpuKnown ? (cpu as number[]).reduce((a, b) => a + b, 0) / measured.length : null;
+    const publishSorted = measured.map((c) => c.publishMs).sort((a, b) => a - b);
+    const missing = measured.reduce((sum, c) => sum + (connect.connected - c.delivered), 0);
+    return {
+      kind: 'burst',
+      target: target.name,
+      transport: options.transport,
+      subscribers: options.subscribers,
+      clientProcesses: pool.processes,
+      connect,
+      rssKb: { before: rssBefore, connected: rssConnected, after: rssAfter },
+      kbPerConnection:
+        rssBefore === null || rssConnected === null || connect.connected === 0
+          ? null
+          : round((rssConnected - rssBefore) / connect.connected, 2),
+      codes,
+      summary: {
+        allDelivered: missing === 0 && connect.failed === 0,
+        missing,
+        lastMs: median(measured.map((c) => c.last)),
+        p50Ms: median(measured.map((c) => c.p50)),
+        p99Ms: median(measured.map((c) => c.p99)),
+        maxMs: median(measured.map((c) => c.max)),
+        publishP50Ms: round(percentile(publishSorted, 50), 2),
+        publishP99Ms: round(percentile(publishSorted, 99), 2),
+        cpuPerCodeMs: round(cpuPerCode, 1),
+        cpuPerDeliveryUs: cpuPerCode === null || connect.connected === 0 ? null : round((cpuPerCode * 1000) / connect.connected, 2),
+      },
+      clientCloses: closes,
+      serverStats,
+      windowUs: { from: Math.round(windowFrom * 1000), to: Math.round(windowTo * 1000) },
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+export interface SustainedOptions extends LoadOptions {
+  /** Codes per second. */
+  readonly rate: number;
+  readonly seconds: number;
+  /** Width of the intervals latencies and RSS are reported over. */
+  readonly intervalSeconds: number;
+  /** How long to wait for the last codes after the last publish. */
+  readonly drainMs: number;
+}
+
+export interface IntervalFigures {
+  readonly fromS: number;
+  readonly codes: number;
+  readonly lost: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+  readonly publishP50: number | null;
+  readonly publishP99: number | null;
+  readonly rssKb: number | null;
+}
+
+export interface SustainedResult {
+  readonly kind: 'sustained';
+  readonly target: string;
+  readonly transport: Mix;
+  readonly subscribers: number;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly clientProcesses: number;
+  readonly connect: OpenResult;
+  readonly published: number;
+  readonly publishErrors: number;
+  /** Deliveries missing: subscribers × accepted codes − received. */
+  readonly lost: number;
+  readonly slowConsumerCloses: number | null;
+  readonly clientCloses: Record<string, number>;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly maxMs: number | null;
+  readonly publishP50Ms: number | null;
+  readonly publishP99Ms: number | null;
+  readonly intervals: readonly IntervalFigures[];
+  readonly rssSamples: readonly { readonly atS: number; readonly kb: number | null }[];
+  readonly rss: {
+    readonly connectedKb: number | null;
+    /** Mean RSS over the middle third of the run and over the last third. */
+    readonly middleThirdKb: number | null;
+    readonly lastThirdKb: number | null;
+    /** Flat: the last third's mean within 5 % of the middle third's. */
+    readonly flat: boolean | null;
+  };
+  readonly cpuMs: number | null;
+  readonly serverStats: Record<string, unknown> | undefined;
+  readonly windowUs: { readonly from: number; readonly to: number };
+  profile?: string;
+}
+
+/** R codes per second for T seconds to N subscribers: losses, closes, latency over time, RSS over time. */
+export async function runSustained(target: Target, options: SustainedOptions, progress: Progress): Promise<SustainedResult> {
+  const label = `${target.name} sustained ${options.transport} ${options.subscribers}`;
+  await target.prepare(options.subscribers);
+  const { pool } = startPool(target, options);
+  const pid = target.pid;
+  try {
+    const connect = await openAll(pool, target, label, progress);
+    await sleep(1000);
+    const rssConnected = pid ? rssKb(pid) : null;
+    const total = Math.round(options.rate * options.seconds);
+    const first = takeCodeNumbers(total);
+    const periodMs = 1000 / options.rate;
+    const t0 = new Float64Array(total);
+    const publishMs = new Float64Array(total);
+    const status = new Uint16Array(total);
+    const pending: Promise<void>[] = [];
+    const rssSamples: { atS: number; kb: number | null }[] = [];
+    const cpuStart = pid ? cpuMs(pid) : null;
+    const start = now();
+    let answered = 0;
+    const sampler = setInterval(() => {
+      const atS = round((now() - start) / 1000, 1) as number;
+      const kb = pid ? rssKb(pid) : null;
+      rssSamples.push({ atS, kb });
+      if (Math.round(atS) % options.intervalSeconds === 0) {
+        progress(`${label}: ${atS} s, ${answered}/${total} published, rss ${kb === null ? '-' : Math.round(kb / 1024)} MB`);
+      }
+    }, 1000);
+    for (let n = 0; n < total; n++) {
+      const due = start + n * periodMs;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      pending.push(
+        target
+          .publish(first + n, (t) => (t0[n] = t))
+          .then(
+            (answer) => {
+              publishMs[n] = answer.ms;
+              status[n] = answer.status;
+            },
+            () => {
+              status[n] = 0;
+            },
+          )
+          .finally(() => answered++),
+      );
+    }
+    await Promise.all(pending);
+    const windowTo = now();
+    await sleep(options.drainMs);
+    clearInterval(sampler);
+    const cpuEnd = pid ? cpuMs(pid) : null;
+    await pool.flush('all');
+    const serverStats = await target.stats().catch(() => undefined);
+    const { closes } = await pool.status();
+
+    const buckets = Math.ceil(options.seconds / options.intervalSeconds);
+    const perBucket: { latencies: number[]; codes: number; lost: number; publish: number[] }[] = Array.from({ length: buckets }, () => ({
+      latencies: [],
+      codes: 0,
+      lost: 0,
+      publish: [],
+    }));
+    const everything: number[] = [];
+    let lost = 0;
+    let publishErrors = 0;
+    for (let n = 0; n < total; n++) {
+      const bucket = perBucket[Math.min(buckets - 1, Math.floor((t0[n]! - start) / 1000 / options.intervalSeconds))]!;
+      if (status[n] !== 201 && status[n] !== 200) {
+        publishErrors++;
+        pool.takeCode(first + n);
+        continue;
+      }
+      bucket.codes++;
+      bucket.publish.push(publishMs[n]!);
+      const taken = pool.takeCode(first + n);
+      const times = taken?.times ?? new Float64Array(options.subscribers);
+      let got = 0;
+      for (let i = 0; i < times.length; i++) {
+        const t = times[i]!;
+        if (t === 0) continue;
+        got++;
+        const latency = t - t0[n]!;
+        bucket.latencies.push(latency);
+        everything.push(latency);
+      }
+      const missing = connect.connected - got;
+      bucket.lost += missing;
+      lost += missing;
+    }
+    const sortedAll = Float64Array.from(everything).sort();
+    const publishAll = Float64Array.from(perBucket.flatMap((b) => b.publish)).sort();
+    const intervals: IntervalFigures[] = perBucket.map((b, i) => {
+      const sorted = Float64Array.from(b.latencies).sort();
+      const pub = Float64Array.from(b.publish).sort();
+      const fromS = i * options.intervalSeconds;
+      const samples = rssSamples.filter((s) => s.atS >= fromS && s.atS < fromS + options.intervalSeconds && s.kb !== null);
+      return {
+        fromS,
+        codes: b.codes,
+        lost: b.lost,
+        p50: round(percentile(sorted, 50), 2),
+        p99: round(percentile(sorted, 99), 2),
+        max: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
+        publishP50: round(percentile(pub, 50), 2),
+        publishP99: round(percentile(pub, 99), 2),
+        rssKb: samples.length ? (samples[samples.length - 1]!.kb as number) : null,
+      };
+    });
+    const during = rssSamples.filter((s) => s.kb !== null && s.atS <= options.seconds);
+    const third = (a: number, b: number) => {
+      const part = during.filter((s) => s.atS > (options.seconds * a) / 3 && s.atS <= (options.seconds * b) / 3);
+      return part.length ? Math.round(part.reduce((sum, s) => sum + (s.kb as number), 0) / part.length) : null;
+    };
+    const middleThirdKb = third(1, 2);
+    const lastThirdKb = third(2, 3);
+    const closesByReason = (serverStats?.closes ?? {}) as Record<string, number>;
+    return {
+      kind: 'sustained',
+      target: target.name,
+      transport: options.transport,
+      subscribers: options.subscribers,
+      rate: options.rate,
+      seconds: options.seconds,
+      clientProcesses: pool.processes,
+      connect,
+      published: total - publishErrors,
+      publishErrors,
+      lost,
+      slowConsumerCloses: serverStats ? (closesByReason.slow_consumer ?? 0) : null,
+      clientCloses: closes,
+      p50Ms: round(percentile(sortedAll, 50), 2),
+      p99Ms: round(percentile(sortedAll, 99), 2),
+      maxMs: round(sortedAll.length ? sortedAll[sortedAll.length - 1]! : null, 2),
+      publishP50Ms: round(percentile(publishAll, 50), 2),
+      publishP99Ms: round(percentile(publishAll, 99), 2),
+      intervals,
+      rssSamples,
+      rss: {
+        connectedKb: rssConnected,
+        middleThirdKb,
+        lastThirdKb,
+        flat: middleThirdKb === null || lastThirdKb === null ? null : Math.abs(lastThirdKb - middleThirdKb) / middleThirdKb <= 0.05,
+      },
+      cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart,
+      serverStats,
+      windowUs: { from: Math.round(start * 1000), to: Math.round(windowTo * 1000) },
+    };
+  } finally {
+    await pool.close();
+  }
+}

@@ -1,0 +1,300 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { now, sleep } from './measure.js';
+import type { SubscriberSpec, Transport } from './protocol.js';
+
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+const LISTENING = /listening on (\S+):(\d+)/;
+
+export type TargetName = 'codecast' | 'bare-sse' | 'bare-ws' | 'bare-socketio';
+
+export interface PublishAnswer {
+  readonly status: number;
+  /** From just before the request to its answer. */
+  readonly ms: number;
+  readonly connections: number | undefined;
+}
+
+/** A server under test: codecast or a bare broadcaster, started here or already running. */
+export interface Target {
+  readonly name: TargetName;
+  readonly host: string;
+  readonly port: number;
+  /** The server's process, for /proc readings; undefined for a remote one without --pid. */
+  readonly pid: number | undefined;
+  readonly transports: readonly Transport[];
+  /** Creates what `count` subscribers need (codecast: users and tokens). */
+  prepare(count: number): Promise<void>;
+  subscriber(transport: Transport, index: number): SubscriberSpec;
+  /** Publishes code `BENCH-<k>`; `startedAt` is stamped just before the request goes out. */
+  publish(k: number, startedAt?: (t: number) => void): Promise<PublishAnswer>;
+  /** codecast's GET /api/v1/stats; undefined for a bare server. */
+  stats(): Promise<Record<string, unknown> | undefined>;
+  /** Stops a server started here; answers the CPU profile it wrote, if asked for one. */
+  stop(): Promise<string | undefined>;
+}
+
+export interface ServerOptions {
+  /** Write a V8 CPU profile into this folder (`--cpu-prof`). */
+  readonly profileDir?: string;
+  /** Extra environment for codecast. */
+  readonly env?: Record<string, string>;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+function http(
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown } = {},
+  startedAt?: (t: number) => void,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const payload = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const headers: Record<string, string | number> = {};
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (payload) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = payload.length;
+    }
+    const req = request(url, { method, headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown = text;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          // not JSON: keep the text
+        }
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    startedAt?.(now());
+    req.end(payload);
+  });
+}
+
+/** Spawns a server and waits for its "listening on HOST:PORT" line. */
+async function spawnServer(
+  label: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  profile: { dir: string; name: string } | undefined,
+): Promise<{ child: ChildProcess; host: string; port: number; profilePath: string | undefined }> {
+  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}`] : [];
+  const child = spawn(process.execPath, [...flags, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') process.stderr.write(`[${label}] ${line}\n`);
+  });
+  const listening = await new Promise<{ host: string; port: number }>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${label} did not say it was listening within 30 s:\n${out}`)), 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${label} exited with ${code} before listening:\n${out}`));
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString('utf8');
+      const match = LISTENING.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ host: match[1] === '0.0.0.0' ? '127.0.0.1' : (match[1] as string), port: Number(match[2]) });
+      }
+    });
+  });
+  child.removeAllListeners('exit');
+  return { child, ...listening, profilePath: profile ? join(profile.dir, profile.name) : undefined };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const ok = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+  if (!ok) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+/** Environment for a server child: enough to run node, none of our own settings. */
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return env;
+}
+
+const CODE_BODY = (k: number) => ({ code: `BENCH-${k}`, value: 1, type: 'drop', message: 'benchmark code' });
+
+class CodecastTarget implements Target {
+  readonly name = 'codecast' as const;
+  readonly transports: readonly Transport[] = ['sse', 'ws', 'socketio'];
+  readonly #tokens: string[] = [];
+  #users = 0;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    readonly pid: number | undefined,
+    private readonly adminToken: string,
+    private readonly perUser: number,
+    private readonly onStop: () => Promise<string | undefined>,
+  ) {}
+
+  get #base(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  async prepare(count: number): Promise<void> {
+    const needed = Math.ceil(count / this.perUser);
+    const stamp = Date.now().toString(36);
+    while (this.#tokens.length < needed) {
+      const username = `bench-${stamp}-${this.#users++}`;
+      const res = await http('POST', `${this.#base}/api/v1/users`, { token: this.adminToken, body: { username, role: 'user' } });
+      if (res.status !== 201) throw new Error(`creating user ${username}: ${res.status} ${JSON.stringify(res.body)}`);
+      this.#tokens.push((res.body as { token: { token: string } }).token.token);
+    }
+  }
+
+  subscriber(transport: Transport, index: number): SubscriberSpec {
+    const token = this.#tokens[Math.floor(index / this.perUser)];
+    if (token === undefined) throw new Error(`no token for subscriber ${index}: call prepare first`);
+    switch (transport) {
+      case 'sse':
+        return { transport, path: '/api/v1/stream', token };
+      case 'ws':
+        return { transport, path: '/api/v1/ws', token };
+      case 'socketio':
+        // Half on the replaced service's namespace, half on the root one.
+        return { transport, path: '/socket.io/?EIO=4&transport=websocket', token, namespace: index % 2 === 0 ? '/' : '/events' };
+    }
+  }
+
+  async publish(k: number, startedAt?: (t: number) => void): Promise<PublishAnswer> {
+    let t0 = now();
+    const res = await http('POST', `${this.#base}/api/v1/codes`, { token: this.adminToken, body: CODE_BODY(k) }, (t) => {
+      t0 = t;
+      startedAt?.(t);
+    });
+    const ms = now() - t0;
+    const audience = (res.body as { audience?: { connections?: number } } | undefined)?.audience;
+    if (res.status !== 201) process.stderr.write(`publish BENCH-${k}: ${res.status} ${JSON.stringify(res.body)}\n`);
+    return { status: res.status, ms, connections: audience?.connections };
+  }
+
+  async stats(): Promise<Record<string, unknown> | undefined> {
+    const res = await http('GET', `${this.#base}/api/v1/stats`, { token: this.adminToken });
+    return res.status === 200 ? (res.body as Record<string, unknown>) : undefined;
+  }
+
+  stop(): Promise<string | undefined> {
+    return this.onStop();
+  }
+}
+
+/**
+ * Builds nothing: starts `node dist/cli/main.js serve` on port 0 over a fresh
+ * SQLite file, with caps large enough for `maxConnections`.
+ */
+export async function startCodecast(
+  options: ServerOptions & { maxConnections: number; perUser: number; label?: string },
+): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'codecast-bench-'));
+  const adminToken = `cc_bench-admin-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
+  const env = {
+    ...baseEnv(),
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
+    CODECAST_ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: 'warn',
+    CODECAST_MAX_CONNECTIONS: String(options.maxConnections),
+    CODECAST_MAX_CONNECTIONS_PER_USER: String(options.perUser),
+    ...options.env,
+  };
+  const label = options.label ?? 'codecast';
+  const profile = options.profileDir ? { dir: options.profileDir, name: `${label}-${Date.now()}.cpuprofile` } : undefined;
+  const server = await spawnServer(label, ['dist/cli/main.js', 'serve'], env, profile);
+  return new CodecastTarget(server.host, server.port, server.child.pid, adminToken, options.perUser, async () => {
+    await stopProcess(server.child);
+    rmSync(dir, { recursive: true, force: true });
+    return server.profilePath;
+  });
+}
+
+/** A codecast already running (`--url`, `--token`, optionally `--pid` for /proc readings). */
+export function remoteCodecast(url: string, adminToken: string, perUser: number, pid?: number): Target {
+  const parsed = new URL(url);
+  return new CodecastTarget(parsed.hostname, Number(parsed.port || 80), pid, adminToken, perUser, async () => undefined);
+}
+
+class BareTarget implements Target {
+  constructor(
+    readonly name: TargetName,
+    readonly transports: readonly Transport[],
+    readonly host: string,
+    readonly port: number,
+    readonly pid: number | undefined,
+    private readonly onStop: () => Promise<string | undefined>,
+  ) {}
+
+  async prepare(): Promise<void> {}
+
+  subscriber(transport: Transport): SubscriberSpec {
+    switch (transport) {
+      case 'sse':
+        return { transport, path: '/stream' };
+      case 'ws':
+        return { transport, path: '/' };
+      case 'socketio':
+        return { transport, path: '/socket.io/?EIO=4&transport=websocket', namespace: '/' };
+    }
+  }
+
+  async publish(k: number, startedAt?: (t: number) => void): Promise<PublishAnswer> {
+    // The same code object codecast would deliver, so the bytes on the wire match.
+    const body = { id: k, ...CODE_BODY(k), publishedAt: new Date().toISOString(), expiresAt: null, source: 'api' };
+    let t0 = now();
+    const res = await http('POST', `http://${this.host}:${this.port}/publish`, { body }, (t) => {
+      t0 = t;
+      startedAt?.(t);
+    });
+    return { status: res.status, ms: now() - t0, connections: (res.body as { connections?: number } | undefined)?.connections };
+  }
+
+  async stats(): Promise<undefined> {
+    return undefined;
+  }
+
+  stop(): Promise<string | undefined> {
+    return this.onStop();
+  }
+}
+
+export async function startBare(transport: Transport, options: ServerOptions = {}): Promise<Target> {
+  const name = `bare-${transport}` as TargetName;
+  const profile = options.profileDir ? { dir: options.profileDir, name: `${name}-${Date.now()}.cpuprofile` } : undefined;
+  const script = fileURLToPath(new URL(`./bare/${transport}.ts`, import.meta.url));
+  const server = await spawnServer(name, ['--import', TSX, script], { ...baseEnv(), PORT: '0', HOST: '127.0.0.1' }, profile);
+  return new BareTarget(name, [transport], server.host, server.port, server.child.pid, async () => {
+    await stopProcess(server.child);
+    return server.profilePath;
+  });
+}
