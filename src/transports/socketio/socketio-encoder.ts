@@ -1,6 +1,6 @@
 import { Encoder as PacketEncoder, PacketType } from 'socket.io-parser';
-import { WebSocket } from 'ws';
 import type { Encoder, HubEvent } from '../../hub/index.js';
+import { frameParts } from '../websocket-frame.js';
 
 export const NAMESPACES = ['/', '/events'] as const;
 export type Namespace = (typeof NAMESPACES)[number];
@@ -13,11 +13,6 @@ export interface EncodedPacket {
 
 /** The same event encoded for each namespace (the namespace is part of the packet). */
 export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>> | null;
-
-interface FrameBuilder {
-  frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
-}
-const Sender = (WebSocket as unknown as { Sender: FrameBuilder }).Sender;
 
 /** Event names the replaced service's clients listen for, and ours for the rest. */
 function eventOf(event: HubEvent): [string, unknown] | null {
@@ -56,13 +51,7 @@ export class SocketIoEncoder implements Encoder<SocketIoFrame> {
     const first = packets[0];
     if (packets.length === 1 && typeof first === 'string') {
       // "4" is engine.io's MESSAGE packet type.
-      const wsPreEncodedFrame = Sender.frame(Buffer.from(`4${first}`), {
-        fin: true,
-        mask: false,
-        opcode: 0x1,
-        readOnly: false,
-        rsv1: false,
-      });
+      const wsPreEncodedFrame = frameParts(Buffer.from(`4${first}`));
       return { packets, options: { preEncoded: true, wsPreEncodedFrame } };
     }
     return { packets, options: { preEncoded: true } };
