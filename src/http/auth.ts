@@ -55,3 +55,8 @@ export function authHooks(authenticator: Authenticator): AuthHooks {
 export function redactUrl(url: string): string {
   return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
 }
+
+/** How a request is logged: no headers, and the URL without tokens. */
+export function serializeRequest(req: { method?: string; url?: string; ip?: string; socket?: { remoteAddress?: string } }) {
+  return { method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip ?? req.socket?.remoteAddress };
+}

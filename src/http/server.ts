@@ -6,7 +6,7 @@ import type { Store } from '../store/index.js';
 import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
-import { authHooks, redactUrl } from './auth.js';
+import { authHooks, redactUrl, serializeRequest } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
@@ -48,7 +48,8 @@ function validatorCompilers() {
 
 export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    loggerInstance: parts.logger as FastifyBaseLogger,
+    // Whatever logger we are given, requests are logged without tokens.
+    loggerInstance: parts.logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     bodyLimit: parts.bodyLimitBytes,
     // Streams live for hours; only idle keep-alive sockets are closed on stop.
     forceCloseConnections: 'idle',

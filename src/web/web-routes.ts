@@ -54,6 +54,6 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
     setHeaders: (res) => res.setHeader('x-content-type-options', 'nosniff'),
   });
 
-  app.get('/', { schema: { hide: true } }, (_request, reply) => sendPage(reply, 'index.html'));
-  app.get('/admin', { schema: { hide: true } }, (_request, reply) => sendPage(reply, 'admin.html'));
+  app.get('/', (_request, reply) => sendPage(reply, 'index.html'));
+  app.get('/admin', (_request, reply) => sendPage(reply, 'admin.html'));
 };
