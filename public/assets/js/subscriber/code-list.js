@@ -66,9 +66,9 @@ export class CodeList {
     if (!item) return;
     item.card.classList.add('revoked');
     item.card.classList.remove('fresh');
-    item.status.replaceChildren(h('span', { class: 'badge bad', text: 'Revoked' }));
     item.timeLeft.textContent = 'Revoked: do not use';
     item.copy.disabled = true;
+    item.copy.classList.remove('primary');
   }
 
   clear() {
@@ -85,7 +85,7 @@ export class CodeList {
       item.timeLeft.textContent = left.text;
       if (left.expired) {
         item.card.classList.add('expired');
-        item.status.replaceChildren(h('span', { class: 'badge', text: 'Expired' }));
+        item.copy.classList.remove('primary');
       }
     }
   }
@@ -100,7 +100,7 @@ export class CodeList {
     const timeLeftEl = h('span', { class: 'time-left', text: left.text });
     const status = h('span', { class: 'code-status' });
     if (how.missed) status.append(h('span', { class: 'badge info', text: 'Missed while away' }));
-    const copy = copyButton(() => code.code, `code ${code.code}`, { class: 'button primary copy' });
+    const copy = copyButton(() => code.code, `code ${code.code}`, { class: `button${left.expired ? '' : ' primary'} copy` });
     const facts = [];
     if (code.value !== null && code.value !== undefined) facts.push(['Value', formatValue(code.value)]);
     if (code.type) facts.push(['Type', code.type]);
@@ -120,7 +120,6 @@ export class CodeList {
         status,
       ),
     );
-    if (left.expired) status.append(h('span', { class: 'badge', text: 'Expired' }));
     return { code, card, timeLeft: timeLeftEl, status, copy };
   }
 

@@ -58,7 +58,7 @@ function start(me, token) {
   status.hidden = false;
   view.hidden = false;
   notice.hidden = true;
-  byId('main').focus();
+  byId('main').focus({ preventScroll: true });
 
   const api = apiClient(() => session.token, { onUnauthorized: (error) => stop(error.message) });
   let loadedRecent = false;
@@ -123,7 +123,8 @@ function start(me, token) {
       void loadRecent(Number(reset.lastId) || 0);
     },
     onRefused(error) {
-      stop(error.message);
+      // 401 here means the token stopped working mid-session: revoked, most likely.
+      stop(error.status === 401 ? 'Your token no longer works (it may have been revoked). Sign in with a new one.' : error.message);
     },
   });
   stream.start();
