@@ -9,7 +9,7 @@ import { buildHttpServer, routeUpgrades, trackUnusedSockets } from './http/index
 import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/index.js';
-import { Store } from './store/index.js';
+import { Store, publicCode } from './store/index.js';
 import { SOCKETIO_PATH, SocketIoTransport } from './transports/socketio/index.js';
 import { WS_PATH, WsTransport } from './transports/ws/index.js';
 import {
@@ -82,7 +82,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const recent = await store.codes.newest(config.historySize);
     const history = new HistoryRing(
       config.historySize,
-      recent.codes.map(({ revokedAt, delivered: _d, replayed: _r, ...code }) => ({ code, revoked: revokedAt !== null })),
+      recent.codes.map((record) => ({ code: publicCode(record), revoked: record.revokedAt !== null })),
       recent.floor,
     );
     const hub = new Hub(
@@ -199,9 +199,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const port = (http.server.address() as AddressInfo).port;
 
     const flushLedger = async () => {
-      for (const [codeId, counts] of hub.takeReplayLedger()) {
-        const replayed = counts.sse + counts.ws + counts.socketio;
-        await store.codes.addDeliveries(codeId, counts, replayed);
+      const entries = [...hub.takeReplayLedger()];
+      for (const [index, [codeId, counts]] of entries.entries()) {
+        try {
+          await store.codes.addDeliveries(codeId, counts, counts.sse + counts.ws + counts.socketio);
+        } catch (error) {
+          // Keep what is not stored for the next flush, then report.
+          for (const [laterId, later] of entries.slice(index)) hub.returnReplayCounts(laterId, later);
+          throw error;
+        }
       }
     };
     const every = (ms: number, task: () => unknown) => {

@@ -236,8 +236,6 @@ describe('loadConfig', () => {
     assert.equal(config.port, n('PORT'));
     assert.equal(config.host, def('HOST'));
     assert.deepEqual(config.database, { driver: 'sqlite', path: (def('DATABASE_URL') as string).replace(/^sqlite:/, '') });
-    assert.equal(config.dbPoolMax, n('DB_POOL_MAX'));
-    assert.equal(config.dbConnectTimeoutMs, n('DB_CONNECT_TIMEOUT_SECONDS') * 1000);
     assert.equal(config.logLevel, def('LOG_LEVEL'));
     assert.equal(config.adminToken, undefined);
     assert.equal(config.publicUrl, undefined);
@@ -327,4 +325,20 @@ describe('loadConfig', () => {
       /USER_CACHE_REFRESH_SECONDS.*USER_CACHE_TTL_SECONDS/,
     );
   });
+});
+
+test('settings that cannot work together, and REDIS_URL, stop the start', () => {
+  const problemsOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+      return [];
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.problems;
+    }
+  };
+  assert.deepEqual(problemsOf({}), []);
+  assert.match(problemsOf({ CODECAST_HEARTBEAT_SECONDS: '120' }).join('\n'), /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/);
+  assert.match(problemsOf({ CODECAST_STALE_SECONDS: '10' }).join('\n'), /longer than CODECAST_PONG_INTERVAL_SECONDS/);
+  assert.match(problemsOf({ REDIS_URL: 'redis://localhost:6379' }).join('\n'), /REDIS_URL/);
 });

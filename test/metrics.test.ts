@@ -51,6 +51,7 @@ describe('GET /metrics after known activity', () => {
       CODECAST_HEARTBEAT_SECONDS: '1',
       CODECAST_SWEEP_SECONDS: '1',
       CODECAST_STALE_SECONDS: '2',
+      CODECAST_PONG_INTERVAL_SECONDS: '1',
     });
     const alice = await t.createUser('alice');
     const bob = await t.createUser('bob');

@@ -460,12 +460,14 @@ describe('SSE per-user cap (CODECAST_MAX_CONNECTIONS_PER_USER=2)', () => {
   });
 });
 
-describe('EventSource recovers by itself after a stale close (sweep 1 s, stale 1 s)', () => {
+describe('EventSource recovers by itself after a stale close (sweep 1 s, stale 2 s)', () => {
   let t: TestServer;
   before(async () => {
     t = await startTestServer({
       CODECAST_SWEEP_SECONDS: '1',
-      CODECAST_STALE_SECONDS: '1',
+      CODECAST_STALE_SECONDS: '2',
+      CODECAST_HEARTBEAT_SECONDS: '1',
+      CODECAST_PONG_INTERVAL_SECONDS: '0',
       // The reconnect delay EventSource takes from `retry:`: long enough to publish while it is away.
       CODECAST_SSE_RETRY_MS: '1500',
     });

@@ -208,6 +208,7 @@ describe('stale sweep', () => {
       CODECAST_HEARTBEAT_SECONDS: '1',
       CODECAST_SWEEP_SECONDS: '1',
       CODECAST_STALE_SECONDS: '2',
+      CODECAST_PONG_INTERVAL_SECONDS: '1',
     });
   });
   after(async () => {

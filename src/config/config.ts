@@ -7,8 +7,6 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly database: DatabaseTarget;
-  readonly dbPoolMax: number;
-  readonly dbConnectTimeoutMs: number;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
   readonly publicUrl: string | undefined;
@@ -114,8 +112,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const num = (name: SettingName) => values.get(name) as number;
-  if (problems.length === 0 && num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
-    problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
+  if (problems.length === 0) {
+    if (num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
+      problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
+    }
+    // A client pings or pongs once per heartbeat at best: a stale timeout not
+    // longer than that would close healthy clients.
+    if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_HEARTBEAT_SECONDS')) {
+      problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS');
+    }
+    if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')) {
+      problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
+    }
+  }
+  // Fail closed: several processes need a shared broker, which this version
+  // does not have; silently running each on its own would split subscribers.
+  if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
+    problems.push('REDIS_URL is set, but this version runs as one process with an in-memory broker; unset REDIS_URL');
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -124,8 +137,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port: num('PORT'),
     host: values.get('HOST') as string,
     database: values.get('DATABASE_URL') as DatabaseTarget,
-    dbPoolMax: num('DB_POOL_MAX'),
-    dbConnectTimeoutMs: seconds('DB_CONNECT_TIMEOUT_SECONDS'),
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
     publicUrl: values.get('CODECAST_PUBLIC_URL') as string | undefined,

@@ -32,18 +32,6 @@ export const settingsTable = [
     description: 'Where codes and users live: `sqlite:PATH` (or a bare path) for the embedded store.',
   },
   {
-    env: 'DB_POOL_MAX',
-    default: '10',
-    type: int(1, 1000),
-    description: 'Largest database connection pool (for server databases; SQLite uses one connection).',
-  },
-  {
-    env: 'DB_CONNECT_TIMEOUT_SECONDS',
-    default: '10',
-    type: int(1, 600),
-    description: 'How long to wait for a database connection before failing (server databases).',
-  },
-  {
     env: 'LOG_LEVEL',
     default: 'info',
     type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },

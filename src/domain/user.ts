@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 
 export type Role = 'user' | 'admin';
-export const ROLES: readonly Role[] = ['user', 'admin'];
 
 export interface User {
   readonly id: number;

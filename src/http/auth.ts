@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CodecastError, type Principal, type Role } from '../domain/index.js';
+import { CodecastError, bearerFromHeader, type Principal, type Role } from '../domain/index.js';
 import type { Authenticator } from '../users/index.js';
 
 declare module 'fastify' {
@@ -19,12 +19,8 @@ export interface AuthHooks {
 }
 
 export function bearerToken(request: FastifyRequest, allowQuery: boolean): string | undefined {
-  const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new CodecastError('unauthorized', 'The Authorization header must be "Bearer <token>".');
-    return match[1];
-  }
+  const fromHeader = bearerFromHeader(request.headers.authorization);
+  if (fromHeader !== undefined) return fromHeader;
   if (allowQuery) {
     const token = (request.query as Record<string, unknown> | undefined)?.token;
     if (typeof token === 'string') return token;
@@ -51,9 +47,22 @@ export function authHooks(authenticator: Authenticator): AuthHooks {
   return { user: hook('user', false), admin: hook('admin', false), userFromHeaderOrQuery: hook('user', true) };
 }
 
-/** The URL as logged: tokens in the query are replaced, never written out. */
+/**
+ * The URL as logged: any query parameter whose decoded name mentions a
+ * token is replaced, so `?%74oken=` cannot slip through either.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  const mark = url.indexOf('?');
+  if (mark < 0) return url;
+  const params = new URLSearchParams(url.slice(mark + 1));
+  let redacted = false;
+  for (const name of new Set(params.keys())) {
+    if (/token/i.test(name)) {
+      params.set(name, '[redacted]');
+      redacted = true;
+    }
+  }
+  return redacted ? `${url.slice(0, mark)}?${params.toString().replaceAll('%5Bredacted%5D', '[redacted]')}` : url;
 }
 
 /** How a request is logged: no headers, and the URL without tokens. */

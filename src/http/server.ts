@@ -6,7 +6,7 @@ import type { Store } from '../store/index.js';
 import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
-import { authHooks, redactUrl, serializeRequest } from './auth.js';
+import { authHooks, serializeRequest } from './auth.js';
 import { installErrorHandling } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
@@ -95,4 +95,3 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   return app;
 }
 
-export { redactUrl };

@@ -12,6 +12,9 @@ const NOT_FOUND_BODY = JSON.stringify({ error: 'not_found', message: 'No WebSock
  */
 export function routeUpgrades(server: Server, routes: Readonly<Record<string, UpgradeHandler>>, delegated: readonly string[]): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node drops its own error handler before 'upgrade': without ours, a
+    // reset from the client while we answer would crash the process.
+    socket.on('error', () => socket.destroy());
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const handler = routes[path];
     if (handler) {

@@ -1,6 +1,6 @@
-import type { Code, Principal } from '../domain/index.js';
+import type { Code, Principal, TransportName } from '../domain/index.js';
 
-export type TransportName = 'sse' | 'ws' | 'socketio';
+export type { TransportName };
 export const TRANSPORTS: readonly TransportName[] = ['sse', 'ws', 'socketio'];
 
 /** Why a connection ended; transports map each to their own wire (close codes, events). */
@@ -46,7 +46,8 @@ export type HubEvent =
  */
 export interface Encoder<Frame> {
   readonly transport: TransportName;
-  encode(event: HubEvent): Frame;
+  /** Null when this transport does not carry the event (Socket.IO has its own heartbeat). */
+  encode(event: HubEvent): Frame | null;
 }
 
 /**

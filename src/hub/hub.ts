@@ -89,19 +89,20 @@ export class Hub {
   attach(connection: Connection, since: number | undefined): void {
     const encoder = this.#encoderOf(connection.transport);
     const history = this.#history;
-    connection.send(
-      encoder.encode({
-        type: 'hello',
-        data: {
-          connectionId: connection.id,
-          lastId: history.lastId,
-          heartbeatSeconds: this.#options.heartbeatMs / 1000,
-        },
-      }),
-    );
+    const sendOwn = (event: HubEvent) => {
+      const frame = encoder.encode(event);
+      if (frame !== null) connection.send(frame);
+    };
+    sendOwn({
+      type: 'hello',
+      data: { connectionId: connection.id, lastId: history.lastId, heartbeatSeconds: this.#options.heartbeatMs / 1000 },
+    });
     if (since !== undefined) {
-      if (!history.covers(since)) {
-        connection.send(encoder.encode({ type: 'reset', data: { oldestId: history.oldestId, lastId: history.lastId } }));
+      // Further back than history reaches, or ahead of every code we know
+      // (the client saw a deployment whose codes are gone): either way the
+      // client's view may be wrong, and it is told so.
+      if (!history.covers(since) || since > history.lastId) {
+        sendOwn({ type: 'reset', data: { oldestId: history.oldestId, lastId: history.lastId } });
       }
       const now = Date.now();
       let replayed = 0;
@@ -163,6 +164,7 @@ export class Hub {
       if (connections.size === 0) continue;
       const encoder = this.#encoderOf(transport);
       const frame = held ? this.#frameOf(held, encoder) : encoder.encode(event);
+      if (frame === null) continue;
       for (const connection of connections) {
         connection.send(frame);
         if (connection.backlog > limit) (slow ??= []).push(connection);
@@ -201,6 +203,13 @@ export class Hub {
     return ledger;
   }
 
+  /** Puts back counts that could not be stored, to be tried again. */
+  returnReplayCounts(codeId: number, counts: DeliveryCounts): void {
+    let pending = this.#replayLedger.get(codeId);
+    if (!pending) this.#replayLedger.set(codeId, (pending = zeroCounts()));
+    for (const transport of TRANSPORTS) pending[transport] += counts[transport];
+  }
+
   /** Ends a connection for a reason the hub or an operator chose. */
   close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
     if (this.#registry.remove(connection)) this.#recordClose(connection, reason);
@@ -234,19 +243,16 @@ export class Hub {
     return stale.length;
   }
 
-  /** Refuses new connections, then says goodbye to every open one. */
+  /**
+   * Refuses new connections, then says goodbye to every open one: every
+   * farewell is written before any connection closes, because connections
+   * may share a transport underneath (Socket.IO namespaces of one client).
+   */
   shutdown(reconnectAfterMs: number): void {
     this.#closing = true;
-    const event: HubEvent = { type: 'shutdown', data: { reconnectAfterMs } };
-    const farewells = new Map<TransportName, unknown>();
-    for (const connection of [...this.#registry.all()]) {
-      let frame = farewells.get(connection.transport);
-      if (frame === undefined) {
-        frame = this.#encoderOf(connection.transport).encode(event);
-        farewells.set(connection.transport, frame);
-      }
-      this.close(connection, 'shutdown', frame);
-    }
+    const connections = [...this.#registry.all()];
+    this.#broadcast({ type: 'shutdown', data: { reconnectAfterMs } });
+    for (const connection of connections) this.close(connection, 'shutdown');
   }
 
   get lastId(): number {

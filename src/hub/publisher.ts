@@ -8,7 +8,7 @@ import {
   type CodeInput,
   type Principal,
 } from '../domain/index.js';
-import type { Store } from '../store/index.js';
+import { publicCode, type Store } from '../store/index.js';
 import type { DeliveryCounts, Hub } from './hub.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 
@@ -78,9 +78,9 @@ export class Publisher {
         if (earlier.requestHash !== requestHash) {
           throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
         }
-        const { revokedAt: _r, delivered, replayed: _p, ...code } = earlier.code;
+        const { delivered } = earlier.code;
         const connections = delivered.sse + delivered.ws + delivered.socketio;
-        return { code, audience: { connections, byTransport: { ...delivered } }, replayed: true };
+        return { code: publicCode(earlier.code), audience: { connections, byTransport: { ...delivered } }, replayed: true };
       }
     }
     const settings = this.settings.values;
@@ -132,12 +132,15 @@ export class Publisher {
     await this.store.codes.revoke(id, now);
     this.hub.revokeCode(id);
     await this.broker.publish({ type: 'revoke', node: this.options.node, id });
-    await this.store.audit.record(
-      { actor: actor.user.username, action: 'code.revoke', target: String(id), details: { code: record.code } },
-      now,
-    );
-    const { revokedAt: _r, delivered: _d, replayed: _p, ...code } = record;
-    return code;
+    try {
+      await this.store.audit.record(
+        { actor: actor.user.username, action: 'code.revoke', target: String(id), details: { code: record.code } },
+        now,
+      );
+    } catch (error) {
+      this.log.bookkeepingFailed(id, error);
+    }
+    return publicCode(record);
   }
 
   /** Forgets idempotency keys older than the configured retention. */

@@ -34,8 +34,14 @@ export class Metrics implements HubObserver {
   readonly #fanOut: Histogram;
   readonly #publishToAck: Histogram;
   readonly #queryDuration: Histogram;
+  /** The hub's figures for the scrape in progress: several metrics read them, and each reading walks every connection. */
+  #hubReading: HubStats | undefined;
 
-  constructor(sources: MetricSources) {
+  constructor(given: MetricSources) {
+    const sources: MetricSources = {
+      ...given,
+      hub: () => (this.#hubReading ??= given.hub()),
+    };
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
@@ -157,8 +163,13 @@ export class Metrics implements HubObserver {
     this.#queryDuration.observe(ms / 1000);
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    this.#hubReading = undefined;
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.#hubReading = undefined;
+    }
   }
 
   get contentType(): string {

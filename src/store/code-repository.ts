@@ -1,8 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { Code, CodeDraft } from '../domain/index.js';
+import type { Code, CodeDraft, TransportName } from '../domain/index.js';
 import type { Database } from './schema.js';
 
-export type TransportName = 'sse' | 'ws' | 'socketio';
 
 /** A code with what only operators see: revocation and delivery counts. */
 export interface CodeRecord extends Code {
@@ -18,6 +17,12 @@ export interface AckFigures {
 }
 
 type CodeRow = Selectable<Database['codes']>;
+
+/** The code as subscribers see it, without what only operators see. */
+export function publicCode(record: CodeRecord): Code {
+  const { revokedAt: _revokedAt, delivered: _delivered, replayed: _replayed, ...code } = record;
+  return code;
+}
 
 function toCode(row: CodeRow): Code {
   return {
@@ -131,11 +136,6 @@ export class CodeRepository {
   async byId(id: number): Promise<CodeRecord | undefined> {
     const row = await this.db.selectFrom('codes').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRecord(row) : undefined;
-  }
-
-  async lastId(): Promise<number> {
-    const row = await this.db.selectFrom('codes').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
-    return row?.id ?? 0;
   }
 
   /** Marks the code revoked; false if it was already. */

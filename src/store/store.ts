@@ -6,6 +6,12 @@ import { migrateToLatest, openDatabase, ping } from './database.js';
 import { SettingsRepository } from './settings-repository.js';
 import { UserRepository } from './user-repository.js';
 
+export interface AccessRepositories {
+  readonly users: UserRepository;
+  readonly authEvents: AuthEventRepository;
+  readonly audit: AuditRepository;
+}
+
 /** The database and its repositories, one per concern. */
 export class Store {
   readonly users: UserRepository;
@@ -35,6 +41,16 @@ export class Store {
       throw error;
     }
     return store;
+  }
+
+  /**
+   * Runs `work` in one transaction over the repositories a change of access
+   * touches, so the change, its auth event and its audit entry land together.
+   */
+  transaction<T>(work: (tx: AccessRepositories) => Promise<T>): Promise<T> {
+    return this.#opened.db.transaction().execute((trx) =>
+      work({ users: new UserRepository(trx), authEvents: new AuthEventRepository(trx), audit: new AuditRepository(trx) }),
+    );
   }
 
   migrate(): Promise<string[]> {

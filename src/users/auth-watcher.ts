@@ -32,7 +32,6 @@ export class AuthWatcher {
     try {
       const events = await this.store.authEvents.after(this.#lastId);
       for (const event of events) {
-        this.#lastId = event.id;
         if (event.kind === 'token_revoked' && event.tokenId !== null) {
           this.cache.evictToken(event.tokenId);
           this.enforcer.closeToken(event.userId, event.tokenId);
@@ -41,6 +40,8 @@ export class AuthWatcher {
           const user = await this.store.users.byId(event.userId);
           if (!user || user.disabled) this.enforcer.closeUser(event.userId);
         }
+        // Only once handled: a failure above retries this event next poll.
+        this.#lastId = event.id;
       }
     } catch (error) {
       this.onError(error);

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { CodecastError, hashToken, looksLikeToken, type Principal } from '../domain/index.js';
+import { isDatabaseUnavailable } from '../store/index.js';
 import type { UserCache } from './user-cache.js';
 
 const WINDOW_MS = 60_000;
@@ -35,8 +36,9 @@ export class Authenticator {
     let principal: Principal | undefined;
     try {
       principal = await this.cache.get(hash);
-    } catch {
-      throw new CodecastError('database_unavailable', undefined, undefined, 5);
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw new CodecastError('database_unavailable', undefined, undefined, 5);
+      throw error;
     }
     if (!principal) this.#fail(clientAddress);
     if (principal.user.disabled) throw new CodecastError('user_disabled');

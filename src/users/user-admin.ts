@@ -24,6 +24,8 @@ export interface IssuedToken extends TokenInfo {
 /** Who performed an action, for the audit trail; null for the CLI and start-up. */
 export type Actor = Principal | null;
 
+const actorName = (actor: Actor) => actor?.user.username ?? null;
+
 /**
  * Creating users and tokens, disabling, role changes and revocation — each
  * audited, each recorded as an auth event for other processes, and each
@@ -73,11 +75,15 @@ export class UserAdmin {
       throw new CodecastError('invalid_request', 'An admin cannot disable or demote itself; ask another admin.');
     }
     const now = new Date();
-    const updated = (await this.store.users.update(user.id, change)) as User;
-    await this.store.authEvents.record('user_changed', user.id, null, now.getTime());
+    const updated = await this.store.transaction(async (tx) => {
+      const after = (await tx.users.update(user.id, change)) as User;
+      await tx.authEvents.record('user_changed', user.id, null, now.getTime());
+      await tx.audit.record({ actor: actorName(actor), action: 'user.update', target: username, details: { ...change } }, now);
+      return after;
+    });
+    // Committed: it takes effect here at once; other processes follow the auth event.
     this.cache?.evictUser(user.id);
     if (updated.disabled) this.enforcer?.closeUser(user.id);
-    await this.#audit(actor, 'user.update', username, { ...change }, now);
     return updated;
   }
 
@@ -91,16 +97,20 @@ export class UserAdmin {
 
   async revokeToken(tokenId: number, actor: Actor): Promise<void> {
     const now = new Date();
-    const revoked = await this.store.users.revokeToken(tokenId, now);
+    const revoked = await this.store.transaction(async (tx) => {
+      const owner = await tx.users.revokeToken(tokenId, now);
+      if (!owner) return undefined;
+      await tx.authEvents.record('token_revoked', owner.userId, tokenId, now.getTime());
+      await tx.audit.record({ actor: actorName(actor), action: 'token.revoke', target: String(tokenId), details: { userId: owner.userId } }, now);
+      return owner;
+    });
     if (!revoked) {
       const exists = await this.store.users.tokenExists(tokenId);
       if (!exists) throw new CodecastError('token_not_found', `No token has the id ${tokenId}.`);
       return; // Revoking twice is harmless: the token is revoked either way.
     }
-    await this.store.authEvents.record('token_revoked', revoked.userId, tokenId, now.getTime());
     this.cache?.evictToken(tokenId);
     this.enforcer?.closeToken(revoked.userId, tokenId);
-    await this.#audit(actor, 'token.revoke', String(tokenId), { userId: revoked.userId }, now);
   }
 
   async #issue(user: User, label: string | null, now: Date, chosen?: string): Promise<IssuedToken> {
@@ -112,6 +122,6 @@ export class UserAdmin {
   }
 
   #audit(actor: Actor, action: string, target: string, details: Record<string, unknown>, now: Date): Promise<void> {
-    return this.store.audit.record({ actor: actor?.user.username ?? null, action, target, details }, now);
+    return this.store.audit.record({ actor: actorName(actor), action, target, details }, now);
   }
 }

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CodecastError } from '../../domain/index.js';
 import type { Acknowledger, Publisher } from '../../hub/index.js';
-import type { Store } from '../../store/index.js';
+import { publicCode, type Store } from '../../store/index.js';
 import { principalOf, type AuthHooks } from '../auth.js';
 import { IdParams, ListCodesQuery, PublishBody } from '../schemas.js';
 
@@ -35,7 +35,7 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
     const records = await store.codes.list({ since, limit, includeInactive: all, nowMs: Date.now() });
     const codes = all
       ? records
-      : records.map(({ revokedAt: _r, delivered: _d, replayed: _p, ...code }) => code);
+      : records.map(publicCode);
     return { codes };
   });
 

@@ -13,6 +13,7 @@ interface EngineSocket {
   readonly transport: { readonly socket?: { readonly bufferedAmount?: number } };
   close(discard?: boolean): void;
   on(event: 'packet', listener: () => void): unknown;
+  off(event: 'packet', listener: () => void): unknown;
 }
 
 /** Reasons after which the client should come back by itself; others withdraw access. */
@@ -37,18 +38,22 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     onGone: (connection: SocketIoConnection) => void,
   ) {
     this.#engine = socket.conn as unknown as EngineSocket;
-    // Any packet from the client, engine.io's pongs included, shows it is alive.
-    this.#engine.on('packet', () => {
+    // Any packet from the client, engine.io's pongs included, shows it is
+    // alive. The engine socket is shared by the client's namespaces and
+    // outlives this one, so the listener goes when this namespace does.
+    const alive = () => {
       this.#lastSignOfLife = Date.now();
-    });
+    };
+    this.#engine.on('packet', alive);
     socket.on('disconnect', () => {
+      this.#engine.off('packet', alive);
       this.#closed = true;
       onGone(this);
     });
   }
 
   send(frame: SocketIoFrame): void {
-    if (this.#closed || frame === null) return;
+    if (this.#closed) return;
     const encoded = frame[this.namespace];
     for (const packet of encoded.packets) this.#engine.write(packet, encoded.options);
   }

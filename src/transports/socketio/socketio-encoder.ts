@@ -12,7 +12,7 @@ export interface EncodedPacket {
 }
 
 /** The same event encoded for each namespace (the namespace is part of the packet). */
-export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>> | null;
+export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>>;
 
 /** Event names the replaced service's clients listen for, and ours for the rest. */
 function eventOf(event: HubEvent): [string, unknown] | null {
@@ -38,7 +38,7 @@ export class SocketIoEncoder implements Encoder<SocketIoFrame> {
   readonly transport = 'socketio' as const;
   readonly #packetEncoder = new PacketEncoder();
 
-  encode(event: HubEvent): SocketIoFrame {
+  encode(event: HubEvent): SocketIoFrame | null {
     const args = eventOf(event);
     if (!args) return null;
     const root = this.#encode('/', args);

@@ -1,6 +1,6 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
-import { CodecastError, type Principal } from '../../domain/index.js';
+import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import type { Acknowledger, Hub } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
 import type { Authenticator } from '../../users/index.js';
@@ -32,21 +32,11 @@ function refusal(error: unknown): Error & { data: { error: string; message: stri
   return err;
 }
 
-function sinceOf(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
-    throw new CodecastError('invalid_request', 'auth.since must be the id of a code: a whole number.');
-  }
-  return n;
-}
-
 function tokenOf(socket: Socket): string | undefined {
   const fromAuth = (socket.handshake.auth as { token?: unknown }).token;
   if (typeof fromAuth === 'string') return fromAuth;
-  const header = socket.handshake.headers.authorization;
-  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (match) return match[1];
+  const fromHeader = bearerFromHeader(socket.handshake.headers.authorization);
+  if (fromHeader !== undefined) return fromHeader;
   const query = socket.handshake.query.token;
   return typeof query === 'string' ? query : undefined;
 }
@@ -95,7 +85,8 @@ export class SocketIoTransport {
         hub.admit(admitted.principal.user.id);
       } catch (error) {
         socket.emit('closing', { reason: toCodecastError(error).code });
-        socket.disconnect(true);
+        // This namespace only: the client's other namespace may be fine.
+        socket.disconnect();
         return;
       }
       if (name === '/events') void socket.join(LISTENER_ROOM);
@@ -120,7 +111,7 @@ export class SocketIoTransport {
   }
 
   async #admit(socket: Socket): Promise<void> {
-    const since = sinceOf((socket.handshake.auth as { since?: unknown }).since);
+    const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
     const principal = await this.options.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
     this.options.hub.admit(principal.user.id);
     (socket.data as { admitted?: Admitted }).admitted = { principal, since };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CodecastError } from '../../domain/index.js';
+import { CodecastError, parseSince } from '../../domain/index.js';
 import type { Hub } from '../../hub/index.js';
 import type { AuthHooks } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
@@ -17,16 +17,12 @@ export interface SseOptions {
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
-function parseSince(lastEventId: string | string[] | undefined, since: number | undefined): number | undefined {
-  // EventSource resends the id of the last frame it saw; it outranks the
-  // `since` of the URL, which was only true for the first connect.
-  if (typeof lastEventId === 'string' && lastEventId.trim() !== '') {
-    const text = lastEventId.trim();
-    if (!/^\d{1,16}$/.test(text) || Number(text) > MAX_ID) {
-      throw new CodecastError('invalid_request', 'Last-Event-ID must be the id of a code: a whole number.');
-    }
-    return Number(text);
-  }
+/**
+ * EventSource resends the id of the last frame it saw; it outranks the
+ * `since` of the URL, which was only true for the first connect.
+ */
+function sinceOf(lastEventId: string | string[] | undefined, since: number | undefined): number | undefined {
+  if (typeof lastEventId === 'string' && lastEventId.trim() !== '') return parseSince(lastEventId, 'Last-Event-ID');
   return since;
 }
 
@@ -51,7 +47,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const since = parseSince(request.headers['last-event-id'], request.query.since);
+      const since = sinceOf(request.headers['last-event-id'], request.query.since);
       hub.admit(principal.user.id);
       reply.hijack();
       const connection = new SseConnection(randomUUID(), principal, reply.raw, detach);

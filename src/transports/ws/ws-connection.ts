@@ -19,6 +19,7 @@ export class WsConnection implements Connection<WsFrame> {
   #backlog = 0;
   #closed = false;
   #lastSignOfLife = Date.now();
+  #invalidFrames = 0;
 
   constructor(
     readonly id: string,
@@ -48,9 +49,20 @@ export class WsConnection implements Connection<WsFrame> {
     if (frame.heartbeat) this.socket.write(PING_FRAME);
   }
 
-  /** Sends a frame that only this connection gets (errors, replies). */
-  sendText(payload: string): void {
-    if (!this.#closed) this.ws.send(payload);
+  /**
+   * Sends a frame only this connection gets (an error reply). False when the
+   * peer is not taking what it was sent: replying more would only pile up.
+   */
+  reply(payload: string): boolean {
+    if (this.#closed) return true;
+    if (this.socket.writableNeedDrain) return false;
+    this.ws.send(payload);
+    return true;
+  }
+
+  /** Counts an invalid frame from the peer; answers how many so far. */
+  noteInvalidFrame(): number {
+    return ++this.#invalidFrames;
   }
 
   startLive(): void {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { CodecastError, type Principal } from '../../domain/index.js';
+import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import type { Acknowledger, Hub } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
 import type { Authenticator } from '../../users/index.js';
@@ -20,6 +20,10 @@ export interface WsTransportOptions {
 
 export const WS_PATH = '/api/v1/ws';
 
+const REFUSAL_GRACE_MS = 2000;
+/** Invalid frames a client may send before it is closed as speaking another protocol. */
+const INVALID_FRAMES_ALLOWED = 50;
+
 interface Admission {
   readonly principal: Principal;
   readonly since: number | undefined;
@@ -30,22 +34,7 @@ function errorFrame(error: CodecastError): string {
 }
 
 function tokenOf(request: IncomingMessage, url: URL): string | undefined {
-  const header = request.headers.authorization;
-  if (header !== undefined) {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!match) throw new CodecastError('unauthorized', 'The Authorization header must be "Bearer <token>".');
-    return match[1];
-  }
-  return url.searchParams.get('token') ?? undefined;
-}
-
-function sinceOf(url: URL): number | undefined {
-  const text = url.searchParams.get('since');
-  if (text === null || text === '') return undefined;
-  if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) {
-    throw new CodecastError('invalid_request', 'since must be the id of a code: a whole number.');
-  }
-  return Number(text);
+  return bearerFromHeader(request.headers.authorization) ?? url.searchParams.get('token') ?? undefined;
 }
 
 /**
@@ -78,7 +67,7 @@ export class WsTransport {
   async #admit(request: IncomingMessage): Promise<Admission | CodecastError> {
     try {
       const url = new URL(request.url ?? '/', 'http://codecast');
-      const since = sinceOf(url);
+      const since = parseSince(url.searchParams.get('since'));
       const principal = await this.options.authenticator.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
       return { principal, since };
     } catch (error) {
@@ -88,21 +77,28 @@ export class WsTransport {
 
   #open(ws: WebSocket, socket: Duplex, admission: Admission | CodecastError): void {
     const { hub } = this.options;
+    // ws reports a peer's protocol errors (bad frames) here and then closes
+    // the connection itself; unheard, an 'error' event would end the process.
+    ws.on('error', () => undefined);
     if (admission instanceof CodecastError) {
-      ws.close(closeCodeForError(admission.code), admission.code);
+      this.#refuse(ws, admission);
       return;
     }
     try {
       hub.admit(admission.principal.user.id);
     } catch (error) {
-      const refusal = toCodecastError(error);
-      ws.close(closeCodeForError(refusal.code), refusal.code);
+      this.#refuse(ws, toCodecastError(error));
       return;
     }
     const connection = new WsConnection(randomUUID(), admission.principal, ws, socket, (c) => hub.detach(c));
     ws.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
-    ws.on('error', () => undefined); // ws closes the connection itself; 'close' follows.
     hub.attach(connection, admission.since);
+  }
+
+  /** Says why in a close frame, and does not wait long for the answer. */
+  #refuse(ws: WebSocket, refusal: CodecastError): void {
+    ws.close(closeCodeForError(refusal.code), refusal.code);
+    setTimeout(() => ws.terminate(), REFUSAL_GRACE_MS).unref();
   }
 
   #onMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
@@ -114,21 +110,39 @@ export class WsTransport {
     try {
       message = JSON.parse(data.toString());
     } catch {
-      connection.sendText(errorFrame(new CodecastError('invalid_request', 'A frame must be a JSON object.')));
+      this.#reject(connection, new CodecastError('invalid_request', 'A frame must be a JSON object.'));
       return;
     }
     const { type, id } = (typeof message === 'object' && message !== null ? message : {}) as { type?: unknown; id?: unknown };
     if (type !== 'ack') {
-      connection.sendText(errorFrame(new CodecastError('invalid_request', 'The only frame a client sends is {"type":"ack","id":N}.')));
+      this.#reject(connection, new CodecastError('invalid_request', 'The only frame a client sends is {"type":"ack","id":N}.'));
       return;
     }
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
-      connection.sendText(errorFrame(new CodecastError('invalid_request', 'An ack needs "id": the id of a code.')));
+      this.#reject(connection, new CodecastError('invalid_request', 'An ack needs "id": the id of a code.'));
       return;
     }
     this.options.acknowledger.ack(id, connection.principal).catch((error: unknown) => {
-      connection.sendText(errorFrame(toCodecastError(error)));
+      const refusal = toCodecastError(error);
+      if (refusal.code === 'code_not_found') this.#reject(connection, refusal);
+      else this.#reply(connection, refusal);
     });
+  }
+
+  /**
+   * Answers an invalid frame with an error frame; a client that keeps
+   * sending them speaks another protocol and is closed.
+   */
+  #reject(connection: WsConnection, error: CodecastError): void {
+    if (connection.noteInvalidFrame() > INVALID_FRAMES_ALLOWED) {
+      this.options.hub.close(connection, 'protocol_error');
+      return;
+    }
+    this.#reply(connection, error);
+  }
+
+  #reply(connection: WsConnection, error: CodecastError): void {
+    if (!connection.reply(errorFrame(error))) this.options.hub.close(connection, 'slow_consumer');
   }
 
   close(): void {

@@ -1,0 +1,58 @@
+// A small run of the benchmark harness (bench/): codecast built in dist/ as a
+// separate process with subscribers of all three transports, and each bare
+// broadcaster, a few codes each. It asserts only that every code reached
+// every subscriber — the harness measures, the suite does not judge timings.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { runBurst, type BurstOptions, type BurstResult } from '../bench/harness.js';
+import type { Transport } from '../bench/protocol.js';
+import { REPO, startBare, startCodecast, type Target } from '../bench/targets.js';
+
+const shape = { codes: 3, warmup: 0, intervalMs: 20, settleMs: 0, perProcess: 150, concurrency: 32 } as const;
+
+async function run(target: Target, options: Omit<BurstOptions, keyof typeof shape>): Promise<{ result: BurstResult; log: string[] }> {
+  const log: string[] = [];
+  try {
+    const result = await runBurst(target, { ...shape, ...options }, (line) => log.push(line));
+    return { result, log };
+  } finally {
+    await target.stop();
+  }
+}
+
+function assertEveryCodeEverywhere(result: BurstResult, subscribers: number, log: readonly string[]): void {
+  const context = `\n${log.join('\n')}`;
+  assert.equal(result.connect.failed, 0, `connect failures ${JSON.stringify(result.connect.errors)}${context}`);
+  assert.equal(result.connect.connected, subscribers, context);
+  assert.equal(result.codes.length, shape.codes);
+  for (const code of result.codes) {
+    assert.ok(code.status === 200 || code.status === 201, `publish of BENCH-${code.k} answered ${code.status}${context}`);
+    assert.equal(code.delivered, subscribers, `BENCH-${code.k} reached ${code.delivered} of ${subscribers}${context}`);
+    if (code.byTransport) {
+      for (const [transport, figures] of Object.entries(code.byTransport)) {
+        assert.equal(figures.delivered, subscribers / 3, `BENCH-${code.k} over ${transport}${context}`);
+      }
+    }
+  }
+  assert.equal(result.summary.allDelivered, true, context);
+}
+
+describe('benchmark harness, small run', () => {
+  test('codecast (dist) delivers every code to 300 subscribers across SSE, WebSocket and Socket.IO', async () => {
+    assert.ok(existsSync(join(REPO, 'dist', 'cli', 'main.js')), 'dist/ is missing: build first (npm test does)');
+    const target = await startCodecast({ maxConnections: 400, perUser: 50 });
+    const { result, log } = await run(target, { transport: 'mixed', subscribers: 300 });
+    assertEveryCodeEverywhere(result, 300, log);
+    assert.ok(result.serverStats, 'codecast answers its stats');
+  });
+
+  for (const transport of ['sse', 'ws', 'socketio'] as const satisfies readonly Transport[]) {
+    test(`the bare ${transport} broadcaster delivers every code to 60 subscribers`, async () => {
+      const target = await startBare(transport);
+      const { result, log } = await run(target, { transport, subscribers: 60 });
+      assertEveryCodeEverywhere(result, 60, log);
+    });
+  }
+});
