@@ -1,16 +1,29 @@
-import type { ServerResponse } from 'node:http';
-import type { CloseReason, Connection } from '../../hub/index.js';
+import type { Socket } from 'node:net';
 import type { Principal } from '../../domain/index.js';
+import type { CloseReason, Connection } from '../../hub/index.js';
 
-export const SSE_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache, no-store, no-transform',
-  connection: 'keep-alive',
-  // Tells nginx and similar proxies not to buffer the stream.
-  'x-accel-buffering': 'no',
-} as const;
+/**
+ * The response head, written by us straight to the socket. The body is
+ * delimited by closing the connection (RFC 9112 §6.3) rather than chunked,
+ * so every subscriber gets exactly the bytes the encoder built once: no
+ * per-subscriber chunk header, no trip through ServerResponse.
+ */
+function responseHead(retryMs: number): string {
+  return [
+    'HTTP/1.1 200 OK',
+    'Content-Type: text/event-stream; charset=utf-8',
+    'Cache-Control: no-cache, no-store, no-transform',
+    // Tells nginx and similar proxies not to buffer the stream.
+    'X-Accel-Buffering: no',
+    'X-Content-Type-Options: nosniff',
+    'Connection: close',
+    `Date: ${new Date().toUTCString()}`,
+    '',
+    `retry: ${retryMs}\n\n`,
+  ].join('\r\n');
+}
 
-/** One EventSource client: an HTTP response kept open and written frame by frame. */
+/** One EventSource client: a socket kept open and written frame by frame. */
 export class SseConnection implements Connection<Buffer> {
   readonly transport = 'sse' as const;
   #backlog = 0;
@@ -22,13 +35,13 @@ export class SseConnection implements Connection<Buffer> {
   constructor(
     readonly id: string,
     readonly principal: Principal,
-    private readonly response: ServerResponse,
+    private readonly socket: Socket,
     onGone: (connection: SseConnection) => void,
   ) {
-    response.on('drain', () => {
+    socket.on('drain', () => {
       this.#backlog = 0;
     });
-    response.on('close', () => {
+    socket.on('close', () => {
       this.#closed = true;
       onGone(this);
     });
@@ -36,19 +49,21 @@ export class SseConnection implements Connection<Buffer> {
 
   /** Writes the head and the reconnect hint; the stream is open after this. */
   open(retryMs: number): void {
-    const socket = this.response.socket;
-    socket?.setNoDelay(true);
-    socket?.setKeepAlive(true, 30_000);
-    this.response.writeHead(200, SSE_HEADERS);
-    this.response.write(`retry: ${retryMs}\n\n`);
+    this.socket.setNoDelay(true);
+    this.socket.setKeepAlive(true, 30_000);
+    this.socket.write(responseHead(retryMs));
+  }
+
+  get gone(): boolean {
+    return this.socket.destroyed;
   }
 
   send(frame: Buffer): void {
     if (this.#closed) return;
     // Count frames that land behind a full buffer; the hub closes the
     // connection as a slow consumer when the count passes the queue bound.
-    if (this.response.writableNeedDrain) this.#backlog++;
-    this.response.write(frame);
+    if (this.socket.writableNeedDrain) this.#backlog++;
+    this.socket.write(frame);
   }
 
   startLive(): void {
@@ -60,7 +75,7 @@ export class SseConnection implements Connection<Buffer> {
   }
 
   get bufferedBytes(): number {
-    return this.response.writableLength;
+    return this.socket.writableLength;
   }
 
   /**
@@ -70,10 +85,9 @@ export class SseConnection implements Connection<Buffer> {
    */
   lastSignOfLife(now: number): number {
     let alive = now;
-    const socket = this.response.socket;
-    const pending = socket?.writableLength ?? 0;
-    if (socket && pending > 0) {
-      const dispatched = socket.bytesWritten - pending;
+    const pending = this.socket.writableLength;
+    if (pending > 0) {
+      const dispatched = this.socket.bytesWritten - pending;
       if (dispatched !== this.#dispatchedAtLastLook || this.#stuckSince === undefined) {
         this.#dispatchedAtLastLook = dispatched;
         this.#stuckSince = now;
@@ -99,11 +113,11 @@ export class SseConnection implements Connection<Buffer> {
     this.#closed = true;
     if (reason === 'slow_consumer' || reason === 'stale') {
       // Its buffer is full or not draining: ending politely would wait forever.
-      this.response.destroy();
+      this.socket.destroy();
     } else if (farewell) {
-      this.response.end(farewell);
+      this.socket.end(farewell);
     } else {
-      this.response.end();
+      this.socket.end();
     }
   }
 }

@@ -35,6 +35,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
   app.get(
     '/stream',
     {
+      // The stream is written to the socket directly; a HEAD would get a body.
+      exposeHeadRoute: false,
       onRequest: auth.userFromHeaderOrQuery,
       schema: {
         tags: ['stream'],
@@ -50,12 +52,12 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
       hub.admit(principal.user.id);
       reply.hijack();
-      const connection = new SseConnection(randomUUID(), principal, reply.raw, detach);
+      const connection = new SseConnection(randomUUID(), principal, request.raw.socket, detach);
       connection.open(options.retryMs);
       hub.attach(connection, since);
       // The client may have gone while we authenticated; its close event
       // then fired before anyone listened.
-      if (reply.raw.destroyed) hub.detach(connection);
+      if (connection.gone) hub.detach(connection);
     },
   );
 
