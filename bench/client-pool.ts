@@ -1,6 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { now, sleep } from './measure.js';
+import { now, within } from './measure.js';
 import type { ClientMessage, ParentMessage, SubscriberSpec } from './protocol.js';
 
 const CLIENT = fileURLToPath(new URL('./client.ts', import.meta.url));
@@ -44,6 +44,7 @@ export class ClientPool {
   #flushed = 0;
   #status: { open: number; closes: Record<string, number> }[] = [];
   readonly #closes: Record<string, number>[] = [];
+  readonly #openErrors: Record<string, number>[] = [];
 
   private constructor(children: Child[], size: number) {
     this.#children = children;
@@ -122,8 +123,6 @@ export class ClientPool {
     this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
   }
 
-  readonly #openErrors: Record<string, number>[] = [];
-
   #until(test: () => boolean, timeoutMs: number): Promise<boolean> {
     if (test()) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -142,22 +141,31 @@ export class ClientPool {
     });
   }
 
-  /** Opens every subscriber, `concurrency` handshakes in flight per process at most. */
+  /**
+   * Opens the subscribers, `concurrency` handshakes in flight per process at
+   * most: all of them, or slice `part.index` of `part.of` (each process its
+   * share), so that opening can alternate between servers.
+   */
   async open(
     host: string,
     port: number,
     concurrency: number,
     progress: (connected: number, failed: number) => void,
+    part: { readonly index: number; readonly of: number } = { index: 0, of: 1 },
     timeoutMs = 600_000,
   ): Promise<OpenResult> {
     const started = now();
+    const target = this.#opened + this.#children.length;
+    this.#openErrors.length = 0;
     for (const child of this.#children) {
-      this.#send(child, { type: 'open', host, port, concurrency, subscribers: child.specs });
+      const from = Math.floor((child.specs.length * part.index) / part.of);
+      const to = Math.floor((child.specs.length * (part.index + 1)) / part.of);
+      this.#send(child, { type: 'open', host, port, concurrency, subscribers: child.specs.slice(from, to) });
     }
     const ticker = setInterval(() => {
       progress(this.#sum((c) => c.connected), this.#sum((c) => c.failed));
     }, 1000);
-    await this.#until(() => this.#opened === this.#children.length, timeoutMs);
+    await this.#until(() => this.#opened >= target, timeoutMs);
     clearInterval(ticker);
     const ms = now() - started;
     const errors: Record<string, number> = {};
@@ -230,7 +238,7 @@ export class ClientPool {
       if (child.process.connected) this.#send(child, { type: 'close' });
     }
     const all = Promise.all(exits);
-    const ended = await Promise.race([all.then(() => true), sleep(10_000).then(() => false)]);
+    const ended = await within(all, 10_000);
     if (!ended) for (const child of this.#children) child.process.kill('SIGKILL');
     await all;
   }

@@ -28,7 +28,7 @@ interface Subscriber {
 
 let host = '127.0.0.1';
 let port = 0;
-let subscribers: Subscriber[] = [];
+const subscribers: Subscriber[] = [];
 let connected = 0;
 let failed = 0;
 let ended = 0;
@@ -295,24 +295,19 @@ function flush(codes: readonly number[] | 'all'): void {
 process.on('message', (message: ParentMessage) => {
   switch (message.type) {
     case 'open': {
+      // Several opens may follow one another; each adds subscribers.
       host = message.host;
       port = message.port;
       concurrency = message.concurrency;
-      subscribers = message.subscribers.map((spec, index) => ({
-        index,
-        spec,
-        socket: undefined,
-        state: 0,
-        pending: undefined,
-        tail: '',
-        timer: undefined,
-      }));
+      for (const spec of message.subscribers) {
+        subscribers.push({ index: subscribers.length, spec, socket: undefined, state: 0, pending: undefined, tail: '', timer: undefined });
+      }
       const started = now();
       onOpened = () => {
         onOpened = undefined;
         send({ type: 'opened', connected, failed, ms: now() - started, errors: Object.fromEntries(errors) });
       };
-      if (subscribers.length === 0) onOpened();
+      if (connected + failed === subscribers.length) onOpened();
       pump();
       return;
     }

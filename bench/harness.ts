@@ -26,6 +26,11 @@ export interface BurstOptions extends LoadOptions {
   readonly settleMs: number;
 }
 
+export interface ConnectFigures extends OpenResult {
+  /** Server CPU spent while its subscribers connected. */
+  readonly cpuMs: number | null;
+}
+
 export interface CodeFigures {
   readonly k: number;
   readonly warmup: boolean;
@@ -43,13 +48,19 @@ export interface CodeFigures {
 
 export interface BurstResult {
   readonly kind: 'burst';
+  /** Which repetition of the run (--repeat) this was. */
+  round?: number;
   readonly target: string;
   readonly transport: Mix;
   readonly subscribers: number;
   readonly clientProcesses: number;
-  readonly connect: OpenResult;
+  readonly connect: ConnectFigures;
+  /** Server RSS before connecting and once connected (both right after a full GC), and after the codes. */
   readonly rssKb: { readonly before: number | null; readonly connected: number | null; readonly after: number | null };
   readonly kbPerConnection: number | null;
+  /** V8 heap in use after a full GC, before and once connected; undefined where the harness could not reach the inspector. */
+  readonly heapUsedKb: { readonly before: number | null; readonly connected: number | null };
+  readonly heapKbPerConnection: number | null;
   readonly codes: readonly CodeFigures[];
   readonly summary: {
     /** Every measured code reached every subscriber. */
@@ -115,16 +126,29 @@ function figures(lat: Latencies) {
   };
 }
 
-async function openAll(pool: ClientPool, target: Target, label: string, progress: Progress): Promise<OpenResult> {
-  const opened = await pool.open(target.host, target.port, concurrencyOf(pool), (connected, failed) =>
-    progress(`${label}: connecting ${connected} open, ${failed} failed`),
+async function openAll(
+  pool: ClientPool,
+  target: Target,
+  label: string,
+  progress: Progress,
+  part?: { readonly index: number; readonly of: number },
+): Promise<OpenResult> {
+  const opened = await pool.open(
+    target.host,
+    target.port,
+    concurrencyOf(pool),
+    (connected, failed) => progress(`${label}: connecting ${connected} open, ${failed} failed`),
+    part,
   );
   progress(
-    `${label}: ${opened.connected} connected in ${opened.ms.toFixed(0)} ms` +
+    `${label}: ${opened.connected} connected${part && part.of > 1 ? ` (part ${part.index + 1} of ${part.of})` : ''}, ${opened.ms.toFixed(0)} ms` +
       (opened.failed ? `, ${opened.failed} failed: ${JSON.stringify(opened.errors)}` : ''),
   );
   return opened;
 }
+
+/** Opening in this many slices, alternating between servers; each server's time is the sum of its slices. */
+const CONNECT_SLICES = 5;
 
 const poolConcurrency = new WeakMap<ClientPool, number>();
 const concurrencyOf = (pool: ClientPool) => poolConcurrency.get(pool) ?? 64;
@@ -141,98 +165,162 @@ function startPool(target: Target, options: LoadOptions): { pool: ClientPool; sp
  * one reached everybody, or its timeout) and measures every delivery.
  */
 export async function runBurst(target: Target, options: BurstOptions, progress: Progress): Promise<BurstResult> {
-  const label = `${target.name} ${options.transport} ${options.subscribers}`;
-  await target.prepare(options.subscribers);
-  const { pool, specs } = startPool(target, options);
-  const pid = target.pid;
+  return (await runBursts([target], options, progress))[0] as BurstResult;
+}
+
+interface BurstState {
+  readonly target: Target;
+  readonly label: string;
+  readonly pool: ClientPool;
+  readonly specs: readonly SubscriberSpec[];
+  connect?: ConnectFigures;
+  rssBefore: number | null;
+  rssConnected: number | null;
+  heapBefore: number | null;
+  heapConnected: number | null;
+  readonly codes: CodeFigures[];
+  windowFrom: number;
+}
+
+/**
+ * The same burst against several servers at once, each with its own N
+ * subscribers and client processes: the servers take turns code by code (in
+ * alternating order), so that a machine shared with other work weighs on all
+ * of them alike and their ratios hold still.
+ */
+export async function runBursts(targets: readonly Target[], options: BurstOptions, progress: Progress): Promise<BurstResult[]> {
+  const states: BurstState[] = [];
   try {
+    for (const target of targets) {
+      await target.prepare(options.subscribers);
+      const { pool, specs } = startPool(target, options);
+      const label = `${target.name} ${options.transport} ${options.subscribers}`;
+      states.push({ target, label, pool, specs, rssBefore: null, rssConnected: null, heapBefore: null, heapConnected: null, codes: [], windowFrom: 0 });
+    }
     await sleep(500);
-    const rssBefore = pid ? rssKb(pid) : null;
-    const connect = await openAll(pool, target, label, progress);
-    await sleep(options.settleMs);
-    const rssConnected = pid ? rssKb(pid) : null;
-    const total = options.warmup + options.codes;
-    const first = takeCodeNumbers(total);
-    const timeoutMs = Math.max(10_000, options.subscribers * 2);
-    const codes: CodeFigures[] = [];
-    let windowFrom = now();
-    for (let n = 0; n < total; n++) {
-      const k = first + n;
-      if (n === options.warmup) windowFrom = now();
-      const cpu0 = pid ? cpuMs(pid) : null;
-      let t0 = now();
-      const answer = await target.publish(k, (t) => (t0 = t));
-      const { times, complete } = await pool.waitCode(k, timeoutMs);
-      const cpu1 = pid ? cpuMs(pid) : null;
-      const all = latenciesOf(times, t0);
-      const f = figures(all);
-      let byTransport: CodeFigures['byTransport'];
-      if (options.transport === 'mixed') {
-        byTransport = {};
-        for (const transport of ['sse', 'ws', 'socketio'] as const) {
-          byTransport[transport] = figures(latenciesOf(times, t0, (i) => (specs[i] as SubscriberSpec).transport === transport));
-        }
+    for (const state of states) {
+      state.heapBefore = (await state.target.collectGarbage())?.heapUsedKb ?? null;
+      state.rssBefore = state.target.pid ? rssKb(state.target.pid) : null;
+    }
+    const slices = states.length > 1 ? CONNECT_SLICES : 1;
+    for (let index = 0; index < slices; index++) {
+      for (const state of index % 2 === 0 ? states : [...states].reverse()) {
+        const pid = state.target.pid;
+        const cpu0 = pid ? cpuMs(pid) : null;
+        const part = await openAll(state.pool, state.target, state.label, progress, { index, of: slices });
+        const cpu1 = pid ? cpuMs(pid) : null;
+        const before = state.connect;
+        state.connect = {
+          connected: part.connected,
+          failed: part.failed,
+          ms: (before?.ms ?? 0) + part.ms,
+          errors: { ...before?.errors, ...part.errors },
+          cpuMs: cpu0 === null || cpu1 === null || (before && before.cpuMs === null) ? null : (before?.cpuMs ?? 0) + (cpu1 - cpu0),
+        };
       }
-      const everyone = f.delivered === connect.connected;
-      const code: CodeFigures = {
-        k,
-        warmup: n < options.warmup,
-        status: answer.status,
-        ...f,
-        last: everyone ? f.max : null,
-        publishMs: round(answer.ms, 2) as number,
-        cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
-        ...(byTransport ? { byTransport } : {}),
-      };
-      codes.push(code);
-      progress(
-        `${label}: code ${n + 1}/${total}${code.warmup ? ' (warm-up)' : ''}: ${f.delivered}/${connect.connected} delivered` +
-          `${complete ? '' : ' (timed out)'}, p50 ${f.p50} p99 ${f.p99} last ${code.last ?? '-'} ms, publish ${code.publishMs} ms, cpu ${code.cpuMs ?? '-'} ms`,
-      );
-      await sleep(options.intervalMs);
+    }
+    await sleep(options.settleMs);
+    for (const state of states) {
+      state.heapConnected = (await state.target.collectGarbage())?.heapUsedKb ?? null;
+      state.rssConnected = state.target.pid ? rssKb(state.target.pid) : null;
+    }
+    const total = options.warmup + options.codes;
+    const timeoutMs = Math.max(10_000, options.subscribers * 2);
+    for (let n = 0; n < total; n++) {
+      for (const state of n % 2 === 0 ? states : [...states].reverse()) {
+        if (n === options.warmup || n === 0) state.windowFrom = now();
+        const code = await measureCode(state, n, options, timeoutMs);
+        state.codes.push(code);
+        progress(
+          `${state.label}: code ${n + 1}/${total}${code.warmup ? ' (warm-up)' : ''}: ${code.delivered}/${state.connect?.connected} delivered` +
+            `, p50 ${code.p50} p99 ${code.p99} last ${code.last ?? '-'} ms, publish ${code.publishMs} ms, cpu ${code.cpuMs ?? '-'} ms`,
+        );
+        await sleep(options.intervalMs);
+      }
     }
     const windowTo = now();
-    const rssAfter = pid ? rssKb(pid) : null;
-    const serverStats = await target.stats().catch(() => undefined);
-    const { closes } = await pool.status();
-    const measured = codes.filter((c) => !c.warmup);
-    const cpu = measured.map((c) => c.cpuMs);
-    const cpuKnown = cpu.every((c) => c !== null) && measured.length > 0;
-    const cpuPerCode = cpuKnown ? (cpu as number[]).reduce((a, b) => a + b, 0) / measured.length : null;
-    const publishSorted = measured.map((c) => c.publishMs).sort((a, b) => a - b);
-    const missing = measured.reduce((sum, c) => sum + (connect.connected - c.delivered), 0);
-    return {
-      kind: 'burst',
-      target: target.name,
-      transport: options.transport,
-      subscribers: options.subscribers,
-      clientProcesses: pool.processes,
-      connect,
-      rssKb: { before: rssBefore, connected: rssConnected, after: rssAfter },
-      kbPerConnection:
-        rssBefore === null || rssConnected === null || connect.connected === 0
-          ? null
-          : round((rssConnected - rssBefore) / connect.connected, 2),
-      codes,
-      summary: {
-        allDelivered: missing === 0 && connect.failed === 0,
-        missing,
-        lastMs: median(measured.map((c) => c.last)),
-        p50Ms: median(measured.map((c) => c.p50)),
-        p99Ms: median(measured.map((c) => c.p99)),
-        maxMs: median(measured.map((c) => c.max)),
-        publishP50Ms: round(percentile(publishSorted, 50), 2),
-        publishP99Ms: round(percentile(publishSorted, 99), 2),
-        cpuPerCodeMs: round(cpuPerCode, 1),
-        cpuPerDeliveryUs: cpuPerCode === null || connect.connected === 0 ? null : round((cpuPerCode * 1000) / connect.connected, 2),
-      },
-      clientCloses: closes,
-      serverStats,
-      windowUs: { from: Math.round(windowFrom * 1000), to: Math.round(windowTo * 1000) },
-    };
+    const results: BurstResult[] = [];
+    for (const state of states) results.push(await summarize(state, options, windowTo));
+    return results;
   } finally {
-    await pool.close();
+    for (const state of states) await state.pool.close();
   }
+}
+
+async function measureCode(state: BurstState, n: number, options: BurstOptions, timeoutMs: number): Promise<CodeFigures> {
+  const { target, pool, specs } = state;
+  const pid = target.pid;
+  const k = takeCodeNumbers(1);
+  const cpu0 = pid ? cpuMs(pid) : null;
+  let t0 = now();
+  const answer = await target.publish(k, (t) => (t0 = t));
+  const { times } = await pool.waitCode(k, timeoutMs);
+  const cpu1 = pid ? cpuMs(pid) : null;
+  const f = figures(latenciesOf(times, t0));
+  let byTransport: CodeFigures['byTransport'];
+  if (options.transport === 'mixed') {
+    byTransport = {};
+    for (const transport of ['sse', 'ws', 'socketio'] as const) {
+      byTransport[transport] = figures(latenciesOf(times, t0, (i) => (specs[i] as SubscriberSpec).transport === transport));
+    }
+  }
+  const everyone = f.delivered === state.connect?.connected;
+  return {
+    k,
+    warmup: n < options.warmup,
+    status: answer.status,
+    ...f,
+    last: everyone ? f.max : null,
+    publishMs: round(answer.ms, 2) as number,
+    cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+    ...(byTransport ? { byTransport } : {}),
+  };
+}
+
+async function summarize(state: BurstState, options: BurstOptions, windowTo: number): Promise<BurstResult> {
+  const { target, pool, codes } = state;
+  const connect = state.connect as ConnectFigures;
+  const pid = target.pid;
+  const rssAfter = pid ? rssKb(pid) : null;
+  const serverStats = await target.stats().catch(() => undefined);
+  const { closes } = await pool.status();
+  const measured = codes.filter((c) => !c.warmup);
+  const cpu = measured.map((c) => c.cpuMs);
+  const cpuKnown = cpu.every((c) => c !== null) && measured.length > 0;
+  const cpuPerCode = cpuKnown ? (cpu as number[]).reduce((a, b) => a + b, 0) / measured.length : null;
+  const publishSorted = measured.map((c) => c.publishMs).sort((a, b) => a - b);
+  const missing = measured.reduce((sum, c) => sum + (connect.connected - c.delivered), 0);
+  const { rssBefore, rssConnected, heapBefore, heapConnected } = state;
+  return {
+    kind: 'burst',
+    target: target.name,
+    transport: options.transport,
+    subscribers: options.subscribers,
+    clientProcesses: pool.processes,
+    connect,
+    rssKb: { before: rssBefore, connected: rssConnected, after: rssAfter },
+    kbPerConnection:
+      rssBefore === null || rssConnected === null || connect.connected === 0 ? null : round((rssConnected - rssBefore) / connect.connected, 2),
+    heapUsedKb: { before: heapBefore, connected: heapConnected },
+    heapKbPerConnection:
+      heapBefore === null || heapConnected === null || connect.connected === 0 ? null : round((heapConnected - heapBefore) / connect.connected, 2),
+    codes,
+    summary: {
+      allDelivered: missing === 0 && connect.failed === 0,
+      missing,
+      lastMs: median(measured.map((c) => c.last)),
+      p50Ms: median(measured.map((c) => c.p50)),
+      p99Ms: median(measured.map((c) => c.p99)),
+      maxMs: median(measured.map((c) => c.max)),
+      publishP50Ms: round(percentile(publishSorted, 50), 2),
+      publishP99Ms: round(percentile(publishSorted, 99), 2),
+      cpuPerCodeMs: round(cpuPerCode, 1),
+      cpuPerDeliveryUs: cpuPerCode === null || connect.connected === 0 ? null : round((cpuPerCode * 1000) / connect.connected, 2),
+    },
+    clientCloses: closes,
+    serverStats,
+    windowUs: { from: Math.round(state.windowFrom * 1000), to: Math.round(windowTo * 1000) },
+  };
 }
 
 export interface SustainedOptions extends LoadOptions {
@@ -255,6 +343,7 @@ export interface IntervalFigures {
   readonly publishP50: number | null;
   readonly publishP99: number | null;
   readonly rssKb: number | null;
+  readonly heapUsedKb: number | null;
 }
 
 export interface SustainedResult {
@@ -278,7 +367,10 @@ export interface SustainedResult {
   readonly publishP50Ms: number | null;
   readonly publishP99Ms: number | null;
   readonly intervals: readonly IntervalFigures[];
-  readonly rssSamples: readonly { readonly atS: number; readonly kb: number | null }[];
+  /** RSS of the server process, and (codecast) its heapUsed from GET /api/v1/stats. */
+  readonly rssSamples: readonly { readonly atS: number; readonly kb: number | null; readonly heapUsedKb?: number }[];
+  /** Heap in use right after a full GC: once connected, before the codes, and after the last one drained. */
+  readonly heapAfterGcKb: { readonly start: number | null; readonly end: number | null };
   readonly rss: {
     readonly connectedKb: number | null;
     /** Mean RSS over the middle third of the run and over the last third. */
@@ -302,6 +394,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
   try {
     const connect = await openAll(pool, target, label, progress);
     await sleep(1000);
+    const heapStart = (await target.collectGarbage())?.heapUsedKb ?? null;
     const rssConnected = pid ? rssKb(pid) : null;
     const total = Math.round(options.rate * options.seconds);
     const first = takeCodeNumbers(total);
@@ -310,16 +403,25 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const publishMs = new Float64Array(total);
     const status = new Uint16Array(total);
     const pending: Promise<void>[] = [];
-    const rssSamples: { atS: number; kb: number | null }[] = [];
+    const rssSamples: { atS: number; kb: number | null; heapUsedKb?: number }[] = [];
     const cpuStart = pid ? cpuMs(pid) : null;
     const start = now();
     let answered = 0;
     const sampler = setInterval(() => {
       const atS = round((now() - start) / 1000, 1) as number;
       const kb = pid ? rssKb(pid) : null;
-      rssSamples.push({ atS, kb });
+      const sample: { atS: number; kb: number | null; heapUsedKb?: number } = { atS, kb };
+      rssSamples.push(sample);
       if (Math.round(atS) % options.intervalSeconds === 0) {
         progress(`${label}: ${atS} s, ${answered}/${total} published, rss ${kb === null ? '-' : Math.round(kb / 1024)} MB`);
+        // Heap after the collector's last pass tells a leak from heap the collector has not yet reclaimed.
+        void target.stats().then(
+          (stats) => {
+            const heapUsed = (stats?.memory as { heapUsed?: number } | undefined)?.heapUsed;
+            if (heapUsed !== undefined) sample.heapUsedKb = Math.round(heapUsed / 1024);
+          },
+          () => undefined,
+        );
       }
     }, 1000);
     for (let n = 0; n < total; n++) {
@@ -349,6 +451,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     await pool.flush('all');
     const serverStats = await target.stats().catch(() => undefined);
     const { closes } = await pool.status();
+    const heapEnd = (await target.collectGarbage())?.heapUsedKb ?? null;
 
     const buckets = Math.ceil(options.seconds / options.intervalSeconds);
     const perBucket: { latencies: number[]; codes: number; lost: number; publish: number[] }[] = Array.from({ length: buckets }, () => ({
@@ -401,6 +504,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         publishP50: round(percentile(pub, 50), 2),
         publishP99: round(percentile(pub, 99), 2),
         rssKb: samples.length ? (samples[samples.length - 1]!.kb as number) : null,
+        heapUsedKb: samples.filter((x) => x.heapUsedKb !== undefined).at(-1)?.heapUsedKb ?? null,
       };
     });
     const during = rssSamples.filter((s) => s.kb !== null && s.atS <= options.seconds);
@@ -432,6 +536,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       publishP99Ms: round(percentile(publishAll, 99), 2),
       intervals,
       rssSamples,
+      heapAfterGcKb: { start: heapStart, end: heapEnd },
       rss: {
         connectedKb: rssConnected,
         middleThirdKb,

@@ -56,3 +56,20 @@ export function round(value: number | null, digits = 1): number | null {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
 }
+
+/** Whether `promise` settles within `ms`; leaves no timer behind either way. */
+export function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(true);
+      },
+    );
+  });
+}

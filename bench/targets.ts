@@ -1,17 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { now, sleep } from './measure.js';
+import { WebSocket } from 'ws';
+import { now, within } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const LISTENING = /listening on (\S+):(\d+)/;
 
-export type TargetName = 'codecast' | 'bare-sse' | 'bare-ws' | 'bare-socketio';
+/** `codecast`, `codecast@<dir>` for another build, or `bare-<transport>`. */
+export type TargetName = string;
 
 export interface PublishAnswer {
   readonly status: number;
@@ -37,6 +39,13 @@ export interface Target {
   stats(): Promise<Record<string, unknown> | undefined>;
   /** Stops a server started here; answers the CPU profile it wrote, if asked for one. */
   stop(): Promise<string | undefined>;
+  /**
+   * A full garbage collection in the server (over its inspector), then its
+   * heap in use; undefined for a server not started here.
+   */
+  collectGarbage(): Promise<{ heapUsedKb: number } | undefined>;
+  /** The server's inspector WebSocket URL, when the harness started it. */
+  inspectorUrl(): string | undefined;
 }
 
 export interface ServerOptions {
@@ -93,12 +102,23 @@ async function spawnServer(
   label: string,
   args: readonly string[],
   env: Record<string, string>,
-  profile: { dir: string; name: string } | undefined,
-): Promise<{ child: ChildProcess; host: string; port: number; profilePath: string | undefined }> {
-  const flags = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`, `--cpu-prof-name=${profile.name}`] : [];
+  profileDir: string | undefined,
+): Promise<{ child: ChildProcess; host: string; port: number; profile: () => string | undefined; inspector: () => string | undefined }> {
+  // A folder of its own: every thread writes a profile (tsx's loader thread too).
+  const dir = profileDir === undefined ? undefined : join(profileDir, `${label}-${Date.now()}`);
+  if (dir) mkdirSync(dir, { recursive: true });
+  // The inspector, on loopback and an ephemeral port, lets the harness run a
+  // full GC before reading memory, the same way in every server.
+  const flags = ['--inspect=127.0.0.1:0', ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
   const child = spawn(process.execPath, [...flags, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let inspectorUrl: string | undefined;
   child.stderr?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') process.stderr.write(`[${label}] ${line}\n`);
+    for (const line of chunk.toString('utf8').split('\n')) {
+      const match = /Debugger listening on (ws:\/\/\S+)/.exec(line);
+      if (match) inspectorUrl = match[1];
+      else if (line.trim() !== '' && !/^(For help, see|Debugger (ending|attached)|Waiting for the debugger)/.test(line))
+        process.stderr.write(`[${label}] ${line}\n`);
+    }
   });
   const listening = await new Promise<{ host: string; port: number }>((resolve, reject) => {
     let out = '';
@@ -117,14 +137,55 @@ async function spawnServer(
     });
   });
   child.removeAllListeners('exit');
-  return { child, ...listening, profilePath: profile ? join(profile.dir, profile.name) : undefined };
+  // The main thread's profile is the largest one.
+  const profile = () =>
+    dir === undefined
+      ? undefined
+      : readdirSync(dir)
+          .filter((f) => f.endsWith('.cpuprofile'))
+          .map((f) => join(dir, f))
+          .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  return { child, ...listening, profile, inspector: () => inspectorUrl };
+}
+
+/** Runs a full GC in a server through its inspector and answers its heap in use. */
+export async function collectGarbage(url: string | undefined): Promise<{ heapUsedKb: number } | undefined> {
+  if (url === undefined) return undefined;
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const call = (id: number, method: string, params: object = {}) =>
+      new Promise<unknown>((resolve) => {
+        const onMessage = (data: Buffer) => {
+          const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+          if (message.id !== id) return;
+          socket.off('message', onMessage);
+          resolve(message.result);
+        };
+        socket.on('message', onMessage);
+        socket.send(JSON.stringify({ id, method, params }));
+      });
+    await call(1, 'HeapProfiler.collectGarbage');
+    const result = (await call(2, 'Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as {
+      result?: { value?: number };
+    };
+    const heapUsed = result.result?.value;
+    return heapUsed === undefined ? undefined : { heapUsedKb: Math.round(heapUsed / 1024) };
+  } catch {
+    return undefined;
+  } finally {
+    socket.close();
+  }
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
-  const ok = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+  const ok = await within(exited, 20_000);
   if (!ok) {
     child.kill('SIGKILL');
     await exited;
@@ -144,19 +205,28 @@ function baseEnv(): Record<string, string> {
 const CODE_BODY = (k: number) => ({ code: `BENCH-${k}`, value: 1, type: 'drop', message: 'benchmark code' });
 
 class CodecastTarget implements Target {
-  readonly name = 'codecast' as const;
   readonly transports: readonly Transport[] = ['sse', 'ws', 'socketio'];
   readonly #tokens: string[] = [];
   #users = 0;
 
   constructor(
+    readonly name: TargetName,
     readonly host: string,
     readonly port: number,
     readonly pid: number | undefined,
     private readonly adminToken: string,
     private readonly perUser: number,
     private readonly onStop: () => Promise<string | undefined>,
+    private readonly inspector: () => string | undefined = () => undefined,
   ) {}
+
+  collectGarbage(): Promise<{ heapUsedKb: number } | undefined> {
+    return collectGarbage(this.inspector());
+  }
+
+  inspectorUrl(): string | undefined {
+    return this.inspector();
+  }
 
   get #base(): string {
     return `http://${this.host}:${this.port}`;
@@ -210,11 +280,12 @@ class CodecastTarget implements Target {
 }
 
 /**
- * Builds nothing: starts `node dist/cli/main.js serve` on port 0 over a fresh
- * SQLite file, with caps large enough for `maxConnections`.
+ * Builds nothing: starts `node dist/cli/main.js serve` (of this checkout, or
+ * of `dir`) on port 0 over a fresh SQLite file, with caps large enough for
+ * `maxConnections`.
  */
 export async function startCodecast(
-  options: ServerOptions & { maxConnections: number; perUser: number; label?: string },
+  options: ServerOptions & { maxConnections: number; perUser: number; dir?: string },
 ): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'codecast-bench-'));
   const adminToken = `cc_bench-admin-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
@@ -229,20 +300,29 @@ export async function startCodecast(
     CODECAST_MAX_CONNECTIONS_PER_USER: String(options.perUser),
     ...options.env,
   };
-  const label = options.label ?? 'codecast';
-  const profile = options.profileDir ? { dir: options.profileDir, name: `${label}-${Date.now()}.cpuprofile` } : undefined;
-  const server = await spawnServer(label, ['dist/cli/main.js', 'serve'], env, profile);
-  return new CodecastTarget(server.host, server.port, server.child.pid, adminToken, options.perUser, async () => {
-    await stopProcess(server.child);
-    rmSync(dir, { recursive: true, force: true });
-    return server.profilePath;
-  });
+  const label = options.dir === undefined ? 'codecast' : `codecast@${basename(options.dir)}`;
+  const main = join(options.dir ?? REPO, 'dist', 'cli', 'main.js');
+  const server = await spawnServer(label, [main, 'serve'], env, options.profileDir);
+  return new CodecastTarget(
+    label,
+    server.host,
+    server.port,
+    server.child.pid,
+    adminToken,
+    options.perUser,
+    async () => {
+      await stopProcess(server.child);
+      rmSync(dir, { recursive: true, force: true });
+      return server.profile();
+    },
+    server.inspector,
+  );
 }
 
 /** A codecast already running (`--url`, `--token`, optionally `--pid` for /proc readings). */
 export function remoteCodecast(url: string, adminToken: string, perUser: number, pid?: number): Target {
   const parsed = new URL(url);
-  return new CodecastTarget(parsed.hostname, Number(parsed.port || 80), pid, adminToken, perUser, async () => undefined);
+  return new CodecastTarget('codecast', parsed.hostname, Number(parsed.port || 80), pid, adminToken, perUser, async () => undefined);
 }
 
 class BareTarget implements Target {
@@ -253,7 +333,16 @@ class BareTarget implements Target {
     readonly port: number,
     readonly pid: number | undefined,
     private readonly onStop: () => Promise<string | undefined>,
+    private readonly inspector: () => string | undefined,
   ) {}
+
+  collectGarbage(): Promise<{ heapUsedKb: number } | undefined> {
+    return collectGarbage(this.inspector());
+  }
+
+  inspectorUrl(): string | undefined {
+    return this.inspector();
+  }
 
   async prepare(): Promise<void> {}
 
@@ -290,11 +379,18 @@ class BareTarget implements Target {
 
 export async function startBare(transport: Transport, options: ServerOptions = {}): Promise<Target> {
   const name = `bare-${transport}` as TargetName;
-  const profile = options.profileDir ? { dir: options.profileDir, name: `${name}-${Date.now()}.cpuprofile` } : undefined;
   const script = fileURLToPath(new URL(`./bare/${transport}.ts`, import.meta.url));
-  const server = await spawnServer(name, ['--import', TSX, script], { ...baseEnv(), PORT: '0', HOST: '127.0.0.1' }, profile);
-  return new BareTarget(name, [transport], server.host, server.port, server.child.pid, async () => {
-    await stopProcess(server.child);
-    return server.profilePath;
-  });
+  const server = await spawnServer(name, ['--import', TSX, script], { ...baseEnv(), PORT: '0', HOST: '127.0.0.1' }, options.profileDir);
+  return new BareTarget(
+    name,
+    [transport],
+    server.host,
+    server.port,
+    server.child.pid,
+    async () => {
+      await stopProcess(server.child);
+      return server.profile();
+    },
+    server.inspector,
+  );
 }

@@ -48,6 +48,8 @@ export interface Encoder<Frame> {
   readonly transport: TransportName;
   /** Null when this transport does not carry the event (Socket.IO has its own heartbeat). */
   encode(event: HubEvent): Frame | null;
+  /** Several frames as one, so a connection gets them in a single write. */
+  combine(frames: readonly Frame[]): Frame;
 }
 
 /**

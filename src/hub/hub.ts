@@ -38,6 +38,12 @@ export interface HubStats {
 
 const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
 
+/** What waits to be fanned out at the end of the current task. */
+type Outgoing =
+  | { readonly kind: 'code'; readonly code: Code; readonly onSent: ((fanOutMs: number) => void) | undefined }
+  | { readonly kind: 'revoke'; readonly id: number }
+  | { readonly kind: 'ping' };
+
 /**
  * The fan-out: the history ring, the connection registry and its limits.
  * It knows connections only through the `Connection` contract and encodes
@@ -56,6 +62,8 @@ export class Hub {
   #opened = 0;
   #codesBroadcast = 0;
   #closing = false;
+  #outgoing: Outgoing[] = [];
+  #flushScheduled = false;
   readonly #observer: HubObserver;
   readonly #openedAt = new WeakMap<Connection, number>();
 
@@ -135,50 +143,90 @@ export class Hub {
     );
   }
 
-  /** Puts a freshly published code in history and sends it to every connection. */
-  broadcastCode(code: Code): DeliveryCounts {
-    const held = this.#history.push(code);
+  /**
+   * Queues a freshly published code for every connection and answers the
+   * audience. The code goes out once the current task ends, so the publish
+   * is answered without waiting for thousands of socket writes, and codes
+   * published meanwhile share one write per connection. `onSent` hears the
+   * fan-out time.
+   */
+  broadcastCode(code: Code, onSent?: (fanOutMs: number) => void): DeliveryCounts {
     this.#codesBroadcast++;
-    const started = performance.now();
-    const counts = this.#broadcast({ type: 'code', data: code }, held);
-    this.#observer.fannedOut(performance.now() - started);
-    return counts;
+    this.#enqueue({ kind: 'code', code, onSent });
+    return this.#audience();
   }
 
-  /** Takes a code out of replay and tells every connection. */
+  /** Takes a code out of replay and tells every connection (queued like codes, so in order). */
   revokeCode(id: number): DeliveryCounts {
-    this.#history.revoke(id);
-    return this.#broadcast({ type: 'revoke', data: { id } });
+    this.#enqueue({ kind: 'revoke', id });
+    return this.#audience();
   }
 
   heartbeat(): void {
-    this.#broadcast({ type: 'ping', data: { time: new Date().toISOString() } });
+    this.#enqueue({ kind: 'ping' });
   }
 
-  #broadcast(event: HubEvent, held?: HeldCode): DeliveryCounts {
-    const counts = zeroCounts();
+  #enqueue(item: Outgoing): void {
+    this.#outgoing.push(item);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  #audience(): DeliveryCounts {
+    return this.#registry.countByTransport();
+  }
+
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const items = this.#outgoing;
+    if (items.length === 0) return;
+    this.#outgoing = [];
+    const started = performance.now();
+    // History changes in order and in the same synchronous step as the
+    // writes: a connection attached before this gets the codes below, one
+    // attached after replays them from history — never both, never neither.
+    const events: (HeldCode | HubEvent)[] = items.map((item) => {
+      if (item.kind === 'code') return this.#history.push(item.code);
+      if (item.kind === 'revoke') {
+        this.#history.revoke(item.id);
+        return { type: 'revoke', data: { id: item.id } };
+      }
+      return { type: 'ping', data: { time: new Date().toISOString() } };
+    });
+    const codes = items.reduce((n, item) => (item.kind === 'code' ? n + 1 : n), 0);
     let slow: Connection[] | undefined;
     const limit = this.#options.connectionQueue;
     for (const transport of TRANSPORTS) {
       const connections = this.#registry.ofTransport(transport);
       if (connections.size === 0) continue;
       const encoder = this.#encoderOf(transport);
-      const frame = held ? this.#frameOf(held, encoder) : encoder.encode(event);
-      if (frame === null) continue;
+      const frames: unknown[] = [];
+      for (const event of events) {
+        const frame = 'code' in event ? this.#frameOf(event, encoder) : encoder.encode(event);
+        if (frame !== null) frames.push(frame);
+      }
+      if (frames.length === 0) continue;
+      const frame = frames.length === 1 ? frames[0] : encoder.combine(frames);
       for (const connection of connections) {
         connection.send(frame);
         if (connection.backlog > limit) (slow ??= []).push(connection);
       }
-      counts[transport] = connections.size;
-      if (event.type === 'code') {
-        this.#delivered[transport] += connections.size;
-        this.#observer.delivered(transport, connections.size, 'live');
+      if (codes > 0) {
+        this.#delivered[transport] += connections.size * codes;
+        this.#observer.delivered(transport, connections.size * codes, 'live');
       }
+    }
+    const fanOutMs = performance.now() - started;
+    for (const item of items) {
+      if (item.kind !== 'code') continue;
+      this.#observer.fannedOut(fanOutMs);
+      item.onSent?.(fanOutMs);
     }
     // Closed after the loop: a slow consumer recovers the codes by replay.
     if (slow) for (const connection of slow) this.close(connection, 'slow_consumer');
-    return counts;
-  }
+  };
 
   #frameOf(held: HeldCode, encoder: Encoder<unknown>): unknown {
     let frame = held.frames.get(encoder.transport);
@@ -250,8 +298,14 @@ export class Hub {
    */
   shutdown(reconnectAfterMs: number): void {
     this.#closing = true;
+    this.#flush(); // codes already published go out before the farewell
+    const farewell: HubEvent = { type: 'shutdown', data: { reconnectAfterMs } };
     const connections = [...this.#registry.all()];
-    this.#broadcast({ type: 'shutdown', data: { reconnectAfterMs } });
+    for (const transport of TRANSPORTS) {
+      const frame = this.#encoderOf(transport).encode(farewell);
+      if (frame === null) continue;
+      for (const connection of this.#registry.ofTransport(transport)) connection.send(frame);
+    }
     for (const connection of connections) this.close(connection, 'shutdown');
   }
 

@@ -27,6 +27,7 @@ export interface PublishResult {
 }
 
 export interface PublishLog {
+  /** Once the code has been handed to every connection, `fanOutMs` later. */
   published(result: PublishResult, fanOutMs: number): void;
   /** Bookkeeping after a broadcast failed; the code itself is out and stored. */
   bookkeepingFailed(codeId: number, error: unknown): void;
@@ -102,9 +103,14 @@ export class Publisher {
         ? undefined
         : { key: idempotencyKey, requestHash, userId: actor.user.id };
     const code = await this.store.codes.insert(draft, key, actor.user.id, now, idempotency);
-    const started = performance.now();
-    const byTransport = this.hub.broadcastCode(code);
-    const fanOutMs = performance.now() - started;
+    // The fan-out runs at the end of this task, after `result` is set; the
+    // publish log line waits for it to give the fan-out time.
+    const byTransport = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
+    const result: PublishResult = {
+      code,
+      audience: { connections: byTransport.sse + byTransport.ws + byTransport.socketio, byTransport },
+      replayed: false,
+    };
     await this.broker.publish({ type: 'code', node: this.options.node, code });
     try {
       await this.store.codes.addDeliveries(code.id, byTransport, 0);
@@ -115,12 +121,6 @@ export class Publisher {
     } catch (error) {
       this.log.bookkeepingFailed(code.id, error);
     }
-    const result: PublishResult = {
-      code,
-      audience: { connections: byTransport.sse + byTransport.ws + byTransport.socketio, byTransport },
-      replayed: false,
-    };
-    this.log.published(result, fanOutMs);
     return result;
   }
 

@@ -10,7 +10,7 @@ import type { Namespace, SocketIoFrame } from './socketio-encoder.js';
 interface EngineSocket {
   write(packet: string | Buffer, options: object): unknown;
   readonly writeBuffer: readonly unknown[];
-  readonly transport: { readonly socket?: { readonly bufferedAmount?: number } };
+  readonly transport: { readonly name: string; readonly socket?: { readonly bufferedAmount?: number } };
   close(discard?: boolean): void;
   on(event: 'packet', listener: () => void): unknown;
   off(event: 'packet', listener: () => void): unknown;
@@ -54,6 +54,10 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
 
   send(frame: SocketIoFrame): void {
     if (this.#closed) return;
+    if (frame.parts && !(frame.merged && this.#engine.transport.name === 'websocket')) {
+      for (const part of frame.parts) this.send(part);
+      return;
+    }
     const encoded = frame[this.namespace];
     for (const packet of encoded.packets) this.#engine.write(packet, encoded.options);
   }

@@ -11,8 +11,16 @@ export interface EncodedPacket {
   readonly options: { readonly preEncoded: true; readonly wsPreEncodedFrame?: Buffer[] };
 }
 
-/** The same event encoded for each namespace (the namespace is part of the packet). */
-export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>>;
+/**
+ * The same event encoded for each namespace (the namespace is part of the
+ * packet). A combined frame also keeps its `parts`, for clients whose
+ * transport cannot take pre-built WebSocket bytes (HTTP long-polling).
+ */
+export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>> & {
+  readonly parts?: readonly SocketIoFrame[];
+  /** True when the namespaces' pre-built WebSocket bytes hold every part. */
+  readonly merged?: boolean;
+};
 
 /** Event names the replaced service's clients listen for, and ours for the rest. */
 function eventOf(event: HubEvent): [string, unknown] | null {
@@ -37,6 +45,24 @@ function eventOf(event: HubEvent): [string, unknown] | null {
 export class SocketIoEncoder implements Encoder<SocketIoFrame> {
   readonly transport = 'socketio' as const;
   readonly #packetEncoder = new PacketEncoder();
+
+  /**
+   * One engine.io write whose pre-built WebSocket bytes hold every frame, as
+   * long as each part has such bytes; otherwise the parts go one by one.
+   */
+  combine(frames: readonly SocketIoFrame[]): SocketIoFrame {
+    const parts = frames.flatMap((frame) => frame.parts ?? [frame]);
+    const merged = (nsp: Namespace): EncodedPacket | undefined => {
+      const packets = parts.map((part) => part[nsp]);
+      if (packets.some((p) => p.options.wsPreEncodedFrame === undefined || p.packets.length !== 1)) return undefined;
+      const bytes = Buffer.concat(packets.flatMap((p) => p.options.wsPreEncodedFrame as Buffer[]));
+      return { packets: (packets[0] as EncodedPacket).packets, options: { preEncoded: true, wsPreEncodedFrame: [bytes] } };
+    };
+    const root = merged('/');
+    const events = merged('/events');
+    if (!root || !events) return { ...(parts[0] as SocketIoFrame), parts, merged: false };
+    return { '/': root, '/events': events, parts, merged: true };
+  }
 
   encode(event: HubEvent): SocketIoFrame | null {
     const args = eventOf(event);

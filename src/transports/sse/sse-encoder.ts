@@ -8,6 +8,10 @@ import type { Encoder, HubEvent } from '../../hub/index.js';
 export class SseEncoder implements Encoder<Buffer> {
   readonly transport = 'sse' as const;
 
+  combine(frames: readonly Buffer[]): Buffer {
+    return Buffer.concat(frames);
+  }
+
   encode(event: HubEvent): Buffer {
     const data = JSON.stringify(event.data);
     switch (event.type) {

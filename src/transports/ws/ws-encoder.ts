@@ -18,6 +18,11 @@ export const PING_FRAME: Buffer = frameBytes(Buffer.alloc(0), 0x9);
 export class WsEncoder implements Encoder<WsFrame> {
   readonly transport = 'ws' as const;
 
+  /** Whole frames back to back are a valid byte stream: one write carries them all. */
+  combine(frames: readonly WsFrame[]): WsFrame {
+    return { bytes: Buffer.concat(frames.map((f) => f.bytes)), heartbeat: frames.some((f) => f.heartbeat) };
+  }
+
   encode(event: HubEvent): WsFrame {
     return { bytes: frameBytes(Buffer.from(JSON.stringify(event))), heartbeat: event.type === 'ping' };
   }

@@ -1,0 +1,331 @@
+// The benchmark harness of issue 4: `npm run bench -- [options]`.
+//
+//   npm run bench -- --transport sse --subscribers 10000          codecast vs the bare SSE broadcaster
+//   npm run bench -- --transport mixed --subscribers 15000        codecast alone, all three transports
+//   npm run bench -- --sustained --rate 100 --seconds 60 --subscribers 1000
+//   npm run bench -- --suite issue                                every measurement the issue asks for
+//   npm run bench -- --url http://host:8080 --token ADMIN --pid 1234 ...   a codecast already running
+//
+// Progress goes to stderr, the table to stdout, everything to bench/results/*.json.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBursts, runSustained, type BurstResult, type Mix, type SustainedResult } from './harness.js';
+import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
+import { comparisons, formatBurstTable, formatComparisons, formatSustained, medianRatios, type Comparison } from './report.js';
+import { REPO, remoteCodecast, startBare, startCodecast, type Target } from './targets.js';
+import type { Transport } from './protocol.js';
+
+const HELP = `npm run bench -- [options]
+  --suite issue             all of issue 4: sse, ws, socketio at 10,000 each against the bare
+                            broadcasters, 15,000 mixed, sustained 100 codes/s to 1,000 for 60 s
+  --transport T             sse | ws | socketio | mixed (default sse)
+  --subscribers N           (default 10000)
+  --codes M                 codes measured per server (default 20)
+  --warmup W                codes sent first and left out of the figures (default 2)
+  --interval MS             pause between codes (default 300)
+  --repeat R                run each burst comparison R times (fresh servers each time); the
+                            summary gives the median ratio over the rounds
+  --no-bare                 codecast only (a mixed run has no bare counterpart anyway)
+  --bare-only               the bare broadcaster only
+  --bare                    sustained mode: also run the bare broadcaster (one after the other)
+  --sustained               sustained mode: --rate R codes/s for --seconds T (default 100, 60)
+  --interval-seconds S      width of the sustained report's intervals (default 5)
+  --per-process P           subscribers per client process at most (default 5000)
+  --per-user U              codecast subscribers per user (default 500)
+  --concurrency C           handshakes in flight per client process (default 64)
+  --profile                 run the servers with --cpu-prof; summarise the publish window
+  --url U --token T [--pid P]   target a running codecast instead of starting one
+  --codecast-dir DIR        run the codecast built in DIR instead of this checkout (no build)
+  --also-dir DIR            also run the codecast built in DIR (its dist/), interleaved with this
+                            one: an A/B of a change (DIR needs dist/, package.json, node_modules)
+  --no-build                skip \`tsc -p tsconfig.json\` before starting codecast
+  --out FILE                where to write the JSON (default bench/results/<time>-<what>.json)`;
+
+const { values } = parseArgs({
+  options: {
+    suite: { type: 'string' },
+    transport: { type: 'string', default: 'sse' },
+    subscribers: { type: 'string', default: '10000' },
+    codes: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2' },
+    interval: { type: 'string', default: '300' },
+    'no-bare': { type: 'boolean', default: false },
+    bare: { type: 'boolean', default: false },
+    'bare-only': { type: 'boolean', default: false },
+    sustained: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '60' },
+    'interval-seconds': { type: 'string', default: '5' },
+    'per-process': { type: 'string', default: '5000' },
+    'per-user': { type: 'string', default: '500' },
+    concurrency: { type: 'string', default: '64' },
+    profile: { type: 'boolean', default: false },
+    url: { type: 'string' },
+    token: { type: 'string' },
+    pid: { type: 'string' },
+    'no-build': { type: 'boolean', default: false },
+    'also-dir': { type: 'string' },
+    repeat: { type: 'string', default: '1' },
+    'codecast-dir': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+function int(name: string, text: string | undefined, min = 1): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) {
+    console.error(`--${name} takes a whole number of at least ${min}, not ${text}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const TRANSPORTS = ['sse', 'ws', 'socketio', 'mixed'] as const;
+if (!(TRANSPORTS as readonly string[]).includes(values.transport as string)) {
+  console.error(`--transport takes one of ${TRANSPORTS.join(', ')}`);
+  process.exit(2);
+}
+if (values.url && !values.token) {
+  console.error('--url needs --token (an admin token of that server)');
+  process.exit(2);
+}
+
+const common = {
+  perProcess: int('per-process', values['per-process']),
+  concurrency: int('concurrency', values.concurrency),
+};
+const perUser = int('per-user', values['per-user']);
+const profileDir = values.profile ? join(REPO, 'bench', 'results', 'profiles') : undefined;
+if (profileDir) mkdirSync(profileDir, { recursive: true });
+const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+interface BurstPlan {
+  readonly kind: 'burst';
+  readonly transport: Mix;
+  readonly subscribers: number;
+  readonly bare: boolean;
+  readonly codecast: boolean;
+}
+interface SustainedPlan {
+  readonly kind: 'sustained';
+  readonly transport: Mix;
+  readonly subscribers: number;
+  readonly rate: number;
+  readonly seconds: number;
+  readonly bare: boolean;
+  readonly codecast: boolean;
+}
+type Plan = BurstPlan | SustainedPlan;
+
+const burstShape = {
+  codes: int('codes', values.codes),
+  warmup: int('warmup', values.warmup, 0),
+  intervalMs: int('interval', values.interval, 0),
+  settleMs: 2000,
+};
+
+function plans(): Plan[] {
+  if (values.suite === 'issue') {
+    return [
+      ...(['sse', 'ws', 'socketio'] as const).map(
+        (transport): BurstPlan => ({ kind: 'burst', transport, subscribers: 10_000, bare: true, codecast: true }),
+      ),
+      { kind: 'burst', transport: 'mixed', subscribers: 15_000, bare: false, codecast: true },
+      { kind: 'sustained', transport: 'mixed', subscribers: 1000, rate: 100, seconds: 60, bare: false, codecast: true },
+    ];
+  }
+  if (values.suite !== undefined) {
+    console.error(`unknown --suite ${values.suite} (there is: issue)`);
+    process.exit(2);
+  }
+  const transport = values.transport as Mix;
+  const subscribers = int('subscribers', values.subscribers);
+  if (values.sustained) {
+    return [
+      {
+        kind: 'sustained',
+        transport,
+        subscribers,
+        rate: int('rate', values.rate),
+        seconds: int('seconds', values.seconds),
+        // Against a bare broadcaster only when asked: --bare or --bare-only.
+        bare: transport !== 'mixed' && !values.url && (values.bare || values['bare-only']),
+        codecast: !values['bare-only'],
+      },
+    ];
+  }
+  return [
+    {
+      kind: 'burst',
+      transport,
+      subscribers,
+      bare: transport !== 'mixed' && !values['no-bare'] && !values.url,
+      codecast: !values['bare-only'],
+    },
+  ];
+}
+
+function build(): void {
+  if (values.url || values['no-build'] || values['codecast-dir']) return;
+  progress('building: npx tsc -p tsconfig.json');
+  try {
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    const out = (error as { stdout?: Buffer }).stdout?.toString() ?? '';
+    if (!existsSync(join(REPO, 'dist', 'cli', 'main.js'))) throw new Error(`the build failed:\n${out}`);
+    progress(`the build reported errors; running the last emitted dist/ anyway:\n${out.slice(0, 2000)}`);
+  }
+}
+
+async function alsoCodecast(maxConnections: number): Promise<Target[]> {
+  if (!values['also-dir']) return [];
+  return [await startCodecast({ maxConnections: maxConnections + 100, perUser, dir: values['also-dir'], ...(profileDir ? { profileDir } : {}) })];
+}
+
+async function codecast(maxConnections: number): Promise<Target> {
+  if (values.url) {
+    return remoteCodecast(values.url, values.token as string, perUser, values.pid ? int('pid', values.pid) : undefined);
+  }
+  const dir = values['codecast-dir'];
+  return startCodecast({ maxConnections: maxConnections + 100, perUser, ...(dir ? { dir } : {}), ...(profileDir ? { profileDir } : {}) });
+}
+
+const profiles: { label: string; summary: ProfileSummary }[] = [];
+
+async function finish(target: Target, result: BurstResult | SustainedResult, label: string): Promise<void> {
+  const profile = await target.stop();
+  if (profile && existsSync(profile)) {
+    result.profile = profile;
+    const summary = summarizeProfile(profile, { fromUs: result.windowUs.from, toUs: result.windowUs.to, top: 30 });
+    profiles.push({ label, summary });
+    progress(`profile of ${label} (publish window):\n${formatProfile(summary)}`);
+  }
+}
+
+function version(pkg: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(REPO, 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The commit measured, and whether src/ had uncommitted changes (others work in the tree). */
+function gitState(): { commit: string; srcChanges: string[] } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO }).toString().trim();
+    const srcChanges = execFileSync('git', ['status', '--short', 'src'], { cwd: REPO }).toString().split('\n').filter(Boolean);
+    return { commit, srcChanges };
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<void> {
+  build();
+  const bursts: BurstResult[] = [];
+  const sustained: SustainedResult[] = [];
+  const started = new Date();
+  const repeat = int('repeat', values.repeat);
+  const rounds = new Map<Plan, number>();
+  const all = plans().flatMap((plan): Plan[] => (plan.kind === 'burst' ? Array.from({ length: repeat }, () => plan) : [plan]));
+  for (const plan of all) {
+    const round = (rounds.get(plan) ?? 0) + 1;
+    rounds.set(plan, round);
+    if (plan.kind === 'burst') {
+      const options = { ...common, ...burstShape, transport: plan.transport, subscribers: plan.subscribers };
+      const targets: Target[] = [];
+      try {
+        if (plan.bare) targets.push(await startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
+        if (plan.codecast) targets.push(await codecast(plan.subscribers), ...(await alsoCodecast(plan.subscribers)));
+        const results = await runBursts(targets, options, progress);
+        for (const [i, target] of targets.entries()) {
+          const result = results[i] as BurstResult;
+          result.round = round;
+          await finish(target, result, `${target.name} ${plan.transport} ${plan.subscribers}`);
+          bursts.push(result);
+        }
+      } finally {
+        for (const target of targets) await target.stop();
+      }
+    } else {
+      const options = {
+        ...common,
+        transport: plan.transport,
+        subscribers: plan.subscribers,
+        rate: plan.rate,
+        seconds: plan.seconds,
+        intervalSeconds: int('interval-seconds', values['interval-seconds']),
+        drainMs: 3000,
+      };
+      // One server at a time: a sustained run is long, and two would share the load clients' CPU.
+      const servers: (() => Promise<Target>)[] = [];
+      if (plan.bare) servers.push(() => startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
+      if (plan.codecast) servers.push(() => codecast(plan.subscribers));
+      if (plan.codecast && values['also-dir']) servers.push(async () => (await alsoCodecast(plan.subscribers))[0] as Target);
+      for (const start of servers) {
+        const target = await start();
+        try {
+          const result = await runSustained(target, options, progress);
+          await finish(target, result, `${target.name} sustained ${plan.transport} ${plan.subscribers}`);
+          sustained.push(result);
+        } finally {
+          await target.stop();
+        }
+      }
+    }
+  }
+
+  const compared: Comparison[] = comparisons(bursts);
+  const medians = repeat > 1 ? medianRatios(compared) : [];
+  const out = [
+    formatBurstTable(bursts),
+    compared.length ? formatComparisons(compared) : '',
+    medians.length ? `Median over ${repeat} rounds:\n${formatComparisons(medians)}` : '',
+    ...sustained.map(formatSustained),
+  ]
+    .filter((s) => s !== '')
+    .join('\n\n');
+  console.log(`\n${out}\n`);
+
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    node: process.version,
+  };
+  const versions = {
+    codecast: version('..'),
+    fastify: version('fastify'),
+    ws: version('ws'),
+    'socket.io': version('socket.io'),
+    'engine.io': version('engine.io'),
+  };
+  const git = gitState();
+  const what = values.suite ?? (values.sustained ? `sustained-${values.transport}` : `${values.transport}-${values.subscribers}`);
+  const file = values.out ?? join(REPO, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}-${what}.json`);
+  mkdirSync(join(file, '..'), { recursive: true });
+  writeFileSync(
+    file,
+    `${JSON.stringify({ started: started.toISOString(), command: process.argv.slice(2), machine, versions, git, bursts, comparisons: compared, medianComparisons: medians, sustained, profiles }, null, 2)}\n`,
+  );
+  progress(`wrote ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
