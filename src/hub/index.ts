@@ -14,3 +14,4 @@ export { Publisher, type PublishResult, type PublishLog, type PublisherOptions }
 export { RuntimeSettings, RUNTIME_DEFAULTS, type RuntimeSettingsValues } from './runtime-settings.js';
 export { Acknowledger, type AckResult, type AckStats } from './acknowledger.js';
 export { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
+export { newConnectionId } from './connection-id.js';

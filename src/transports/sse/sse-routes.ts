@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CodecastError, parseSince } from '../../domain/index.js';
-import type { Hub } from '../../hub/index.js';
+import { newConnectionId, type Hub } from '../../hub/index.js';
 import type { AuthHooks } from '../../http/auth.js';
 import { principalOf } from '../../http/auth.js';
 import { SseConnection } from './sse-connection.js';
@@ -52,7 +51,7 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
       hub.admit(principal.user.id);
       reply.hijack();
-      const connection = new SseConnection(randomUUID(), principal, request.raw.socket, detach);
+      const connection = new SseConnection(newConnectionId(), principal, request.raw.socket, detach);
       connection.open(options.retryMs);
       hub.attach(connection, since);
       // The client may have gone while we authenticated; its close event

@@ -8,6 +8,22 @@ import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 // A peer that does not answer a close frame is cut after this long.
 const CLOSE_GRACE_MS = 2000;
 
+/** Where the socket and the WebSocket find their connection, so one handler serves them all. */
+export const OWNER = Symbol('codecast.wsConnection');
+type Owned = { [OWNER]?: WsConnection };
+
+// Module-level handlers (as ws itself does in lib/websocket.js): a closure
+// per connection per event costs memory at tens of thousands of connections.
+function onDrain(this: object): void {
+  (this as Owned)[OWNER]?.drained();
+}
+function onSignOfLife(this: object): void {
+  (this as Owned)[OWNER]?.sawLife();
+}
+function onClose(this: object): void {
+  (this as Owned)[OWNER]?.ended();
+}
+
 /**
  * One plain WebSocket client. Broadcast frames are written, already framed,
  * straight to the socket ws upgraded: the same bytes for every client, no
@@ -26,20 +42,27 @@ export class WsConnection implements Connection<WsFrame> {
     readonly principal: Principal,
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
-    onGone: (connection: WsConnection) => void,
+    private readonly onGone: (connection: WsConnection) => void,
   ) {
-    socket.on('drain', () => {
-      this.#backlog = 0;
-    });
-    const alive = () => {
-      this.#lastSignOfLife = Date.now();
-    };
-    ws.on('pong', alive);
-    ws.on('message', alive);
-    ws.on('close', () => {
-      this.#closed = true;
-      onGone(this);
-    });
+    (socket as Owned)[OWNER] = this;
+    (ws as Owned)[OWNER] = this;
+    socket.on('drain', onDrain);
+    ws.on('pong', onSignOfLife);
+    ws.on('message', onSignOfLife);
+    ws.on('close', onClose);
+  }
+
+  drained(): void {
+    this.#backlog = 0;
+  }
+
+  sawLife(): void {
+    this.#lastSignOfLife = Date.now();
+  }
+
+  ended(): void {
+    this.#closed = true;
+    this.onGone(this);
   }
 
   send(frame: WsFrame): void {

@@ -1,13 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
-import type { Acknowledger, Hub } from '../../hub/index.js';
+import { newConnectionId, type Acknowledger, type Hub } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
 import type { Authenticator } from '../../users/index.js';
 import { closeCodeForError } from './close-codes.js';
-import { WsConnection } from './ws-connection.js';
+import { OWNER, WsConnection } from './ws-connection.js';
 import { WsEncoder } from './ws-encoder.js';
 
 export interface WsTransportOptions {
@@ -21,6 +20,7 @@ export interface WsTransportOptions {
 export const WS_PATH = '/api/v1/ws';
 
 const REFUSAL_GRACE_MS = 2000;
+const ignoreError = (): void => undefined;
 /** Invalid frames a client may send before it is closed as speaking another protocol. */
 const INVALID_FRAMES_ALLOWED = 50;
 
@@ -45,6 +45,9 @@ function tokenOf(request: IncomingMessage, url: URL): string | undefined {
  */
 export class WsTransport {
   readonly #server: WebSocketServer;
+  // Handlers made once per transport, not once per connection (see ws-connection.ts).
+  readonly #detach: (connection: WsConnection) => void;
+  readonly #onMessageOfOwner: (this: WebSocket, data: RawData, isBinary: boolean) => void;
 
   constructor(private readonly options: WsTransportOptions) {
     this.#server = new WebSocketServer({
@@ -55,6 +58,12 @@ export class WsTransport {
       clientTracking: false,
     });
     options.hub.useEncoder(new WsEncoder());
+    this.#detach = (connection) => options.hub.detach(connection);
+    const onMessage = (connection: WsConnection, data: RawData, isBinary: boolean) => this.#onMessage(connection, data, isBinary);
+    this.#onMessageOfOwner = function (this: WebSocket, data: RawData, isBinary: boolean) {
+      const connection = (this as { [OWNER]?: WsConnection })[OWNER];
+      if (connection) onMessage(connection, data, isBinary);
+    };
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -79,7 +88,7 @@ export class WsTransport {
     const { hub } = this.options;
     // ws reports a peer's protocol errors (bad frames) here and then closes
     // the connection itself; unheard, an 'error' event would end the process.
-    ws.on('error', () => undefined);
+    ws.on('error', ignoreError);
     if (admission instanceof CodecastError) {
       this.#refuse(ws, admission);
       return;
@@ -90,8 +99,8 @@ export class WsTransport {
       this.#refuse(ws, toCodecastError(error));
       return;
     }
-    const connection = new WsConnection(randomUUID(), admission.principal, ws, socket, (c) => hub.detach(c));
-    ws.on('message', (data, isBinary) => this.#onMessage(connection, data, isBinary));
+    const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#detach);
+    ws.on('message', this.#onMessageOfOwner);
     hub.attach(connection, admission.since);
   }
 
