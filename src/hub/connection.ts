@@ -60,6 +60,8 @@ export interface Connection<Frame = unknown> {
   readonly id: string;
   readonly principal: Principal;
   readonly transport: TransportName;
+  /** When it opened (ms since epoch), for how long it lived. */
+  readonly openedAt: number;
   /** Queues pre-encoded bytes; never throws. */
   send(frame: Frame): void;
   /** Live frames queued in user space that the peer has not yet taken. */

@@ -65,7 +65,6 @@ export class Hub {
   #outgoing: Outgoing[] = [];
   #flushScheduled = false;
   readonly #observer: HubObserver;
-  readonly #openedAt = new WeakMap<Connection, number>();
 
   constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
     this.#options = options;
@@ -123,7 +122,6 @@ export class Hub {
     }
     connection.startLive();
     this.#registry.add(connection);
-    this.#openedAt.set(connection, Date.now());
     this.#opened++;
     this.#observer.opened(connection.transport);
   }
@@ -135,7 +133,7 @@ export class Hub {
 
   #recordClose(connection: Connection, reason: CloseReason): void {
     this.#closes[reason]++;
-    const openMs = Date.now() - (this.#openedAt.get(connection) ?? Date.now());
+    const openMs = Date.now() - connection.openedAt;
     this.#observer.closed(
       { id: connection.id, transport: connection.transport, userId: connection.principal.user.id },
       reason,

@@ -26,6 +26,7 @@ const RECONNECTABLE: ReadonlySet<CloseReason> = new Set(['slow_consumer', 'stale
 export class SocketIoConnection implements Connection<SocketIoFrame> {
   readonly transport = 'socketio' as const;
   #closed = false;
+  readonly openedAt = Date.now();
   #lastSignOfLife = Date.now();
   #replayAllowance = 0;
   readonly #engine: EngineSocket;

@@ -28,6 +28,7 @@ export class SseConnection implements Connection<Buffer> {
   readonly transport = 'sse' as const;
   #backlog = 0;
   #closed = false;
+  readonly openedAt = Date.now();
   #pongedAt: number | undefined;
   #stuckSince: number | undefined;
   #dispatchedAtLastLook = -1;

@@ -34,7 +34,8 @@ export class WsConnection implements Connection<WsFrame> {
   readonly transport = 'ws' as const;
   #backlog = 0;
   #closed = false;
-  #lastSignOfLife = Date.now();
+  readonly openedAt = Date.now();
+  #lastSignOfLife = this.openedAt;
   #invalidFrames = 0;
 
   constructor(
@@ -47,8 +48,8 @@ export class WsConnection implements Connection<WsFrame> {
     (socket as Owned)[OWNER] = this;
     (ws as Owned)[OWNER] = this;
     socket.on('drain', onDrain);
+    // Messages are a sign of life too; the transport's handler records it.
     ws.on('pong', onSignOfLife);
-    ws.on('message', onSignOfLife);
     ws.on('close', onClose);
   }
 

@@ -111,6 +111,7 @@ export class WsTransport {
   }
 
   #onMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
+    connection.sawLife();
     if (isBinary) {
       this.options.hub.close(connection, 'protocol_error');
       return;
