@@ -419,4 +419,11 @@ describe('--help', () => {
     assert.match(userAdd.stdout, /--admin/);
     assert.match(userAdd.stdout, /last line/);
   });
+
+  test('`bench` hands its options to the harness in bench/', async () => {
+    const help = await runCli(['bench', '--help'], {});
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /--suite issue/);
+    assert.match(help.stdout, /--subscribers N/);
+  });
 });

@@ -64,6 +64,14 @@ program
   .addHelpText('after', remoteHelp)
   .action(async (options: ListenOptions) => (await import('./commands/listen.js')).listen(options));
 
+program
+  .command('bench')
+  .description('run the benchmark harness of a checkout (bench/); `codecast bench --help` lists its options')
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[options...]', 'passed to the harness')
+  .action(async (args: string[]) => (await import('./commands/bench.js')).bench(args));
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
