@@ -39,9 +39,6 @@ export class SseConnection implements Connection<Buffer> {
     private readonly socket: Socket,
     onGone: (connection: SseConnection) => void,
   ) {
-    socket.on('drain', () => {
-      this.#backlog = 0;
-    });
     socket.on('close', () => {
       this.#closed = true;
       onGone(this);
@@ -63,7 +60,10 @@ export class SseConnection implements Connection<Buffer> {
     if (this.#closed) return;
     // Count frames that land behind a full buffer; the hub closes the
     // connection as a slow consumer when the count passes the queue bound.
+    // Frames written while the buffer is full, in a row: once it has room
+    // again the count starts over.
     if (this.socket.writableNeedDrain) this.#backlog++;
+    else this.#backlog = 0;
     this.socket.write(frame);
   }
 

@@ -8,15 +8,12 @@ import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 // A peer that does not answer a close frame is cut after this long.
 const CLOSE_GRACE_MS = 2000;
 
-/** Where the socket and the WebSocket find their connection, so one handler serves them all. */
+/** Where the WebSocket finds its connection, so one handler serves them all. */
 export const OWNER = Symbol('codecast.wsConnection');
 type Owned = { [OWNER]?: WsConnection };
 
 // Module-level handlers (as ws itself does in lib/websocket.js): a closure
 // per connection per event costs memory at tens of thousands of connections.
-function onDrain(this: object): void {
-  (this as Owned)[OWNER]?.drained();
-}
 function onSignOfLife(this: object): void {
   (this as Owned)[OWNER]?.sawLife();
 }
@@ -45,16 +42,10 @@ export class WsConnection implements Connection<WsFrame> {
     private readonly socket: Duplex,
     private readonly onGone: (connection: WsConnection) => void,
   ) {
-    (socket as Owned)[OWNER] = this;
     (ws as Owned)[OWNER] = this;
-    socket.on('drain', onDrain);
     // Messages are a sign of life too; the transport's handler records it.
     ws.on('pong', onSignOfLife);
     ws.on('close', onClose);
-  }
-
-  drained(): void {
-    this.#backlog = 0;
   }
 
   sawLife(): void {
@@ -68,7 +59,10 @@ export class WsConnection implements Connection<WsFrame> {
 
   send(frame: WsFrame): void {
     if (this.#closed) return;
+    // Frames written while the buffer is full, in a row: once it has room
+    // again the count starts over (no 'drain' listener per connection needed).
     if (this.socket.writableNeedDrain) this.#backlog++;
+    else this.#backlog = 0;
     this.socket.write(frame.bytes);
     if (frame.heartbeat) this.socket.write(PING_FRAME);
   }
