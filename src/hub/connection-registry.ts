@@ -7,23 +7,26 @@ export interface RegistryLimits {
 }
 
 /**
- * Open connections by id, by user and by transport, and the caps on them.
- * Connections of one transport are kept together so a broadcast encodes once
- * per transport and then loops over plain sets.
+ * Open connections by transport, how many each user has, and the caps on
+ * them. Connections of one transport are kept together so a broadcast
+ * encodes once per transport and then loops over a plain set. Per user only
+ * a count is kept: finding a user's connections (disable, revoke) is a rare
+ * admin action and may scan, while a second index would cost every one of
+ * tens of thousands of connections its entry.
  */
 export class ConnectionRegistry {
-  readonly #byId = new Map<string, Connection>();
-  readonly #byUser = new Map<number, Set<Connection>>();
   readonly #byTransport = new Map<TransportName, Set<Connection>>(TRANSPORTS.map((t) => [t, new Set()]));
+  readonly #perUser = new Map<number, number>();
+  #size = 0;
 
   constructor(private readonly limits: RegistryLimits) {}
 
   /** @throws CodecastError server_full (503) or too_many_connections_for_user (429). */
   checkRoom(userId: number): void {
-    if (this.#byId.size >= this.limits.maxConnections) {
+    if (this.#size >= this.limits.maxConnections) {
       throw new CodecastError('server_full', undefined, { limit: this.limits.maxConnections }, 5);
     }
-    const mine = this.#byUser.get(userId)?.size ?? 0;
+    const mine = this.#perUser.get(userId) ?? 0;
     if (mine >= this.limits.maxConnectionsPerUser) {
       throw new CodecastError(
         'too_many_connections_for_user',
@@ -35,48 +38,46 @@ export class ConnectionRegistry {
   }
 
   add(connection: Connection): void {
-    this.#byId.set(connection.id, connection);
+    const set = this.#transportSet(connection.transport);
+    if (set.has(connection)) return;
+    set.add(connection);
     const userId = connection.principal.user.id;
-    let mine = this.#byUser.get(userId);
-    if (!mine) this.#byUser.set(userId, (mine = new Set()));
-    mine.add(connection);
-    this.#transportSet(connection.transport).add(connection);
+    this.#perUser.set(userId, (this.#perUser.get(userId) ?? 0) + 1);
+    this.#size++;
   }
 
   /** Removes a connection; false when it was not registered. */
   remove(connection: Connection): boolean {
-    if (this.#byId.get(connection.id) !== connection) return false;
-    this.#byId.delete(connection.id);
+    if (!this.#transportSet(connection.transport).delete(connection)) return false;
     const userId = connection.principal.user.id;
-    const mine = this.#byUser.get(userId);
-    mine?.delete(connection);
-    if (mine?.size === 0) this.#byUser.delete(userId);
-    this.#transportSet(connection.transport).delete(connection);
+    const left = (this.#perUser.get(userId) ?? 1) - 1;
+    if (left === 0) this.#perUser.delete(userId);
+    else this.#perUser.set(userId, left);
+    this.#size--;
     return true;
   }
 
-  get(id: string): Connection | undefined {
-    return this.#byId.get(id);
-  }
-
-  ofUser(userId: number): readonly Connection[] {
-    return [...(this.#byUser.get(userId) ?? [])];
+  ofUser(userId: number): Connection[] {
+    const mine: Connection[] = [];
+    if (!this.#perUser.has(userId)) return mine;
+    for (const connection of this.all()) if (connection.principal.user.id === userId) mine.push(connection);
+    return mine;
   }
 
   ofTransport(transport: TransportName): ReadonlySet<Connection> {
     return this.#transportSet(transport);
   }
 
-  all(): IterableIterator<Connection> {
-    return this.#byId.values();
+  *all(): Generator<Connection> {
+    for (const set of this.#byTransport.values()) yield* set;
   }
 
   get size(): number {
-    return this.#byId.size;
+    return this.#size;
   }
 
   get usersOnline(): number {
-    return this.#byUser.size;
+    return this.#perUser.size;
   }
 
   countByTransport(): Record<TransportName, number> {

@@ -262,10 +262,6 @@ export class Hub {
     connection.close(reason, farewell);
   }
 
-  connection(id: string): Connection | undefined {
-    return this.#registry.get(id);
-  }
-
   /** Closes every connection of a user (disabled) — at once, on every transport. */
   closeUser(userId: number, reason: CloseReason): number {
     const connections = this.#registry.ofUser(userId);

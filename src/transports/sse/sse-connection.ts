@@ -56,6 +56,11 @@ export class SseConnection implements Connection<Buffer> {
     return this.socket.destroyed;
   }
 
+  /** False once closed by either side, even before the socket has finished closing. */
+  get isOpen(): boolean {
+    return !this.#closed && !this.socket.destroyed;
+  }
+
   send(frame: Buffer): void {
     if (this.#closed) return;
     // Count frames that land behind a full buffer; the hub closes the

@@ -29,7 +29,13 @@ function sinceOf(lastEventId: string | string[] | undefined, since: number | und
 export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, options) => {
   const { hub, auth } = options;
   hub.useEncoder(new SseEncoder());
-  const detach = (connection: SseConnection) => hub.detach(connection);
+  // Open SSE connections by id, for the pong: only this transport looks
+  // connections up by id, so only it pays for the index.
+  const open = new Map<string, SseConnection>();
+  const detach = (connection: SseConnection) => {
+    open.delete(connection.id);
+    hub.detach(connection);
+  };
 
   app.get(
     '/stream',
@@ -54,9 +60,10 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
       const connection = new SseConnection(newConnectionId(), principal, request.raw.socket, detach);
       connection.open(options.retryMs);
       hub.attach(connection, since);
+      open.set(connection.id, connection);
       // The client may have gone while we authenticated; its close event
       // then fired before anyone listened.
-      if (connection.gone) hub.detach(connection);
+      if (connection.gone) detach(connection);
     },
   );
 
@@ -72,8 +79,8 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const connection = hub.connection(request.params.connectionId);
-      if (!(connection instanceof SseConnection) || connection.principal.user.id !== principal.user.id) {
+      const connection = open.get(request.params.connectionId);
+      if (!connection?.isOpen || connection.principal.user.id !== principal.user.id) {
         throw new CodecastError('connection_not_found');
       }
       const waitMs = connection.pong(Date.now(), options.pongIntervalMs);
