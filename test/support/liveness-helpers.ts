@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { waitFor } from './sse.js';
+import { parseSseBlock, waitFor } from './sse.js';
 
 /** One complete SSE frame as a raw client parsed it. */
 export interface RawFrame {
@@ -125,25 +125,9 @@ function dechunk(body: Buffer): Buffer {
 
 /** Splits text into SSE frames; an unterminated last frame is left out. */
 function parseSse(text: string): RawFrame[] {
-  const frames: RawFrame[] = [];
   const blocks = text.split('\n\n');
   blocks.pop(); // whatever follows the last blank line is incomplete (or empty)
-  for (const block of blocks) {
-    let event = 'message';
-    let id: string | undefined;
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') event = value;
-      else if (field === 'id') id = value;
-      else if (field === 'data') data.push(value);
-    }
-    if (data.length === 0) continue;
-    frames.push({ event, id, data: JSON.parse(data.join('\n')) });
-  }
-  return frames;
+  return blocks.map(parseSseBlock).filter((frame): frame is RawFrame => frame !== undefined);
 }
 
 /** A message of `length` characters, distinct per index so frames differ. */

@@ -6,6 +6,25 @@ export interface SseEvent {
   readonly data: any;
 }
 
+/**
+ * One SSE frame (the text between blank lines) as an event with JSON data,
+ * per the WHATWG field rules; undefined for a block without data (`retry:`).
+ */
+export function parseSseBlock(block: string): SseEvent | undefined {
+  let event = 'message';
+  let id: string | undefined;
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') event = value;
+    else if (field === 'id') id = value;
+    else if (field === 'data') data.push(value);
+  }
+  return data.length === 0 ? undefined : { event, id, data: JSON.parse(data.join('\n')) };
+}
+
 /** Waits until `predicate` holds, polling; fails with `what` after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -74,21 +93,9 @@ export class SseReader {
     this.#buffer += text;
     let cut: number;
     while ((cut = this.#buffer.indexOf('\n\n')) >= 0) {
-      const block = this.#buffer.slice(0, cut);
+      const event = parseSseBlock(this.#buffer.slice(0, cut));
       this.#buffer = this.#buffer.slice(cut + 2);
-      let event = 'message';
-      let id: string | undefined;
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = value;
-        else if (field === 'id') id = value;
-        else if (field === 'data') data.push(value);
-      }
-      if (data.length === 0) continue; // retry-only block
-      this.events.push({ event, id, data: JSON.parse(data.join('\n')) });
+      if (event) this.events.push(event);
     }
   }
 
