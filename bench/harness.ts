@@ -327,6 +327,12 @@ export interface SustainedOptions extends LoadOptions {
   /** Codes per second. */
   readonly rate: number;
   readonly seconds: number;
+  /**
+   * Seconds published at the same rate before the measured `seconds`, left
+   * out of the latency figures (not of the losses): the server compiles its
+   * hot paths and sizes its heap in them, once per process.
+   */
+  readonly warmupSeconds: number;
   /** Width of the intervals latencies and RSS are reported over. */
   readonly intervalSeconds: number;
   /** How long to wait for the last codes after the last publish. */
@@ -353,12 +359,14 @@ export interface SustainedResult {
   readonly subscribers: number;
   readonly rate: number;
   readonly seconds: number;
+  readonly warmupSeconds: number;
   readonly clientProcesses: number;
   readonly connect: OpenResult;
   readonly published: number;
   readonly publishErrors: number;
-  /** Deliveries missing: subscribers × accepted codes − received. */
+  /** Deliveries missing: subscribers × accepted codes − received, warm-up codes included. */
   readonly lost: number;
+  readonly lostInWarmup: number;
   readonly slowConsumerCloses: number | null;
   readonly clientCloses: Record<string, number>;
   readonly p50Ms: number | null;
@@ -396,7 +404,8 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     await sleep(1000);
     const heapStart = (await target.collectGarbage())?.heapUsedKb ?? null;
     const rssConnected = pid ? rssKb(pid) : null;
-    const total = Math.round(options.rate * options.seconds);
+    const warmupCodes = Math.round(options.rate * options.warmupSeconds);
+    const total = warmupCodes + Math.round(options.rate * options.seconds);
     const first = takeCodeNumbers(total);
     const periodMs = 1000 / options.rate;
     const t0 = new Float64Array(total);
@@ -404,8 +413,9 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const status = new Uint16Array(total);
     const pending: Promise<void>[] = [];
     const rssSamples: { atS: number; kb: number | null; heapUsedKb?: number }[] = [];
-    const cpuStart = pid ? cpuMs(pid) : null;
-    const start = now();
+    let cpuStart = pid ? cpuMs(pid) : null;
+    // Everything below is measured from the end of the warm-up.
+    let start = now() + warmupCodes * periodMs;
     let answered = 0;
     const sampler = setInterval(() => {
       const atS = round((now() - start) / 1000, 1) as number;
@@ -425,9 +435,14 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       }
     }, 1000);
     for (let n = 0; n < total; n++) {
-      const due = start + n * periodMs;
+      const due = start + (n - warmupCodes) * periodMs;
       const wait = due - now();
       if (wait > 1) await sleep(wait);
+      if (n === warmupCodes) {
+        start = now();
+        cpuStart = pid ? cpuMs(pid) : null;
+        rssSamples.length = 0;
+      }
       pending.push(
         target
           .publish(first + n, (t) => (t0[n] = t))
@@ -462,16 +477,16 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     }));
     const everything: number[] = [];
     let lost = 0;
+    let warmupLost = 0;
     let publishErrors = 0;
     for (let n = 0; n < total; n++) {
-      const bucket = perBucket[Math.min(buckets - 1, Math.floor((t0[n]! - start) / 1000 / options.intervalSeconds))]!;
+      const warmup = n < warmupCodes;
+      const bucket = perBucket[Math.max(0, Math.min(buckets - 1, Math.floor((t0[n]! - start) / 1000 / options.intervalSeconds)))]!;
       if (status[n] !== 201 && status[n] !== 200) {
         publishErrors++;
         pool.takeCode(first + n);
         continue;
       }
-      bucket.codes++;
-      bucket.publish.push(publishMs[n]!);
       const taken = pool.takeCode(first + n);
       const times = taken?.times ?? new Float64Array(options.subscribers);
       let got = 0;
@@ -479,13 +494,20 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         const t = times[i]!;
         if (t === 0) continue;
         got++;
+        if (warmup) continue;
         const latency = t - t0[n]!;
         bucket.latencies.push(latency);
         everything.push(latency);
       }
       const missing = connect.connected - got;
-      bucket.lost += missing;
       lost += missing;
+      if (warmup) {
+        warmupLost += missing;
+        continue;
+      }
+      bucket.codes++;
+      bucket.publish.push(publishMs[n]!);
+      bucket.lost += missing;
     }
     const sortedAll = Float64Array.from(everything).sort();
     const publishAll = Float64Array.from(perBucket.flatMap((b) => b.publish)).sort();
@@ -522,11 +544,13 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       subscribers: options.subscribers,
       rate: options.rate,
       seconds: options.seconds,
+      warmupSeconds: options.warmupSeconds,
       clientProcesses: pool.processes,
       connect,
       published: total - publishErrors,
       publishErrors,
       lost,
+      lostInWarmup: warmupLost,
       slowConsumerCloses: serverStats ? (closesByReason.slow_consumer ?? 0) : null,
       clientCloses: closes,
       p50Ms: round(percentile(sortedAll, 50), 2),

@@ -125,8 +125,8 @@ export function formatComparisons(rows: readonly Comparison[]): string {
 export function formatSustained(r: SustainedResult): string {
   const rss = (kb: number | null) => (kb === null ? '-' : `${(kb / 1024).toFixed(1)} MB`);
   return [
-    `Sustained: ${r.rate} codes/s for ${r.seconds} s to ${r.subscribers} ${r.transport} subscribers (${r.target}).`,
-    `  published ${r.published} (${r.publishErrors} refused), deliveries lost ${r.lost}, slow-consumer closes ${r.slowConsumerCloses ?? '-'}, ` +
+    `Sustained: ${r.rate} codes/s for ${r.seconds} s, after ${r.warmupSeconds} s of warm-up at that rate, to ${r.subscribers} ${r.transport} subscribers (${r.target}).`,
+    `  published ${r.published} with the warm-up (${r.publishErrors} refused), deliveries lost ${r.lost} (${r.lostInWarmup} of them in the warm-up), slow-consumer closes ${r.slowConsumerCloses ?? '-'}, ` +
       `client closes ${JSON.stringify(r.clientCloses)}`,
     `  latency p50 ${show(r.p50Ms, 2)} ms, p99 ${show(r.p99Ms, 2)} ms, max ${show(r.maxMs, 2)} ms; publish answered p50 ${show(r.publishP50Ms, 2)} ms, p99 ${show(r.publishP99Ms, 2)} ms`,
     `  RSS connected ${rss(r.rss.connectedKb)}, middle third ${rss(r.rss.middleThirdKb)}, last third ${rss(r.rss.lastThirdKb)}: ` +

@@ -32,6 +32,8 @@ const HELP = `npm run bench -- [options]
   --bare-only               the bare broadcaster only
   --bare                    sustained mode: also run the bare broadcaster (one after the other)
   --sustained               sustained mode: --rate R codes/s for --seconds T (default 100, 60)
+  --warmup-seconds W        sustained mode: publish at the rate for W s first, left out of the
+                            latency figures but not of the losses (default 5)
   --interval-seconds S      width of the sustained report's intervals (default 5)
   --per-process P           subscribers per client process at most (default 5000)
   --per-user U              codecast subscribers per user (default 500)
@@ -59,6 +61,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '60' },
     'interval-seconds': { type: 'string', default: '5' },
+    'warmup-seconds': { type: 'string', default: '5' },
     'per-process': { type: 'string', default: '5000' },
     'per-user': { type: 'string', default: '500' },
     concurrency: { type: 'string', default: '64' },
@@ -264,6 +267,7 @@ async function main(): Promise<void> {
         subscribers: plan.subscribers,
         rate: plan.rate,
         seconds: plan.seconds,
+        warmupSeconds: int('warmup-seconds', values['warmup-seconds'], 0),
         intervalSeconds: int('interval-seconds', values['interval-seconds']),
         drainMs: 3000,
       };

@@ -8,14 +8,18 @@ export interface RegistryLimits {
 
 /**
  * Open connections by transport, how many each user has, and the caps on
- * them. Connections of one transport are kept together so a broadcast
- * encodes once per transport and then loops over a plain set. Per user only
+ * them. Connections of one transport are kept together (a lane) so a
+ * broadcast encodes once per transport and then loops over a plain map,
+ * whose value is the connection's fan-out mark: the last outgoing sequence
+ * written to it (see `FanOut`). Keeping the mark here, not on the
+ * connection, costs one map slot and keeps the transports' contract free of
+ * hub bookkeeping. Per user only
  * a count is kept: finding a user's connections (disable, revoke) is a rare
  * admin action and may scan, while a second index would cost every one of
  * tens of thousands of connections its entry.
  */
 export class ConnectionRegistry {
-  readonly #byTransport = new Map<TransportName, Set<Connection>>(TRANSPORTS.map((t) => [t, new Set()]));
+  readonly #byTransport = new Map<TransportName, Map<Connection, number>>(TRANSPORTS.map((t) => [t, new Map()]));
   readonly #perUser = new Map<number, number>();
   #size = 0;
 
@@ -37,10 +41,11 @@ export class ConnectionRegistry {
     }
   }
 
-  add(connection: Connection): void {
-    const set = this.#transportSet(connection.transport);
-    if (set.has(connection)) return;
-    set.add(connection);
+  /** Registers a connection that has been written everything up to fan-out sequence `mark`. */
+  add(connection: Connection, mark: number): void {
+    const lane = this.lane(connection.transport);
+    if (lane.has(connection)) return;
+    lane.set(connection, mark);
     const userId = connection.principal.user.id;
     this.#perUser.set(userId, (this.#perUser.get(userId) ?? 0) + 1);
     this.#size++;
@@ -48,7 +53,7 @@ export class ConnectionRegistry {
 
   /** Removes a connection; false when it was not registered. */
   remove(connection: Connection): boolean {
-    if (!this.#transportSet(connection.transport).delete(connection)) return false;
+    if (!this.lane(connection.transport).delete(connection)) return false;
     const userId = connection.principal.user.id;
     const left = (this.#perUser.get(userId) ?? 1) - 1;
     if (left === 0) this.#perUser.delete(userId);
@@ -64,12 +69,13 @@ export class ConnectionRegistry {
     return mine;
   }
 
-  ofTransport(transport: TransportName): ReadonlySet<Connection> {
-    return this.#transportSet(transport);
+  /** The connections of one transport with their fan-out marks; the fan-out updates the marks. */
+  lane(transport: TransportName): Map<Connection, number> {
+    return this.#byTransport.get(transport) as Map<Connection, number>;
   }
 
   *all(): Generator<Connection> {
-    for (const set of this.#byTransport.values()) yield* set;
+    for (const lane of this.#byTransport.values()) yield* lane.keys();
   }
 
   get size(): number {
@@ -81,10 +87,6 @@ export class ConnectionRegistry {
   }
 
   countByTransport(): Record<TransportName, number> {
-    return { sse: this.#transportSet('sse').size, ws: this.#transportSet('ws').size, socketio: this.#transportSet('socketio').size };
-  }
-
-  #transportSet(transport: TransportName): Set<Connection> {
-    return this.#byTransport.get(transport) as Set<Connection>;
+    return { sse: this.lane('sse').size, ws: this.lane('ws').size, socketio: this.lane('socketio').size };
   }
 }

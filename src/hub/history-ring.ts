@@ -1,4 +1,5 @@
 import { isExpired, type Code } from '../domain/index.js';
+import type { Encoder } from './connection.js';
 
 /** A code held for replay, with its frames memoised per transport. */
 export interface HeldCode {
@@ -6,6 +7,16 @@ export interface HeldCode {
   revoked: boolean;
   /** Encoded frames by transport, filled on first use so a reconnect storm encodes each code once. */
   readonly frames: Map<string, unknown>;
+}
+
+/** The held code's frame for `encoder`'s transport, encoded on first use. */
+export function frameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown {
+  let frame = held.frames.get(encoder.transport);
+  if (frame === undefined) {
+    frame = encoder.encode({ type: 'code', data: held.code });
+    held.frames.set(encoder.transport, frame);
+  }
+  return frame;
 }
 
 /**

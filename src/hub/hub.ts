@@ -10,7 +10,8 @@ import {
   type HubEvent,
   type TransportName,
 } from './connection.js';
-import { HistoryRing, type HeldCode } from './history-ring.js';
+import { FanOut } from './fan-out.js';
+import { frameOfHeld, HistoryRing } from './history-ring.js';
 import { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 
 export interface HubOptions extends RegistryLimits {
@@ -18,6 +19,8 @@ export interface HubOptions extends RegistryLimits {
   readonly connectionQueue: number;
   readonly heartbeatMs: number;
   readonly staleMs: number;
+  /** Connections the fan-out writes per turn of the event loop (default 64). */
+  readonly fanOutSlice?: number;
 }
 
 export type DeliveryCounts = Record<TransportName, number>;
@@ -38,12 +41,6 @@ export interface HubStats {
 
 const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
 
-/** What waits to be fanned out at the end of the current task. */
-type Outgoing =
-  | { readonly kind: 'code'; readonly code: Code; readonly onSent: ((fanOutMs: number) => void) | undefined }
-  | { readonly kind: 'revoke'; readonly id: number }
-  | { readonly kind: 'ping' };
-
 /**
  * The fan-out: the history ring, the connection registry and its limits.
  * It knows connections only through the `Connection` contract and encodes
@@ -62,8 +59,7 @@ export class Hub {
   #opened = 0;
   #codesBroadcast = 0;
   #closing = false;
-  #outgoing: Outgoing[] = [];
-  #flushScheduled = false;
+  readonly #fanOut: FanOut;
   readonly #observer: HubObserver;
 
   constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
@@ -71,6 +67,19 @@ export class Hub {
     this.#registry = new ConnectionRegistry(options);
     this.#history = history;
     this.#observer = observer;
+    this.#fanOut = new FanOut(
+      this.#registry,
+      {
+        encoderOf: (transport) => this.#encoderOf(transport),
+        delivered: (transport, count) => {
+          this.#delivered[transport] += count;
+          this.#observer.delivered(transport, count, 'live');
+        },
+        // Closed, not skipped: a slow consumer recovers the codes by replay.
+        slowConsumer: (connection) => this.close(connection, 'slow_consumer'),
+      },
+      { connectionQueue: options.connectionQueue, sliceSize: options.fanOutSlice ?? 64 },
+    );
   }
 
   /** Makes a transport's encoder known; done once per transport at start. */
@@ -114,14 +123,15 @@ export class Hub {
       const now = Date.now();
       let replayed = 0;
       for (const held of history.after(since, now)) {
-        connection.send(this.#frameOf(held, encoder));
+        connection.send(frameOfHeld(held, encoder));
         this.#countReplay(held.code.id, connection.transport);
         replayed++;
       }
       if (replayed > 0) this.#observer.delivered(connection.transport, replayed, 'replay');
     }
     connection.startLive();
-    this.#registry.add(connection);
+    // Replay covered every code up to the fan-out's head: live starts after it.
+    this.#registry.add(connection, this.#fanOut.head);
     this.#opened++;
     this.#observer.opened(connection.transport);
   }
@@ -142,97 +152,38 @@ export class Hub {
   }
 
   /**
-   * Queues a freshly published code for every connection and answers the
-   * audience. The code goes out once the current task ends, so the publish
-   * is answered without waiting for thousands of socket writes, and codes
-   * published meanwhile share one write per connection. `onSent` hears the
-   * fan-out time.
+   * Hands a freshly published code to the fan-out and answers the audience.
+   * History takes it now, so a connection attached from here on replays it
+   * and one attached before gets it live — never both, never neither. The
+   * writes happen after the current task, a slice of connections per turn
+   * of the event loop, so the publish is answered without waiting for
+   * thousands of socket writes. `onSent` hears how long until every
+   * connection had it.
    */
   broadcastCode(code: Code, onSent?: (fanOutMs: number) => void): DeliveryCounts {
     this.#codesBroadcast++;
-    this.#enqueue({ kind: 'code', code, onSent });
-    return this.#audience();
+    const observer = this.#observer;
+    this.#fanOut.append(this.#history.push(code), (ms) => {
+      observer.fannedOut(ms);
+      onSent?.(ms);
+    });
+    return this.audience();
   }
 
-  /** Takes a code out of replay and tells every connection (queued like codes, so in order). */
+  /** Takes a code out of replay and tells every connection (through the fan-out, so in order). */
   revokeCode(id: number): DeliveryCounts {
-    this.#enqueue({ kind: 'revoke', id });
-    return this.#audience();
+    this.#history.revoke(id);
+    this.#fanOut.append({ type: 'revoke', data: { id } });
+    return this.audience();
   }
 
   heartbeat(): void {
-    this.#enqueue({ kind: 'ping' });
+    this.#fanOut.append({ type: 'ping', data: { time: new Date().toISOString() } });
   }
 
-  #enqueue(item: Outgoing): void {
-    this.#outgoing.push(item);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flush);
-    }
-  }
-
-  #audience(): DeliveryCounts {
+  /** Open connections by transport: who a broadcast made now would reach. */
+  audience(): DeliveryCounts {
     return this.#registry.countByTransport();
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    const items = this.#outgoing;
-    if (items.length === 0) return;
-    this.#outgoing = [];
-    const started = performance.now();
-    // History changes in order and in the same synchronous step as the
-    // writes: a connection attached before this gets the codes below, one
-    // attached after replays them from history — never both, never neither.
-    const events: (HeldCode | HubEvent)[] = items.map((item) => {
-      if (item.kind === 'code') return this.#history.push(item.code);
-      if (item.kind === 'revoke') {
-        this.#history.revoke(item.id);
-        return { type: 'revoke', data: { id: item.id } };
-      }
-      return { type: 'ping', data: { time: new Date().toISOString() } };
-    });
-    const codes = items.reduce((n, item) => (item.kind === 'code' ? n + 1 : n), 0);
-    let slow: Connection[] | undefined;
-    const limit = this.#options.connectionQueue;
-    for (const transport of TRANSPORTS) {
-      const connections = this.#registry.ofTransport(transport);
-      if (connections.size === 0) continue;
-      const encoder = this.#encoderOf(transport);
-      const frames: unknown[] = [];
-      for (const event of events) {
-        const frame = 'code' in event ? this.#frameOf(event, encoder) : encoder.encode(event);
-        if (frame !== null) frames.push(frame);
-      }
-      if (frames.length === 0) continue;
-      const frame = frames.length === 1 ? frames[0] : encoder.combine(frames);
-      for (const connection of connections) {
-        connection.send(frame);
-        if (connection.backlog > limit) (slow ??= []).push(connection);
-      }
-      if (codes > 0) {
-        this.#delivered[transport] += connections.size * codes;
-        this.#observer.delivered(transport, connections.size * codes, 'live');
-      }
-    }
-    const fanOutMs = performance.now() - started;
-    for (const item of items) {
-      if (item.kind !== 'code') continue;
-      this.#observer.fannedOut(fanOutMs);
-      item.onSent?.(fanOutMs);
-    }
-    // Closed after the loop: a slow consumer recovers the codes by replay.
-    if (slow) for (const connection of slow) this.close(connection, 'slow_consumer');
-  };
-
-  #frameOf(held: HeldCode, encoder: Encoder<unknown>): unknown {
-    let frame = held.frames.get(encoder.transport);
-    if (frame === undefined) {
-      frame = encoder.encode({ type: 'code', data: held.code });
-      held.frames.set(encoder.transport, frame);
-    }
-    return frame;
   }
 
   #countReplay(codeId: number, transport: TransportName): void {
@@ -292,13 +243,13 @@ export class Hub {
    */
   shutdown(reconnectAfterMs: number): void {
     this.#closing = true;
-    this.#flush(); // codes already published go out before the farewell
+    this.#fanOut.flushAll(); // codes already published go out before the farewell
     const farewell: HubEvent = { type: 'shutdown', data: { reconnectAfterMs } };
     const connections = [...this.#registry.all()];
     for (const transport of TRANSPORTS) {
       const frame = this.#encoderOf(transport).encode(farewell);
       if (frame === null) continue;
-      for (const connection of this.#registry.ofTransport(transport)) connection.send(frame);
+      for (const connection of this.#registry.lane(transport).keys()) connection.send(frame);
     }
     for (const connection of connections) this.close(connection, 'shutdown');
   }

@@ -102,25 +102,23 @@ export class Publisher {
       idempotencyKey === undefined || requestHash === undefined
         ? undefined
         : { key: idempotencyKey, requestHash, userId: actor.user.id };
-    const code = await this.store.codes.insert(draft, key, actor.user.id, now, idempotency);
-    // The fan-out runs at the end of this task, after `result` is set; the
-    // publish log line waits for it to give the fan-out time.
-    const byTransport = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
+    // The audience is counted before the insert and the code broadcast right
+    // after it, with nothing in between that lets a connection attach.
+    const audience = this.hub.audience();
+    const code = await this.store.codes.insert(draft, key, actor.user.id, now, {
+      audience,
+      idempotency,
+      audit: (stored) => ({ actor: actor.user.username, action: 'code.publish', target: String(stored.id), details: { code: stored.code } }),
+    });
+    // The fan-out runs after this task, after `result` is set; the publish
+    // log line waits for it to give the fan-out time.
+    this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
     const result: PublishResult = {
       code,
-      audience: { connections: byTransport.sse + byTransport.ws + byTransport.socketio, byTransport },
+      audience: { connections: audience.sse + audience.ws + audience.socketio, byTransport: audience },
       replayed: false,
     };
     await this.broker.publish({ type: 'code', node: this.options.node, code });
-    try {
-      await this.store.codes.addDeliveries(code.id, byTransport, 0);
-      await this.store.audit.record(
-        { actor: actor.user.username, action: 'code.publish', target: String(code.id), details: { code: code.code } },
-        new Date(now),
-      );
-    } catch (error) {
-      this.log.bookkeepingFailed(code.id, error);
-    }
     return result;
   }
 

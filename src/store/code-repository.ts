@@ -1,5 +1,6 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Code, CodeDraft, TransportName } from '../domain/index.js';
+import { AuditRepository, type AuditInput } from './audit-repository.js';
 import type { Database } from './schema.js';
 
 
@@ -57,13 +58,23 @@ function percentile(sorted: readonly number[], p: number): number | null {
 export class CodeRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
+  /**
+   * Stores a new code in one transaction with what goes with it: the
+   * audience it is about to be handed to, its Idempotency-Key and its audit
+   * entry, so a publish is one commit and the trail cannot miss a code.
+   */
   async insert(
     draft: CodeDraft,
     dedupKey: string,
     publishedBy: number | null,
     nowMs: number,
-    idempotency?: { key: string; requestHash: string; userId: number },
+    extras: {
+      readonly audience?: Readonly<Record<TransportName, number>>;
+      readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
+      readonly audit?: (code: Code) => AuditInput;
+    } = {},
   ): Promise<Code> {
+    const { audience, idempotency, audit } = extras;
     return this.db.transaction().execute(async (trx) => {
       const row = await trx
         .insertInto('codes')
@@ -79,6 +90,9 @@ export class CodeRepository {
           expires_at: draft.ttlSeconds === null ? null : new Date(nowMs + draft.ttlSeconds * 1000).toISOString(),
           revoked_at: null,
           published_by: publishedBy,
+          delivered_sse: audience?.sse ?? 0,
+          delivered_ws: audience?.ws ?? 0,
+          delivered_socketio: audience?.socketio ?? 0,
         })
         .returningAll()
         .executeTakeFirstOrThrow();
@@ -94,7 +108,9 @@ export class CodeRepository {
           })
           .execute();
       }
-      return toCode(row);
+      const code = toCode(row);
+      if (audit) await new AuditRepository(trx).record(audit(code), new Date(nowMs));
+      return code;
     });
   }
 

@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config/index.js';
 import { migrationProvider } from './migrations.js';
+import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
 
 export interface OpenedDatabase {
@@ -24,7 +25,7 @@ export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => vo
   sqlite.pragma('foreign_keys = ON');
   let queries = 0;
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: sqlite }),
+    dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
     log: (event) => {
       queries++;
       onQuery(event.queryDurationMillis);
