@@ -13,8 +13,14 @@ import { startBare, startCodecast, type Target } from './targets.js';
 
 type Sizes = Map<string, { size: number; count: number }>;
 
-/** Self size and count by node type and constructor, after a full GC. */
-async function snapshot(url: string): Promise<Sizes> {
+export interface HeapSnapshot {
+  snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+  nodes: number[];
+  strings: string[];
+}
+
+/** A full GC, then the heap snapshot as V8 writes it (parsed JSON). */
+export async function takeHeapSnapshot(url: string): Promise<HeapSnapshot> {
   const socket = new WebSocket(url, { perMessageDeflate: false, maxPayload: 1 << 30 });
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
@@ -39,11 +45,12 @@ async function snapshot(url: string): Promise<Sizes> {
   await call('HeapProfiler.collectGarbage');
   await call('HeapProfiler.takeHeapSnapshot');
   socket.close();
-  const snap = JSON.parse(text) as {
-    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
-    nodes: number[];
-    strings: string[];
-  };
+  return JSON.parse(text) as HeapSnapshot;
+}
+
+/** Self size and count by node type and constructor, after a full GC. */
+async function snapshot(url: string): Promise<Sizes> {
+  const snap = await takeHeapSnapshot(url);
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
   const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f)) as [number, number, number];
@@ -84,6 +91,9 @@ async function perConnection(target: Target, transport: Transport, n: number): P
   }
 }
 
+if (import.meta.url === `file://${process.argv[1]}`) await main();
+
+async function main(): Promise<void> {
 const transport = (process.argv[2] ?? 'ws') as Transport;
 const n = Number(process.argv[3] ?? 2000);
 const bare = await perConnection(await startBare(transport), transport, n);
@@ -99,3 +109,4 @@ for (const key of keys.sort((a, b) => delta(b) - delta(a)).slice(0, 25)) {
   console.log(`${b.size.toFixed(0).padStart(9)} ${c.size.toFixed(0).padStart(11)} ${b.count.toFixed(2).padStart(11)} ${c.count.toFixed(2).padStart(14)}  ${key}`);
 }
 process.exit(0);
+}

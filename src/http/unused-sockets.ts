@@ -9,11 +9,19 @@ import type { Socket } from 'node:net';
  */
 export function trackUnusedSockets(server: Server): { destroyAll(): void } {
   const unused = new Set<Socket>();
+  // One handler for every socket, found through `this`, and taken off once
+  // the socket carries a request: a closure (and a once-wrapper) per socket
+  // would stay for the life of every stream, tens of thousands of them.
+  const forget = function (this: Socket): void {
+    unused.delete(this);
+  };
   server.on('connection', (socket: Socket) => {
     unused.add(socket);
-    socket.once('close', () => unused.delete(socket));
+    socket.on('close', forget);
   });
-  const used = (request: { socket: Socket }) => unused.delete(request.socket);
+  const used = (request: { socket: Socket }) => {
+    if (unused.delete(request.socket)) request.socket.off('close', forget);
+  };
   server.on('request', used);
   server.on('upgrade', used);
   return {

@@ -3,6 +3,21 @@ import type { Duplex } from 'node:stream';
 
 export type UpgradeHandler = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
+// Module-level, not a closure per upgrade: on a socket that is not released
+// it stays for as long as the connection lives.
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * Takes the router's error guard off an upgrade's socket, once the handler's
+ * library has put its own error handling on it (ws does in `handleUpgrade`):
+ * two listeners would cost every connection an array for the rest of its life.
+ */
+export function releaseUpgradeSocket(socket: Duplex): void {
+  socket.off('error', destroyOnError);
+}
+
 const NOT_FOUND_BODY = JSON.stringify({ error: 'not_found', message: 'No WebSocket endpoint here.' });
 
 /**
@@ -14,7 +29,7 @@ export function routeUpgrades(server: Server, routes: Readonly<Record<string, Up
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node drops its own error handler before 'upgrade': without ours, a
     // reset from the client while we answer would crash the process.
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const handler = routes[path];
     if (handler) {

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import { WebSocket, type RawData } from 'ws';
 import type { Principal } from '../../domain/index.js';
 import type { CloseReason, Connection } from '../../hub/index.js';
 import { CLOSE_FOR_REASON } from './close-codes.js';
@@ -8,17 +8,44 @@ import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 // A peer that does not answer a close frame is cut after this long.
 const CLOSE_GRACE_MS = 2000;
 
-/** Where the WebSocket finds its connection, so one handler serves them all. */
-export const OWNER = Symbol('codecast.wsConnection');
-type Owned = { [OWNER]?: WsConnection };
-
-// Module-level handlers (as ws itself does in lib/websocket.js): a closure
-// per connection per event costs memory at tens of thousands of connections.
-function onSignOfLife(this: object): void {
-  (this as Owned)[OWNER]?.sawLife();
+/** What a connection tells its transport; one object per transport, shared by its connections. */
+export interface WsConnectionHost {
+  received(connection: WsConnection, data: RawData, isBinary: boolean): void;
+  gone(connection: WsConnection): void;
 }
-function onClose(this: object): void {
-  (this as Owned)[OWNER]?.ended();
+
+/**
+ * ws's WebSocket, made by the WebSocketServer through its documented
+ * `WebSocket` option, that hands its events straight to its connection
+ * instead of keeping listeners: four listeners would cost every socket a
+ * property array for its `_events` and a closure each unless shared, and at
+ * tens of thousands of connections that is a good part of what one costs.
+ * `connection` is a declared field so that it lives inside the object.
+ */
+export class OwnedWebSocket extends WebSocket {
+  connection: WsConnection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const connection = this.connection;
+    switch (event) {
+      case 'message':
+        if (!connection) break;
+        connection.received(args[0] as RawData, args[1] as boolean);
+        return true;
+      case 'pong':
+        if (!connection) break;
+        connection.sawLife();
+        return true;
+      case 'close':
+        connection?.ended();
+        return super.emit(event, ...args);
+      case 'error':
+        // A peer's protocol error (a bad frame): ws closes the connection
+        // itself. Unheard, an 'error' event would end the process.
+        return true;
+    }
+    return super.emit(event, ...args);
+  }
 }
 
 /**
@@ -28,7 +55,6 @@ function onClose(this: object): void {
  * for (close) and its automatic pongs, never in the middle of one of ours.
  */
 export class WsConnection implements Connection<WsFrame> {
-  readonly transport = 'ws' as const;
   #backlog = 0;
   #closed = false;
   readonly openedAt = Date.now();
@@ -38,23 +64,31 @@ export class WsConnection implements Connection<WsFrame> {
   constructor(
     readonly id: string,
     readonly principal: Principal,
-    private readonly ws: WebSocket,
+    private readonly ws: OwnedWebSocket,
     private readonly socket: Duplex,
-    private readonly onGone: (connection: WsConnection) => void,
+    private readonly host: WsConnectionHost,
   ) {
-    (ws as Owned)[OWNER] = this;
-    // Messages are a sign of life too; the transport's handler records it.
-    ws.on('pong', onSignOfLife);
-    ws.on('close', onClose);
+    ws.connection = this;
+  }
+
+  /** On the prototype, not a field in every connection. */
+  get transport(): 'ws' {
+    return 'ws';
   }
 
   sawLife(): void {
     this.#lastSignOfLife = Date.now();
   }
 
+  /** A message from the peer: a sign of life, and the transport's to read. */
+  received(data: RawData, isBinary: boolean): void {
+    this.sawLife();
+    this.host.received(this, data, isBinary);
+  }
+
   ended(): void {
     this.#closed = true;
-    this.onGone(this);
+    this.host.gone(this);
   }
 
   send(frame: WsFrame): void {

@@ -1,12 +1,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import { newConnectionId, type Acknowledger, type Hub } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
+import { releaseUpgradeSocket } from '../../http/upgrade-router.js';
 import type { Authenticator } from '../../users/index.js';
 import { closeCodeForError } from './close-codes.js';
-import { OWNER, WsConnection } from './ws-connection.js';
+import { OwnedWebSocket, WsConnection, type WsConnectionHost } from './ws-connection.js';
 import { WsEncoder } from './ws-encoder.js';
 
 export interface WsTransportOptions {
@@ -20,7 +21,6 @@ export interface WsTransportOptions {
 export const WS_PATH = '/api/v1/ws';
 
 const REFUSAL_GRACE_MS = 2000;
-const ignoreError = (): void => undefined;
 /** Invalid frames a client may send before it is closed as speaking another protocol. */
 const INVALID_FRAMES_ALLOWED = 50;
 
@@ -45,9 +45,8 @@ function tokenOf(request: IncomingMessage, url: URL): string | undefined {
  */
 export class WsTransport {
   readonly #server: WebSocketServer;
-  // Handlers made once per transport, not once per connection (see ws-connection.ts).
-  readonly #detach: (connection: WsConnection) => void;
-  readonly #onMessageOfOwner: (this: WebSocket, data: RawData, isBinary: boolean) => void;
+  // Made once per transport, not once per connection (see ws-connection.ts).
+  readonly #host: WsConnectionHost;
 
   constructor(private readonly options: WsTransportOptions) {
     this.#server = new WebSocketServer({
@@ -56,20 +55,19 @@ export class WsTransport {
       // Compression would make every frame per-client work; codes are small.
       perMessageDeflate: false,
       clientTracking: false,
+      WebSocket: OwnedWebSocket,
     });
     options.hub.useEncoder(new WsEncoder());
-    this.#detach = (connection) => options.hub.detach(connection);
-    const onMessage = (connection: WsConnection, data: RawData, isBinary: boolean) => this.#onMessage(connection, data, isBinary);
-    this.#onMessageOfOwner = function (this: WebSocket, data: RawData, isBinary: boolean) {
-      const connection = (this as { [OWNER]?: WsConnection })[OWNER];
-      if (connection) onMessage(connection, data, isBinary);
+    this.#host = {
+      received: (connection, data, isBinary) => this.#onMessage(connection, data, isBinary),
+      gone: (connection) => options.hub.detach(connection),
     };
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     void this.#admit(request).then((admission) => {
       if (socket.destroyed) return;
-      this.#server.handleUpgrade(request, socket, head, (ws) => this.#open(ws, socket, admission));
+      this.#server.handleUpgrade(request, socket, head, (ws) => this.#open(ws as OwnedWebSocket, socket, admission));
     });
   }
 
@@ -84,11 +82,10 @@ export class WsTransport {
     }
   }
 
-  #open(ws: WebSocket, socket: Duplex, admission: Admission | CodecastError): void {
+  #open(ws: OwnedWebSocket, socket: Duplex, admission: Admission | CodecastError): void {
     const { hub } = this.options;
-    // ws reports a peer's protocol errors (bad frames) here and then closes
-    // the connection itself; unheard, an 'error' event would end the process.
-    ws.on('error', ignoreError);
+    // ws has its own error handling on the socket now.
+    releaseUpgradeSocket(socket);
     if (admission instanceof CodecastError) {
       this.#refuse(ws, admission);
       return;
@@ -99,19 +96,17 @@ export class WsTransport {
       this.#refuse(ws, toCodecastError(error));
       return;
     }
-    const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#detach);
-    ws.on('message', this.#onMessageOfOwner);
+    const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#host);
     hub.attach(connection, admission.since);
   }
 
   /** Says why in a close frame, and does not wait long for the answer. */
-  #refuse(ws: WebSocket, refusal: CodecastError): void {
+  #refuse(ws: OwnedWebSocket, refusal: CodecastError): void {
     ws.close(closeCodeForError(refusal.code), refusal.code);
     setTimeout(() => ws.terminate(), REFUSAL_GRACE_MS).unref();
   }
 
   #onMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
-    connection.sawLife();
     if (isBinary) {
       this.options.hub.close(connection, 'protocol_error');
       return;
