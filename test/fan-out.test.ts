@@ -71,3 +71,57 @@ describe('rolling fan-out over several slices', () => {
     assert.equal(live + replayed, (PER_TRANSPORT * 3 + LATE) * BURST, 'live plus replayed is one delivery per client per code');
   });
 });
+
+// Socket.IO deliveries take one of two paths: straight to the TCP socket
+// under an idle WebSocket transport, or through engine.io (HTTP long-polling,
+// a transport mid-upgrade, packets already queued). Clients pinned to each,
+// and clients upgrading from polling while the burst is on, must all see the
+// same codes once, in order, on both namespaces.
+describe('Socket.IO over polling, websocket and an upgrade, during a burst', () => {
+  let t: TestServer;
+  const opened: Subscriber[] = [];
+
+  before(async () => {
+    t = await startTestServer({ CODECAST_HISTORY: '500', CODECAST_MAX_CONNECTIONS_PER_USER: '100' });
+  });
+  after(async () => {
+    await Promise.all(opened.map((s) => s.close()));
+    await waitForConnections(t, 0);
+    await t.stop();
+  });
+
+  test('every engine.io path gets every code once, in order, replayed or live', async () => {
+    const { token } = await t.createUser('engine-paths');
+    const paths: (readonly ('polling' | 'websocket')[])[] = [['polling'], ['websocket'], ['polling', 'websocket']];
+    const connect = async (transports: readonly ('polling' | 'websocket')[], namespace: '/' | '/events', since?: number) => {
+      const sub = await connectSubscriber('socketio', t.url, {
+        token,
+        namespace,
+        engineTransports: transports,
+        ...(since === undefined ? {} : { since }),
+      });
+      opened.push(sub);
+      assert.equal(sub.status, 'open', `socketio ${transports.join('+')} ${namespace} refused: ${sub.refusal}`);
+      return sub;
+    };
+    const early = await Promise.all(paths.flatMap((p) => [connect(p, '/'), connect(p, '/events')]));
+    const before = (await t.api('GET', '/api/v1/codes?limit=1000')).body.codes.at(-1)?.id ?? 0;
+
+    const publishes: Promise<{ status: number; body: any }>[] = [];
+    const late: Promise<Subscriber>[] = [];
+    for (let i = 0; i < 30; i++) {
+      publishes.push(t.api('POST', '/api/v1/codes', { body: { code: uniqueCode(`PATH${i}`) } }));
+      if (i % 10 === 5) for (const p of paths) late.push(connect(p, i % 20 === 5 ? '/' : '/events', before));
+      if (i % 5 === 4) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const answers = await Promise.all(publishes);
+    for (const answer of answers) assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    const ids = answers.map((a) => a.body.code.id as number).sort((a, b) => a - b);
+    const joiners = await Promise.all(late);
+
+    const all = [...early, ...joiners];
+    for (const sub of all) await sub.waitForCodes(ids.length, 20_000);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    all.forEach((sub, i) => assert.deepEqual(sub.codeIds, ids, `Socket.IO client ${i}: every code once, in order`));
+  });
+});

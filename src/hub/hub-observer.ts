@@ -1,16 +1,16 @@
 import type { CloseReason, TransportName } from './connection.js';
 
 /**
- * What the hub reports as it works, for metrics and logs. Called on the
- * publish path once per transport per broadcast, never once per connection
- * per code, so an observer may be slow-ish without slowing the fan-out.
+ * What the hub reports as it works, for metrics and logs. The fan-out calls
+ * it once per transport per slice of connections it writes, never once per
+ * connection per code, so an observer may be slow-ish without slowing it.
  */
 export interface HubObserver {
   opened(transport: TransportName): void;
   closed(connection: { readonly id: string; readonly transport: TransportName; readonly userId: number }, reason: CloseReason, openMs: number): void;
-  /** `count` connections of `transport` were handed a code, live or by replay. */
+  /** `count` code deliveries were written to connections of `transport`, live or by replay. */
   delivered(transport: TransportName, count: number, kind: 'live' | 'replay'): void;
-  /** One broadcast of a code took `ms` of synchronous fan-out. */
+  /** A code reached every local connection `ms` after it entered the fan-out. */
   fannedOut(ms: number): void;
 }
 

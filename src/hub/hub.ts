@@ -19,8 +19,8 @@ export interface HubOptions extends RegistryLimits {
   readonly connectionQueue: number;
   readonly heartbeatMs: number;
   readonly staleMs: number;
-  /** Connections the fan-out writes per turn of the event loop (default 64). */
-  readonly fanOutSlice?: number;
+  /** How long the fan-out writes before letting the event loop run (default 5 ms). */
+  readonly fanOutTurnMs?: number;
 }
 
 export type DeliveryCounts = Record<TransportName, number>;
@@ -78,7 +78,7 @@ export class Hub {
         // Closed, not skipped: a slow consumer recovers the codes by replay.
         slowConsumer: (connection) => this.close(connection, 'slow_consumer'),
       },
-      { connectionQueue: options.connectionQueue, sliceSize: options.fanOutSlice ?? 64 },
+      { connectionQueue: options.connectionQueue, sliceSize: 64, turnMs: options.fanOutTurnMs ?? 5 },
     );
   }
 

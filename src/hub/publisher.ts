@@ -29,7 +29,7 @@ export interface PublishResult {
 export interface PublishLog {
   /** Once the code has been handed to every connection, `fanOutMs` later. */
   published(result: PublishResult, fanOutMs: number): void;
-  /** Bookkeeping after a broadcast failed; the code itself is out and stored. */
+  /** Bookkeeping after a broadcast or revoke failed; the code itself is out and stored. */
   bookkeepingFailed(codeId: number, error: unknown): void;
 }
 

@@ -93,7 +93,7 @@ export class Metrics implements HubObserver {
     });
     this.#fanOut = new Histogram({
       name: 'codecast_fanout_duration_seconds',
-      help: 'Synchronous time to hand one code to every local connection.',
+      help: 'Time from a code entering the fan-out until every local connection had been written it.',
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers,
     });

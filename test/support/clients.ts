@@ -23,6 +23,8 @@ export interface ConnectOptions {
   readonly since?: number;
   /** Socket.IO only: '/' (default) or '/events'. */
   readonly namespace?: '/' | '/events';
+  /** Socket.IO only: the engine.io transports to use (default: polling, then upgrade to websocket). */
+  readonly engineTransports?: readonly ('polling' | 'websocket')[];
 }
 
 export type SubscriberStatus = 'connecting' | 'open' | 'refused' | 'closed';
@@ -200,9 +202,16 @@ class SocketIoSubscriber extends Base implements Subscriber {
     super('socketio');
   }
 
-  open(url: string, namespace: string, token: string | undefined, since: number | undefined): void {
+  open(
+    url: string,
+    namespace: string,
+    token: string | undefined,
+    since: number | undefined,
+    transports: readonly ('polling' | 'websocket')[] = ['polling', 'websocket'],
+  ): void {
     const socket = io(`${url}${namespace === '/' ? '' : namespace}`, {
       path: '/socket.io/',
+      transports: [...transports],
       auth: { ...(token === undefined ? {} : { token }), ...(since === undefined ? {} : { since }) },
       reconnection: false,
       forceNew: true,
@@ -252,7 +261,7 @@ export async function connectSubscriber(transport: TransportKind, url: string, o
   } else {
     const sio = new SocketIoSubscriber();
     subscriber = sio;
-    sio.open(url, options.namespace ?? '/', options.token, options.since);
+    sio.open(url, options.namespace ?? '/', options.token, options.since, options.engineTransports);
   }
   await waitFor(() => subscriber.status !== 'connecting', `${transport} hello or refusal`);
   return subscriber;

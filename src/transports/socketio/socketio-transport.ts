@@ -4,7 +4,7 @@ import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../
 import type { Acknowledger, Hub } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
 import type { Authenticator } from '../../users/index.js';
-import { SocketIoConnection } from './socketio-connection.js';
+import { SocketIoConnection, type SocketIoConnectionHost } from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
 
 export interface SocketIoTransportOptions {
@@ -48,10 +48,17 @@ function tokenOf(socket: Socket): string | undefined {
 export class SocketIoTransport {
   readonly #io: Server;
 
+  // Made once per transport, not once per connection (see socketio-connection.ts).
+  readonly #host: SocketIoConnectionHost;
+
   constructor(
     httpServer: HttpServer,
     private readonly options: SocketIoTransportOptions,
   ) {
+    this.#host = {
+      gone: (connection) => options.hub.detach(connection),
+      ack: (connection, id, reply) => this.#ack(connection, id, reply),
+    };
     this.#io = new Server(httpServer, {
       path: SOCKETIO_PATH,
       serveClient: false,
@@ -69,7 +76,7 @@ export class SocketIoTransport {
   }
 
   #serve(name: Namespace): void {
-    const { hub, acknowledger } = this.options;
+    const { hub } = this.options;
     const namespace = this.#io.of(name);
     namespace.use((socket, next) => {
       this.#admit(socket).then(
@@ -90,24 +97,25 @@ export class SocketIoTransport {
         return;
       }
       if (name === '/events') void socket.join(LISTENER_ROOM);
-      const connection = new SocketIoConnection(socket.id, admitted.principal, socket, name, (c) => hub.detach(c));
-      socket.on('ack', (id: unknown, reply?: unknown) => {
-        const answer = typeof reply === 'function' ? (reply as (result: unknown) => void) : undefined;
-        if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
-          const err = toCodecastError(new CodecastError('invalid_request', 'ack takes the id of a code.'));
-          answer?.({ error: err.code, message: err.message });
-          return;
-        }
-        acknowledger.ack(id, admitted.principal).then(
-          (result) => answer?.(result),
-          (error: unknown) => {
-            const err = toCodecastError(error);
-            answer?.({ error: err.code, message: err.message });
-          },
-        );
-      });
+      const connection = new SocketIoConnection(socket.id, admitted.principal, socket, name, this.#host);
       hub.attach(connection, admitted.since);
     });
+  }
+
+  #ack(connection: SocketIoConnection, id: unknown, reply: unknown): void {
+    const answer = typeof reply === 'function' ? (reply as (result: unknown) => void) : undefined;
+    if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+      const err = toCodecastError(new CodecastError('invalid_request', 'ack takes the id of a code.'));
+      answer?.({ error: err.code, message: err.message });
+      return;
+    }
+    this.options.acknowledger.ack(id, connection.principal).then(
+      (result) => answer?.(result),
+      (error: unknown) => {
+        const err = toCodecastError(error);
+        answer?.({ error: err.code, message: err.message });
+      },
+    );
   }
 
   async #admit(socket: Socket): Promise<void> {
