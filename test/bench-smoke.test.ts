@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runBurst, type BurstOptions, type BurstResult } from '../bench/harness.js';
+import { runBurst, runSustained, type BurstOptions, type BurstResult } from '../bench/harness.js';
 import type { Transport } from '../bench/protocol.js';
 import { REPO, startBare, startCodecast, type Target } from '../bench/targets.js';
 
@@ -46,6 +46,31 @@ describe('benchmark harness, small run', () => {
     const { result, log } = await run(target, { transport: 'mixed', subscribers: 300 });
     assertEveryCodeEverywhere(result, 300, log);
     assert.ok(result.serverStats, 'codecast answers its stats');
+  });
+
+  test('sustained mode: every code of the warm-up and of the measured seconds reaches every subscriber', async () => {
+    const target = await startCodecast({ maxConnections: 100, perUser: 50 });
+    const log: string[] = [];
+    try {
+      const result = await runSustained(
+        target,
+        { transport: 'mixed', subscribers: 60, perProcess: 60, concurrency: 32, rate: 20, seconds: 2, warmupSeconds: 1, intervalSeconds: 1, drainMs: 500 },
+        (line) => log.push(line),
+      );
+      const context = `\n${log.join('\n')}`;
+      assert.equal(result.connect.connected, 60, context);
+      assert.equal(result.published, 60, `20 codes/s for 1 s of warm-up and 2 s measured${context}`);
+      assert.equal(result.lost, 0, context);
+      assert.equal(result.lostInWarmup, 0, context);
+      assert.equal(
+        result.intervals.reduce((n, i) => n + i.codes, 0),
+        40,
+        `only the measured seconds' codes are in the intervals${context}`,
+      );
+      assert.equal(result.slowConsumerCloses, 0, context);
+    } finally {
+      await target.stop();
+    }
   });
 
   for (const transport of ['sse', 'ws', 'socketio'] as const satisfies readonly Transport[]) {
