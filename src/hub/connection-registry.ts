@@ -51,15 +51,18 @@ export class ConnectionRegistry {
     this.#size++;
   }
 
-  /** Removes a connection; false when it was not registered. */
-  remove(connection: Connection): boolean {
-    if (!this.lane(connection.transport).delete(connection)) return false;
+  /** Removes a connection; answers its fan-out mark, or undefined when it was not registered. */
+  remove(connection: Connection): number | undefined {
+    const lane = this.lane(connection.transport);
+    const mark = lane.get(connection);
+    if (mark === undefined) return undefined;
+    lane.delete(connection);
     const userId = connection.principal.user.id;
     const left = (this.#perUser.get(userId) ?? 1) - 1;
     if (left === 0) this.#perUser.delete(userId);
     else this.#perUser.set(userId, left);
     this.#size--;
-    return true;
+    return mark;
   }
 
   ofUser(userId: number): Connection[] {

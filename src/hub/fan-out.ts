@@ -31,8 +31,9 @@ interface Entry {
 }
 
 interface Waiter {
-  /** Value of the visit counter at which every connection present at append has been visited. */
-  readonly doneAtVisit: number;
+  readonly seq: number;
+  /** Connections still without this entry: those registered when it was appended, less those written or gone since. */
+  remaining: number;
   readonly appendedAt: number;
   readonly onSent: (fanOutMs: number) => void;
 }
@@ -65,6 +66,7 @@ export class FanOut {
   #codesBeforeBase = 0;
   /** One combined frame per transport per mark, valid until the next append. */
   readonly #frameCache = TRANSPORTS.map(() => new Map<number, unknown>());
+  /** In sequence order; a later entry is never complete before an earlier one. */
   readonly #waiters: Waiter[] = [];
   #visits = 0;
   // The walk's position: lane index and the live iterator over that lane.
@@ -92,10 +94,25 @@ export class FanOut {
     this.#entries.push({ item, codesSoFar: this.#codesAppended, frames: undefined });
     this.#head++;
     for (const cache of this.#frameCache) cache.clear();
-    if (onSent) this.#waiters.push({ doneAtVisit: this.#visits + this.#registry.size, appendedAt: performance.now(), onSent });
+    if (onSent) this.#waiters.push({ seq: this.#head, remaining: this.#registry.size, appendedAt: performance.now(), onSent });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#walk);
+    }
+  }
+
+  /** A connection whose mark was `mark` left: it no longer holds up the entries after its mark. */
+  left(mark: number): void {
+    this.#written(mark);
+  }
+
+  /** A connection with mark `mark` has been written, or has gone: one fewer for every waiter past it. */
+  #written(mark: number): void {
+    const waiters = this.#waiters;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i] as Waiter;
+      if (waiter.seq <= mark) break;
+      waiter.remaining--;
     }
   }
 
@@ -185,13 +202,16 @@ export class FanOut {
     for (const connection of cursor) {
       const mark = lane.get(connection) as number;
       if (mark !== head) {
+        // Marked before the write: should a send ever end its connection at
+        // once, setting the mark after it would put the connection back.
+        lane.set(connection, head);
+        if (this.#waiters.length > 0) this.#written(mark);
         const frame = this.#frameSince(mark, laneIndex);
         if (frame !== null) {
           connection.send(frame);
           if (connection.backlog > limit) (slow ??= []).push(connection);
         }
         delivered += this.#codesAppended - this.#codesUpTo(mark);
-        lane.set(connection, head);
       }
       if (++visited >= budget) {
         exhausted = false;
@@ -250,7 +270,7 @@ export class FanOut {
     const now = performance.now();
     let settled = 0;
     for (const waiter of this.#waiters) {
-      if (!all && waiter.doneAtVisit > this.#visits) break;
+      if (!all && waiter.remaining > 0) break;
       waiter.onSent(now - waiter.appendedAt);
       settled++;
     }

@@ -138,7 +138,14 @@ export class Hub {
 
   /** Called by a transport when its connection has ended, for whatever reason. */
   detach(connection: Connection): void {
-    if (this.#registry.remove(connection)) this.#recordClose(connection, 'client_closed');
+    if (this.#unregister(connection)) this.#recordClose(connection, 'client_closed');
+  }
+
+  #unregister(connection: Connection): boolean {
+    const mark = this.#registry.remove(connection);
+    if (mark === undefined) return false;
+    this.#fanOut.left(mark);
+    return true;
   }
 
   #recordClose(connection: Connection, reason: CloseReason): void {
@@ -209,7 +216,7 @@ export class Hub {
 
   /** Ends a connection for a reason the hub or an operator chose. */
   close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
-    if (this.#registry.remove(connection)) this.#recordClose(connection, reason);
+    if (this.#unregister(connection)) this.#recordClose(connection, reason);
     connection.close(reason, farewell);
   }
 

@@ -102,22 +102,31 @@ export class Publisher {
       idempotencyKey === undefined || requestHash === undefined
         ? undefined
         : { key: idempotencyKey, requestHash, userId: actor.user.id };
-    // The audience is counted before the insert and the code broadcast right
-    // after it, with nothing in between that lets a connection attach.
-    const audience = this.hub.audience();
+    // The audience goes into the code's row in the same commit; counted again
+    // at the broadcast, in case a connection attached while the insert was
+    // awaited (with SQLite the continuations can interleave), and mended then.
+    const counted = this.hub.audience();
     const code = await this.store.codes.insert(draft, key, actor.user.id, now, {
-      audience,
+      audience: counted,
       idempotency,
       audit: (stored) => ({ actor: actor.user.username, action: 'code.publish', target: String(stored.id), details: { code: stored.code } }),
     });
     // The fan-out runs after this task, after `result` is set; the publish
     // log line waits for it to give the fan-out time.
-    this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
+    const audience = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
     const result: PublishResult = {
       code,
       audience: { connections: audience.sse + audience.ws + audience.socketio, byTransport: audience },
       replayed: false,
     };
+    const missed = { sse: audience.sse - counted.sse, ws: audience.ws - counted.ws, socketio: audience.socketio - counted.socketio };
+    if (missed.sse !== 0 || missed.ws !== 0 || missed.socketio !== 0) {
+      try {
+        await this.store.codes.addDeliveries(code.id, missed, 0);
+      } catch (error) {
+        this.log.bookkeepingFailed(code.id, error);
+      }
+    }
     await this.broker.publish({ type: 'code', node: this.options.node, code });
     return result;
   }

@@ -16,7 +16,7 @@ interface EngineSocket {
   readonly upgrading: boolean;
   readonly transport: {
     readonly name: string;
-    readonly socket?: { readonly bufferedAmount?: number; readonly _socket?: Duplex };
+    readonly socket?: { readonly bufferedAmount?: number; readonly readyState?: number; readonly _socket?: Duplex; terminate?(): void };
   };
   close(discard?: boolean): void;
   on(event: 'packet', listener: (this: EngineSocket) => void): unknown;
@@ -46,6 +46,10 @@ function onDisconnect(this: Socket): void {
 function onAck(this: Socket, id: unknown, reply: unknown): void {
   (this.data as SocketIoConnection | undefined)?.acked(id, reply);
 }
+
+const WS_OPEN = 1;
+// A peer that does not answer a close frame is cut after this long.
+const CLOSE_GRACE_MS = 2000;
 
 /** Reasons after which the client should come back by itself; others withdraw access. */
 const RECONNECTABLE: ReadonlySet<CloseReason> = new Set(['slow_consumer', 'stale', 'shutdown', 'error']);
@@ -128,8 +132,13 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     const engine = this.#engine;
     if (engine.transport.name !== 'websocket' || engine.upgrading || engine.readyState !== 'open') return undefined;
     if (engine.writeBuffer.length > 0) return undefined;
-    const socket = engine.transport.socket?._socket;
-    return socket && !socket.destroyed ? socket : undefined;
+    const ws = engine.transport.socket;
+    // ws's own state too: once it has sent a close frame (answering the
+    // client's), nothing may follow it, though engine.io hears of the close
+    // only when the socket is gone.
+    if (ws?.readyState !== WS_OPEN) return undefined;
+    const socket = ws._socket;
+    return socket && !socket.destroyed && !socket.writableEnded ? socket : undefined;
   }
 
   startLive(): void {
@@ -171,5 +180,10 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
       // A server-side disconnect tells the client not to come back.
       this.socket.disconnect(true);
     }
+    // Frames written straight to the socket are beyond engine.io's discard,
+    // and ws would wait 30 s for a close frame from a peer that is not
+    // reading: as for plain WebSocket clients, it gets a little, then is cut.
+    const ws = this.#engine.transport.socket;
+    if (ws?.terminate) setTimeout(() => ws.terminate?.(), CLOSE_GRACE_MS).unref();
   }
 }
