@@ -161,6 +161,19 @@ function startPool(target: Target, options: LoadOptions): { pool: ClientPool; sp
 }
 
 /**
+ * Heap in use and RSS once garbage is gone: a full GC, a second after, a
+ * second full GC, then the readings. V8 hands freed pages back to the
+ * system on a background thread after a collection; the second GC and the
+ * pause let that finish before RSS is read.
+ */
+async function settledMemory(target: Target): Promise<{ heapUsedKb: number | null; rssKb: number | null }> {
+  await target.collectGarbage();
+  await sleep(1000);
+  const heapUsedKb = (await target.collectGarbage())?.heapUsedKb ?? null;
+  return { heapUsedKb, rssKb: target.pid ? rssKb(target.pid) : null };
+}
+
+/**
  * Opens N subscribers, publishes codes one at a time (each after the previous
  * one reached everybody, or its timeout) and measures every delivery.
  */
@@ -199,8 +212,9 @@ export async function runBursts(targets: readonly Target[], options: BurstOption
     }
     await sleep(500);
     for (const state of states) {
-      state.heapBefore = (await state.target.collectGarbage())?.heapUsedKb ?? null;
-      state.rssBefore = state.target.pid ? rssKb(state.target.pid) : null;
+      const memory = await settledMemory(state.target);
+      state.heapBefore = memory.heapUsedKb;
+      state.rssBefore = memory.rssKb;
     }
     const slices = states.length > 1 ? CONNECT_SLICES : 1;
     for (let index = 0; index < slices; index++) {
@@ -221,8 +235,9 @@ export async function runBursts(targets: readonly Target[], options: BurstOption
     }
     await sleep(options.settleMs);
     for (const state of states) {
-      state.heapConnected = (await state.target.collectGarbage())?.heapUsedKb ?? null;
-      state.rssConnected = state.target.pid ? rssKb(state.target.pid) : null;
+      const memory = await settledMemory(state.target);
+      state.heapConnected = memory.heapUsedKb;
+      state.rssConnected = memory.rssKb;
     }
     const total = options.warmup + options.codes;
     const timeoutMs = Math.max(10_000, options.subscribers * 2);
