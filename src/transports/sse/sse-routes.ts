@@ -57,9 +57,14 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
       hub.admit(principal.user.id);
       reply.hijack();
-      const connection = new SseConnection(newConnectionId(), principal, request.raw.socket, detach);
+      const socket = request.raw.socket;
+      const connection = new SseConnection(newConnectionId(), principal, socket, detach);
+      // The head, hello and any replay leave in one write: one syscall, not
+      // one each (the profile of 10,000 connecting showed two per connection).
+      socket.cork();
       connection.open(options.retryMs);
       hub.attach(connection, since);
+      socket.uncork();
       open.set(connection.id, connection);
       // The client may have gone while we authenticated; its close event
       // then fired before anyone listened.
