@@ -10,7 +10,7 @@ const Sender = (WebSocket as unknown as { Sender: FrameBuilder }).Sender;
  * A final, unmasked WebSocket frame (servers never mask, RFC 6455 §5.1), as
  * ws's Sender builds it: header and payload, ready to write to any socket.
  */
-export function frameParts(payload: Buffer, opcode: 0x1 | 0x9 = 0x1): Buffer[] {
+function frameParts(payload: Buffer, opcode: 0x1 | 0x9 = 0x1): Buffer[] {
   return Sender.frame(payload, { fin: true, mask: false, opcode, readOnly: false, rsv1: false });
 }
 
