@@ -50,7 +50,7 @@ interface Waiter {
  * round to them: every connection gets it within one lap. A batch-at-a-time
  * fan-out instead makes a code wait for the lap in progress and then for
  * its own, up to two laps. Under sustained load that halves the worst
- * latency for the same CPU, and publishes are answered between slices, not
+ * latency for the same CPU, and publishes are answered between turns, not
  * after a whole lap.
  */
 export class FanOut {
