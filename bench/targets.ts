@@ -154,33 +154,42 @@ async function spawnServer(
   return { child, ...listening, profile, inspector: () => inspectorUrl };
 }
 
+/** A connection to a server's inspector: `call` sends one method and answers its result. */
+export async function openInspector(url: string): Promise<{ call(method: string, params?: object): Promise<unknown>; close(): void }> {
+  const socket = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  let id = 0;
+  const call = (method: string, params: object = {}) =>
+    new Promise<unknown>((resolve) => {
+      const mine = ++id;
+      const onMessage = (data: Buffer) => {
+        const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
+        if (message.id !== mine) return;
+        socket.off('message', onMessage);
+        resolve(message.result);
+      };
+      socket.on('message', onMessage);
+      socket.send(JSON.stringify({ id: mine, method, params }));
+    });
+  return { call, close: () => socket.close() };
+}
+
 /** Runs a full GC in a server through its inspector and answers its heap in use. */
 export async function collectGarbage(url: string | undefined): Promise<{ heapUsedKb: number } | undefined> {
   if (url === undefined) return undefined;
-  const socket = new WebSocket(url, { perMessageDeflate: false });
+  let inspector: Awaited<ReturnType<typeof openInspector>> | undefined;
   try {
-    await new Promise<void>((resolve, reject) => {
-      socket.once('open', () => resolve());
-      socket.once('error', reject);
-    });
-    const call = (id: number, method: string, params: object = {}) =>
-      new Promise<unknown>((resolve) => {
-        const onMessage = (data: Buffer) => {
-          const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-          if (message.id !== id) return;
-          socket.off('message', onMessage);
-          resolve(message.result);
-        };
-        socket.on('message', onMessage);
-        socket.send(JSON.stringify({ id, method, params }));
-      });
+    inspector = await openInspector(url);
     // Garbage enough to cycle the young generation twice over first, so that
     // all of it has been touched however little the server has allocated so
     // far: a fresh server's baseline otherwise held a few MB more or less of
     // it from run to run, which moved RSS per connection by half a KB.
-    await call(0, 'Runtime.evaluate', { expression: 'for (let i = 0, a; i < 2e6; i++) a = [i];' });
-    await call(1, 'HeapProfiler.collectGarbage');
-    const result = (await call(2, 'Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as {
+    await inspector.call('Runtime.evaluate', { expression: 'for (let i = 0, a; i < 2e6; i++) a = [i];' });
+    await inspector.call('HeapProfiler.collectGarbage');
+    const result = (await inspector.call('Runtime.evaluate', { expression: 'process.memoryUsage().heapUsed', returnByValue: true })) as {
       result?: { value?: number };
     };
     const heapUsed = result.result?.value;
@@ -188,7 +197,7 @@ export async function collectGarbage(url: string | undefined): Promise<{ heapUse
   } catch {
     return undefined;
   } finally {
-    socket.close();
+    inspector?.close();
   }
 }
 

@@ -3,35 +3,17 @@
 // before and after connecting, for the bare broadcaster and for codecast.
 //
 //   node --import tsx bench/experiments/memory-spaces.ts [sse|ws|socketio] [N=10000]
-import { WebSocket } from 'ws';
 import { ClientPool } from '../client-pool.js';
 import { specsFor } from '../harness.js';
 import { rssKb } from '../measure.js';
 import type { Transport } from '../protocol.js';
-import { startBare, startCodecast, type Target } from '../targets.js';
+import { openInspector, startBare, startCodecast, type Target } from '../targets.js';
 
 type Report = Record<string, number>;
 
 async function report(url: string, pid: number): Promise<Report> {
-  const socket = new WebSocket(url, { perMessageDeflate: false });
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  let id = 0;
-  const call = (method: string, params: object = {}) =>
-    new Promise<any>((resolve) => {
-      const mine = ++id;
-      const onMessage = (data: Buffer) => {
-        const message = JSON.parse(data.toString()) as { id?: number; result?: unknown };
-        if (message.id !== mine) return;
-        socket.off('message', onMessage);
-        resolve(message.result);
-      };
-      socket.on('message', onMessage);
-      socket.send(JSON.stringify({ id: mine, method, params }));
-    });
-  await call('HeapProfiler.collectGarbage');
+  const inspector = await openInspector(url);
+  await inspector.call('HeapProfiler.collectGarbage');
   const expression = `JSON.stringify((() => {
     const v8 = process.getBuiltinModule('v8');
     const m = process.memoryUsage();
@@ -39,9 +21,9 @@ async function report(url: string, pid: number): Promise<Report> {
     for (const s of v8.getHeapSpaceStatistics()) { out[s.space_name + ' used'] = s.space_used_size; out[s.space_name + ' size'] = s.space_size; }
     return out;
   })())`;
-  const result = await call('Runtime.evaluate', { expression, returnByValue: true });
-  socket.close();
-  const values = JSON.parse(result.result.value as string) as Report;
+  const result = (await inspector.call('Runtime.evaluate', { expression, returnByValue: true })) as { result: { value: string } };
+  inspector.close();
+  const values = JSON.parse(result.result.value) as Report;
   return { rss: (rssKb(pid) ?? 0) * 1024, ...values };
 }
 

@@ -68,7 +68,6 @@ export class FanOut {
   readonly #frameCache = TRANSPORTS.map(() => new Map<number, unknown>());
   /** In sequence order; a later entry is never complete before an earlier one. */
   readonly #waiters: Waiter[] = [];
-  #visits = 0;
   // The walk's position: lane index and the live iterator over that lane.
   // Map iterators survive entries being added and removed between slices.
   #lane = TRANSPORTS.length;
@@ -172,9 +171,8 @@ export class FanOut {
         }
         this.#cursor = this.#registry.lane(TRANSPORTS[this.#lane] as TransportName).keys();
       }
-      const before = this.#visits;
       const found = this.#visitCursor(this.#lane, budget);
-      budget -= this.#visits - before;
+      budget -= found.visited;
       if (found.slow) (slow ??= []).push(...found.slow);
       if (found.exhausted) {
         this.#cursor = undefined;
@@ -187,7 +185,7 @@ export class FanOut {
   }
 
   /** Visits up to `budget` connections from the cursor of lane `laneIndex`. */
-  #visitCursor(laneIndex: number, budget: number): { exhausted: boolean; slow: Connection[] | undefined } {
+  #visitCursor(laneIndex: number, budget: number): { visited: number; exhausted: boolean; slow: Connection[] | undefined } {
     const transport = TRANSPORTS[laneIndex] as TransportName;
     const lane = this.#registry.lane(transport);
     const cursor = this.#cursor as IterableIterator<Connection>;
@@ -218,9 +216,8 @@ export class FanOut {
         break;
       }
     }
-    this.#visits += visited;
     if (delivered > 0) this.#sink.delivered(transport, delivered);
-    return { exhausted, slow };
+    return { visited, exhausted, slow };
   }
 
   /** Everything after `mark` as one frame for the transport of lane `laneIndex`; null when it carries none of it. */
