@@ -1,7 +1,7 @@
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Acknowledger, Hub, Publisher, RuntimeSettings } from '../hub/index.js';
+import type { Acknowledger, Hub, InboundBudget, Publisher, RuntimeSettings } from '../hub/index.js';
 import type { Store } from '../store/index.js';
 import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
@@ -27,6 +27,8 @@ export interface HttpServerParts {
   readonly hub: Hub;
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
+  /** Each user's budget of HTTP acks. */
+  readonly inboundBudget: InboundBudget;
   readonly settings: RuntimeSettings;
   readonly users: UserAdmin;
   readonly store: Store;
@@ -78,6 +80,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
         auth,
         publisher: parts.publisher,
         acknowledger: parts.acknowledger,
+        ackBudget: parts.inboundBudget,
         store: parts.store,
       });
       await api.register(userRoutes, { auth, users: parts.users });
