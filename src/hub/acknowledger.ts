@@ -90,7 +90,8 @@ export class Acknowledger {
    *   database_unavailable when acks cannot be stored and too many wait.
    */
   async ack(codeId: number, principal: Principal): Promise<AckResult> {
-    const known = this.#known(codeId) ?? (await this.#load(codeId));
+    let known = this.#known(codeId);
+    if (known === undefined) known = await this.#load(codeId);
     if (known === null) throw new CodecastError('code_not_found', `No code has the id ${codeId}.`);
     return this.#record(known, principal.user.id, Date.now());
   }

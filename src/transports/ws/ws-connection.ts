@@ -36,10 +36,11 @@ export class OwnedWebSocket extends WebSocket {
         connection.received(args[0] as RawData, args[1] as boolean);
         return true;
       case 'ping':
-        // ws has answered it with a pong already: a ping costs us a write,
-        // so a ping flood spends the budget like any other message.
+        // Answered here rather than by ws (autoPong is off): only within the
+        // budget, so a ping flood is closed as any other flood is, with a
+        // close code that says why. (ws's own guard would cut it without one.)
         if (!connection) break;
-        connection.spend();
+        if (connection.spend()) connection.pong(args[0] as Buffer);
         return true;
       case 'pong':
         if (!connection) break;
@@ -104,6 +105,14 @@ export class WsConnection implements Connection<WsFrame> {
     }
     this.#inboundFullAt = next;
     return true;
+  }
+
+  /**
+   * Answers a ping, unless the peer is not reading what it is sent: RFC 6455
+   * §5.5.3 lets a pong answer only the latest of several pings.
+   */
+  pong(data: Buffer): void {
+    if (!this.socket.writableNeedDrain) this.ws.pong(data);
   }
 
   /** A message from the peer, read by the transport if within the budget. */

@@ -57,6 +57,8 @@ export class WsTransport {
       // Compression would make every frame per-client work; codes are small.
       perMessageDeflate: false,
       clientTracking: false,
+      // Pings are answered by the connection, within its inbound budget.
+      autoPong: false,
       WebSocket: OwnedWebSocket,
     });
     options.hub.useEncoder(new WsEncoder());
