@@ -116,6 +116,16 @@ describe('a full disk', { skip: mountSkipReason() }, () => {
       await t.publish('AFTER-FULL');
       assertStillOpen(subscribers);
       await assertHeldEqualsStored(t, subscribers);
+
+      // Stored means stored: a restart on the same files holds exactly what
+      // was announced, the codes that squeezed in before the refusals too.
+      const announced = (subscribers[0] as Subscriber).codeIds;
+      await closeAll(subscribers);
+      subscribers = [];
+      await t.stop();
+      t = await startTestServer({}, { dir: disk.dir });
+      const stored = (await t.api('GET', '/api/v1/codes?all=true&limit=1000')).body.codes.map((c: { id: number }) => c.id);
+      assert.deepEqual(stored, announced, 'after a restart the database holds exactly the announced codes');
     } finally {
       await closeAll(subscribers);
       await t?.stop().catch(() => undefined);

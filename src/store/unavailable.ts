@@ -13,7 +13,7 @@ export type UnavailableReason = 'cannot_write' | 'busy' | 'file_gone' | 'closed'
 const CLIENT_MESSAGES: Record<UnavailableReason, string> = {
   cannot_write: 'The database cannot take writes now (disk full, read-only or failing); retry later.',
   busy: 'The database is busy; retry later.',
-  file_gone: 'The database file is gone from its path; writes are refused until an operator restores it and restarts the server.',
+  file_gone: 'The database file is gone from its path; writes are refused until an operator puts it back or restarts the server.',
   closed: 'The database is closed; retry later.',
 };
 

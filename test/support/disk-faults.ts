@@ -18,7 +18,7 @@ export interface Mounted {
 export function mountSkipReason(): string | undefined {
   if (process.platform !== 'linux') return `storage-fault tests need Linux (this is ${process.platform})`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    return 'storage-fault tests mount a tmpfs and a loop device and must run as root (CI does); SKIPPED, nothing about storage faults was tested';
+    return 'mounting a tmpfs or a loop device needs root (CI runs as root): SKIPPED, this storage fault was NOT tested';
   }
   return undefined;
 }
