@@ -12,6 +12,7 @@ import { copyFileSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
 import { capturingLogger, ext4SkipReason, fillDisk, mountExt4, mountSkipReason, mountTmpfs } from './support/disk-faults.js';
 import { eventually } from './support/raw-clients.js';
@@ -111,6 +112,13 @@ describe('a full disk', { skip: mountSkipReason() }, () => {
 
       unlinkSync(filler);
       await readyAgain(t);
+      const probes = new Database(t.databasePath, { readonly: true });
+      try {
+        const row = probes.prepare('select count(*) as n from write_probe').get() as { n: number };
+        assert.equal(row.n, 1, 'readiness came back through the probe write, with no request writing');
+      } finally {
+        probes.close();
+      }
       await assertAllAccepted(paths);
       assert.equal((await t.api('GET', '/api/v1/settings')).body.defaultValue, 7);
       await t.publish('AFTER-FULL');
@@ -286,5 +294,22 @@ describe('a client that presents a last id beyond every id the server has', () =
         }
       });
     }
+  }
+});
+
+test('a healthy /readyz costs no write: the store probes writes only while they fail', async () => {
+  const t = await startTestServer();
+  try {
+    for (let i = 0; i < 20; i++) assert.equal((await t.api('GET', '/readyz', { token: null })).status, 200);
+    await t.publish('HEALTHY');
+    const db = new Database(t.databasePath, { readonly: true });
+    try {
+      const row = db.prepare('select count(*) as n from write_probe').get() as { n: number };
+      assert.equal(row.n, 0, 'no probe write while healthy');
+    } finally {
+      db.close();
+    }
+  } finally {
+    await t.stop();
   }
 });
