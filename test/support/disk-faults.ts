@@ -14,13 +14,23 @@ export interface Mounted {
   cleanup(): void;
 }
 
-/** Why mounting cannot work here, or undefined when it can. */
+/** Why mounting cannot work here, or undefined when it can: it tries a tiny tmpfs. */
 export function mountSkipReason(): string | undefined {
-  if (process.platform !== 'linux') return `storage-fault tests need Linux (this is ${process.platform})`;
+  if (process.platform !== 'linux') return `storage-fault tests need Linux (this is ${process.platform}): SKIPPED, this storage fault was NOT tested`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return 'mounting a tmpfs or a loop device needs root (CI runs as root): SKIPPED, this storage fault was NOT tested';
   }
-  return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'codecast-mount-check-'));
+  try {
+    run('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    run('umount', [dir]);
+    return undefined;
+  } catch (error) {
+    const said = (error as { stderr?: string }).stderr?.trim() || String(error);
+    return `root cannot mount here (a container without CAP_SYS_ADMIN?): ${said}; SKIPPED, this storage fault was NOT tested`;
+  } finally {
+    quietly(() => rmSync(dir, { recursive: true, force: true }));
+  }
 }
 
 function run(command: string, args: readonly string[]): string {
@@ -76,6 +86,8 @@ export function fillDisk(dir: string): string {
 }
 
 export interface Ext4Mount extends Mounted {
+  /** Why this kernel cannot be made to fail the file system, or undefined. */
+  readonly cannotFail: string | undefined;
   /** Makes the kernel record a file-system error: with errors=remount-ro it turns the file system read-only. */
   failReadOnly(): void;
 }
@@ -105,12 +117,14 @@ export function mountExt4(sizeBytes: number): Ext4Mount {
     throw error;
   }
   const device = basename(run('findmnt', ['-n', '-o', 'SOURCE', dir]).trim());
+  const trigger = `/sys/fs/ext4/${device}/trigger_fs_error`;
   return {
     dir,
     cleanup,
+    cannotFail: existsSync(trigger)
+      ? undefined
+      : `${trigger} does not exist: this kernel cannot record an ext4 error on demand; SKIPPED, this storage fault was NOT tested`,
     failReadOnly() {
-      const trigger = `/sys/fs/ext4/${device}/trigger_fs_error`;
-      if (!existsSync(trigger)) throw new Error(`${trigger} does not exist: this kernel cannot simulate an ext4 error`);
       writeFileSync(trigger, 'codecast storage-fault test');
     },
   };
@@ -124,9 +138,10 @@ export function ext4SkipReason(): string | undefined {
     try {
       run('sh', ['-c', `command -v ${tool}`]);
     } catch {
-      return `${tool} is not installed: the read-only test needs it; SKIPPED`;
+      return `${tool} is not installed: the read-only test needs it; SKIPPED, this storage fault was NOT tested`;
     }
   }
+  if (!existsSync('/dev/loop-control')) return 'no loop devices here (/dev/loop-control): SKIPPED, this storage fault was NOT tested';
   return undefined;
 }
 
