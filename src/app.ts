@@ -70,7 +70,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
   });
-  const store = await Store.open(config.database, (ms) => metrics.queried(ms));
+  const store = await Store.open(config.database, {
+    queried: (ms) => metrics.queried(ms),
+    writesFailed: (detail) =>
+      logger.error(
+        { detail },
+        'the database cannot take writes (disk full, read-only or I/O error): writes answer 503 and /readyz fails ' +
+          'until it can; free space or repair the file system, and writes resume by themselves',
+      ),
+    writesResumed: () => logger.info('the database takes writes again'),
+    fileGone: (detail) =>
+      logger.error(
+        { path: config.database.path },
+        `${detail}; anything written now would be lost, so writes answer 503 and /readyz fails. ` +
+          'Move the file back to its path, or restore a backup there and restart the server ' +
+          '(a restart on an empty path starts an empty database)',
+      ),
+    fileBack: () => logger.info({ path: config.database.path }, 'the database file is back at its path: writes resume'),
+  });
   const timers: NodeJS.Timeout[] = [];
   let http: FastifyInstance | undefined;
   let stopping = false;

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { CodecastError, errorCatalog, type ErrorCode } from '../domain/index.js';
-import { isDatabaseUnavailable } from '../store/index.js';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from '../store/index.js';
 
 // Fastify's own error codes, mapped to ours at this edge only.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -25,6 +25,7 @@ function validationMessage(error: FastifyError): string {
 /** Turns anything thrown while serving a request into our error shape. */
 export function toCodecastError(error: unknown): CodecastError {
   if (error instanceof CodecastError) return error;
+  if (error instanceof DatabaseUnavailableError) return new CodecastError('database_unavailable', error.message, undefined, 5);
   if (isDatabaseUnavailable(error)) return new CodecastError('database_unavailable', undefined, undefined, 5);
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return new CodecastError('invalid_request', validationMessage(fastifyError as FastifyError));

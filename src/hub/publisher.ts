@@ -136,17 +136,16 @@ export class Publisher {
     if (!record) throw new CodecastError('code_not_found');
     if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
     const now = new Date();
-    await this.store.codes.revoke(id, now);
+    // Stored (with its audit entry) before anyone is told: a revoke that
+    // fails answers 503 and changes nothing.
+    await this.store.codes.revoke(id, now, {
+      actor: actor.user.username,
+      action: 'code.revoke',
+      target: String(id),
+      details: { code: record.code },
+    });
     this.hub.revokeCode(id);
     await this.broker.publish({ type: 'revoke', node: this.options.node, id });
-    try {
-      await this.store.audit.record(
-        { actor: actor.user.username, action: 'code.revoke', target: String(id), details: { code: record.code } },
-        now,
-      );
-    } catch (error) {
-      this.log.bookkeepingFailed(id, error);
-    }
     return publicCode(record);
   }
 

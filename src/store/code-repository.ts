@@ -154,15 +154,19 @@ export class CodeRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Marks the code revoked; false if it was already. */
-  async revoke(id: number, now: Date): Promise<boolean> {
-    const result = await this.db
-      .updateTable('codes')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+  /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
+  async revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('codes')
+        .set({ revoked_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      const revoked = result.numUpdatedRows > 0n;
+      if (revoked && audit) await new AuditRepository(trx).record(audit, now);
+      return revoked;
+    });
   }
 
   async addDeliveries(id: number, counts: Readonly<Record<TransportName, number>>, replayed: number): Promise<void> {

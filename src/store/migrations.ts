@@ -84,6 +84,17 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // One row the store rewrites to learn whether the database takes writes
+  // again after a write failed (disk full, read-only, I/O error).
+  '0002_write_probe': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('write_probe')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {
