@@ -8,6 +8,7 @@ import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
 import { authHooks, serializeRequest } from './auth.js';
 import { installErrorHandling } from './errors.js';
+import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
 import { healthRoutes } from './routes/health.js';
@@ -38,12 +39,16 @@ export interface HttpServerParts {
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
 // error, so `"value": "3"` or a misspelt field is a 400 rather than guessed.
-// Query strings and path parameters are text by nature and are coerced.
+// Query strings and path parameters are text by nature and are coerced,
+// integers only from plain decimal digits (strictIntegers).
 function validatorCompilers() {
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: true });
   const lenient = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false, useDefaults: true });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : lenient).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+    if (httpPart === 'body') return strict.compile(schema);
+    const validate = lenient.compile(schema);
+    return httpPart === 'querystring' || httpPart === 'params' ? strictIntegers(schema, validate, httpPart) : validate;
+  };
 }
 
 export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
