@@ -3,6 +3,7 @@ import {
   USERNAME_PATTERN,
   hashToken,
   newToken,
+  tokenLabel,
   type Principal,
   type Role,
   type User,
@@ -48,7 +49,8 @@ export class UserAdmin {
     }
     const now = new Date();
     const user = await this.store.users.create(username, role, now);
-    if (!user) throw new CodecastError('user_exists', `A user named "${username}" exists already.`);
+    // The database refuses a name that differs from an existing one only by case.
+    if (!user) throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
     const token = await this.#issue(user, 'first token', now, chosenToken);
     await this.#audit(actor, 'user.create', username, { role }, now);
     return { user, token };
@@ -87,7 +89,8 @@ export class UserAdmin {
     return updated;
   }
 
-  async createToken(username: string, label: string | null, actor: Actor): Promise<IssuedToken> {
+  async createToken(username: string, rawLabel: string | null, actor: Actor): Promise<IssuedToken> {
+    const label = tokenLabel(rawLabel);
     const user = await this.get(username);
     const now = new Date();
     const token = await this.#issue(user, label, now);
