@@ -27,7 +27,9 @@ export class UserRepository {
     const row = await this.db
       .insertInto('users')
       .values({ username, role, disabled: 0, created_at: now.toISOString() })
-      .onConflict((oc) => oc.column('username').doNothing())
+      // No conflict target: the name may clash with the column's own unique
+      // constraint or with the case-insensitive index (migration 0002).
+      .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();
     return row ? toUser(row) : undefined;
