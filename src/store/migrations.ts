@@ -101,6 +101,29 @@ const migrations: Record<string, Migration> = {
       await sql`create unique index users_username_nocase on users (lower(username))`.execute(db);
     },
   },
+  '0003_idempotency_keys_per_user': {
+    /**
+     * An Idempotency-Key belongs to the admin who sent it: another admin
+     * reusing the same key gets its own publish. SQLite cannot change a
+     * primary key in place, so the table is rebuilt with (user_id, key).
+     */
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idempotency_keys_v3')
+        .addColumn('user_id', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['user_id', 'key'])
+        .execute();
+      await sql`insert into idempotency_keys_v3 (user_id, key, request_hash, code_id, created_at_ms)
+        select user_id, key, request_hash, code_id, created_at_ms from idempotency_keys`.execute(db);
+      await db.schema.dropTable('idempotency_keys').execute();
+      await db.schema.alterTable('idempotency_keys_v3').renameTo('idempotency_keys').execute();
+      await db.schema.createIndex('idempotency_created').on('idempotency_keys').column('created_at_ms').execute();
+    },
+  },
 };
 
 /**
