@@ -92,7 +92,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
 
 /**
  * Reads every setting from `env`, reporting every bad value at once.
- * @throws ConfigError naming each variable, the value given and what it accepts.
+ * @throws ConfigError naming each variable, the value given (never for a
+ *   secret) and what it accepts.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
@@ -106,7 +107,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      problems.push(`${spec.env}=${JSON.stringify(text)} is not valid: expected ${describe(spec.type)}`);
+      // A secret is never echoed, not even a wrong one: it may be a real
+      // token set in the wrong variable, and this message goes to logs.
+      const shown = spec.type.kind === 'token' ? ' (its value is not shown)' : `=${JSON.stringify(text)}`;
+      problems.push(`${spec.env}${shown} is not valid: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
     }

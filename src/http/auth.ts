@@ -47,22 +47,47 @@ export function authHooks(authenticator: Authenticator): AuthHooks {
   return { user: hook('user', false), admin: hook('admin', false), userFromHeaderOrQuery: hook('user', true) };
 }
 
+// Where a parameter's name may begin: after `?`, `&` or `;`, written as is
+// or percent-encoded. A value ends only at one written as is (or `#`), so an
+// encoded `&` inside a token cannot leave its tail in the log.
+const PARAMETER_START = /[?&;]|%(?:3f|26|3b)/gi;
+const VALUE_END = /[?&;#]/;
+
+function decodeName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '));
+  } catch {
+    return name;
+  }
+}
+
 /**
- * The URL as logged: any query parameter whose decoded name mentions a
- * token is replaced, so `?%74oken=` cannot slip through either.
+ * The URL as logged or echoed: the value of every parameter whose decoded
+ * name mentions a token is replaced, wherever it stands — the query
+ * (`?token=`, `?a=1&token=`, `?a=1;token=`), the path (`/stream;token=`), an
+ * encoded name (`?%74oken=`) or an encoded separator (`?a=1%26token=`).
  */
 export function redactUrl(url: string): string {
-  const mark = url.indexOf('?');
-  if (mark < 0) return url;
-  const params = new URLSearchParams(url.slice(mark + 1));
-  let redacted = false;
-  for (const name of new Set(params.keys())) {
-    if (/token/i.test(name)) {
-      params.set(name, '[redacted]');
-      redacted = true;
-    }
+  const starts = [...url.matchAll(PARAMETER_START)].map((m) => (m.index ?? 0) + m[0].length);
+  let out = '';
+  let copied = 0;
+  for (const start of starts) {
+    if (start < copied) continue;
+    const pieceLength = url.slice(start).search(VALUE_END);
+    const piece = pieceLength < 0 ? url.slice(start) : url.slice(start, start + pieceLength);
+    // The name ends at the first `=`, or failing one at an encoded `=`.
+    const raw = piece.indexOf('=');
+    const nameEnd = raw >= 0 ? raw : piece.toLowerCase().indexOf('%3d');
+    if (nameEnd < 0) continue;
+    const name = decodeName(piece.slice(0, nameEnd));
+    if (!/token/i.test(name)) continue;
+    const valueStart = start + nameEnd + (raw >= 0 ? 1 : 3);
+    const valueLength = url.slice(valueStart).search(VALUE_END);
+    const valueEnd = valueLength < 0 ? url.length : valueStart + valueLength;
+    out += `${url.slice(copied, start)}${name}=[redacted]`;
+    copied = valueEnd;
   }
-  return redacted ? `${url.slice(0, mark)}?${params.toString().replaceAll('%5Bredacted%5D', '[redacted]')}` : url;
+  return copied === 0 ? url : out + url.slice(copied);
 }
 
 /** How a request is logged: no headers, and the URL without tokens. */

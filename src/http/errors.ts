@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { CodecastError, errorCatalog, type ErrorCode } from '../domain/index.js';
 import { isDatabaseUnavailable } from '../store/index.js';
+import { redactUrl } from './auth.js';
 
 // Fastify's own error codes, mapped to ours at this edge only.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -54,7 +55,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     return sendError(reply, mapped);
   });
   app.setNotFoundHandler((request, reply) =>
-    sendError(reply, new CodecastError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}.`)),
+    // The path is echoed without any token it carries (`/stream;token=…`).
+    sendError(reply, new CodecastError('not_found', `No route for ${request.method} ${redactUrl(request.url.split('?')[0] ?? '')}.`)),
   );
 }
 
