@@ -7,7 +7,7 @@ import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
 import { authHooks, serializeRequest } from './auth.js';
-import { installErrorHandling } from './errors.js';
+import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
@@ -60,6 +60,9 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     forceCloseConnections: 'idle',
     // Fastify's own 503 while closing has its own body; ours follows the catalog.
     return503OnClosing: false,
+    // Errors before routing and from Node's parser answer in our shape too.
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
   });
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
