@@ -138,6 +138,20 @@ describe('a configuration error never echoes a secret', () => {
     }
   });
 
+  test('a refused database URL is shown without its password', () => {
+    for (const url of ['postgres://codecast:hunter2-password@db:5432/codecast', 'mysql://root:hunter2-password@localhost/db', 'postgresql://u:hunter2-p@ss/word@host/db']) {
+      assert.throws(
+        () => loadConfig({ DATABASE_URL: url }),
+        (error: Error) => {
+          assert.match(error.message, /DATABASE_URL=".*:\*\*\*@/);
+          assert.doesNotMatch(error.message, /hunter2/);
+          return true;
+        },
+        url,
+      );
+    }
+  });
+
   test('codecast serve with a bad token in the environment exits 2 and prints no secret', async () => {
     const secret = 'bad secret with a space';
     for (const name of ['CODECAST_ADMIN_TOKEN', 'CODECAST_METRICS_TOKEN']) {

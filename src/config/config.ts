@@ -62,6 +62,17 @@ function describe(type: SettingKind): string {
   }
 }
 
+/**
+ * A bad value as the error shows it. A secret is never echoed, not even a
+ * wrong one: it may be a real token set in the wrong variable, and the
+ * message goes to logs. A URL is shown without its password.
+ */
+function shown(type: SettingKind, text: string): string {
+  if (type.kind === 'token') return ' (its value is not shown)';
+  if (type.kind === 'database-url') return `=${JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):.*@/i, '$1:***@'))}`;
+  return `=${JSON.stringify(text)}`;
+}
+
 function parseDatabaseUrl(value: string): DatabaseTarget | undefined {
   if (/^postgres(ql)?:\/\//i.test(value)) return undefined;
   if (value.startsWith('sqlite://')) return { driver: 'sqlite', path: value.slice('sqlite://'.length) };
@@ -107,10 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      // A secret is never echoed, not even a wrong one: it may be a real
-      // token set in the wrong variable, and this message goes to logs.
-      const shown = spec.type.kind === 'token' ? ' (its value is not shown)' : `=${JSON.stringify(text)}`;
-      problems.push(`${spec.env}${shown} is not valid: expected ${describe(spec.type)}`);
+      problems.push(`${spec.env}${shown(spec.type, text)} is not valid: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
     }
