@@ -3,9 +3,11 @@
 // names unique regardless of case, and Idempotency-Keys that belong to the
 // admin who sent them. Each test does the attack against a real server.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import { io } from 'socket.io-client';
@@ -15,6 +17,8 @@ import { migrationProvider } from '../src/store/migrations.js';
 import { WsRecorder } from './support/raw-clients.js';
 import { ADMIN_TOKEN, startTestServer, type ApiResponse, type TestServer } from './support/server.js';
 import { SseReader } from './support/sse.js';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 function assertError(res: ApiResponse, status: number, error: string, what: string): void {
   assert.equal(res.status, status, `${what}: ${JSON.stringify(res.body)}`);
@@ -251,6 +255,14 @@ describe('a database that already holds names differing only by case', () => {
         assert.doesNotMatch(error.message, /SQLITE_|constraint failed/i);
         return true;
       });
+      // The CLI's start says so in one line, with no stack and exit status 1.
+      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: `sqlite:${path}`, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
+      delete env.CODECAST_ADMIN_TOKEN;
+      const serve = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(serve.status, 1, serve.stderr);
+      assert.match(serve.stderr, /^codecast: the database holds user names that differ only by case \(\[(carol, Carol|Carol, carol)\]\)/);
+      assert.equal(serve.stderr.trim().split('\n').length, 1, serve.stderr);
+      assert.doesNotMatch(serve.stderr, /SqliteError|SQLITE_|\n\s+at /);
       // Nothing was changed: both names are there, no index was made.
       const check = new SqliteDatabase(path, { readonly: true });
       try {
