@@ -95,6 +95,24 @@ describe('errors before routing follow the contract', () => {
     }
   });
 
+  test('WebSocket handshakes that ws refuses answer in our shape', async () => {
+    const upgrade = 'Host: x\r\nConnection: Upgrade\r\n';
+    const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
+    const cases: [string, string, string][] = [
+      [`POST /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`, 'not_found', 'POST'],
+      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: h2c\r\n\r\n`, 'invalid_request', 'Upgrade: h2c'],
+      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n`, 'invalid_request', 'no key'],
+      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 12\r\n\r\n`, 'invalid_request', 'version 12'],
+      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,,b\r\n\r\n`, 'invalid_request', 'bad protocol list'],
+      [`GET /nowhere HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\n\r\n`, 'not_found', 'unknown path'],
+    ];
+    for (const [request, error, what] of cases) {
+      const answer = await rawRequest(request);
+      assertCatalogError(fromRaw(answer), error, what);
+      if (what === 'version 12') assert.equal(answer.headers.get('sec-websocket-version'), '13');
+    }
+  });
+
   test('headers larger than Node accepts answer 431 headers_too_large', async () => {
     const answer = await rawRequest(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assertCatalogError(fromRaw(answer), 'headers_too_large', 'a 20 kB header');

@@ -66,6 +66,27 @@ export function frameworkError(error: FastifyError, _request: FastifyRequest, re
 }
 
 /**
+ * Answers a catalog error on a socket that no HTTP response object owns (a
+ * request Node could not parse, a refused upgrade), then closes it.
+ */
+export function writeRawError(socket: Duplex, error: CodecastError, headers: Readonly<Record<string, string>> = {}): void {
+  const body = JSON.stringify({ error: error.code, message: error.message, ...error.details });
+  const head = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+    ...headers,
+  };
+  const lines = Object.entries(head).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${error.status} ${STATUS_CODES[error.status]}\r\n${lines}\r\n${body}`);
+}
+
+/**
  * Node's HTTP parser refusing a request (bad syntax, headers too large, too
  * slow) before Fastify sees it; given to Fastify's `clientErrorHandler`,
  * whose default answers in Fastify's own shape. The socket is then closed,
@@ -78,15 +99,7 @@ export function clientError(error: Error & { code?: string }, socket: Duplex): v
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout'
     : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large'
     : 'invalid_request';
-  const { status, message } = errorCatalog[code];
-  const body = JSON.stringify({ error: code, message: code === 'invalid_request' ? 'The request is not valid HTTP.' : message });
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(error);
+  writeRawError(socket, new CodecastError(code, code === 'invalid_request' ? 'The request is not valid HTTP.' : undefined));
 }
 
 export function installErrorHandling(app: FastifyInstance): void {
