@@ -113,6 +113,20 @@ describe('errors before routing follow the contract', () => {
     }
   });
 
+  test('an Expect the server does not know is ignored rather than answered with an empty 417', async () => {
+    const answer = await rawRequest('GET /healthz HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n');
+    assert.equal(answer.status, 200);
+    assert.deepEqual(JSON.parse(answer.body), { status: 'ok' });
+    const unknown = await rawRequest('GET /nothing HTTP/1.1\r\nHost: x\r\nExpect: teapot\r\nConnection: close\r\n\r\n');
+    assertCatalogError(fromRaw(unknown), 'not_found', 'Expect on an unknown path');
+  });
+
+  test('files outside the asset folders, and the folders themselves, are not_found', async () => {
+    for (const path of ['/assets/', '/assets/../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/vendor/uplot/package.json', '/vendor/uplot/']) {
+      assertCatalogError(fromRaw(await get(path)), 'not_found', path);
+    }
+  });
+
   test('headers larger than Node accepts answer 431 headers_too_large', async () => {
     const answer = await rawRequest(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
     assertCatalogError(fromRaw(answer), 'headers_too_large', 'a 20 kB header');

@@ -37,6 +37,9 @@ export function toCodecastError(error: unknown): CodecastError {
   if (error instanceof SyntaxError && fastifyError.statusCode === 400) return new CodecastError('malformed_json');
   const status = fastifyError.statusCode;
   if (status !== undefined && status >= 400 && status < 500) {
+    // A 403 here is @fastify/static refusing a directory or a path outside
+    // its root: for a client, nothing is there.
+    if (status === 403) return new CodecastError('not_found');
     return new CodecastError(status === 404 ? 'not_found' : 'invalid_request', fastifyError.message);
   }
   return new CodecastError('internal_error');

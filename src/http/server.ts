@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -63,6 +64,12 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     // Errors before routing and from Node's parser answer in our shape too.
     frameworkErrors: frameworkError,
     clientErrorHandler: clientError,
+  });
+  // An Expect other than 100-continue: Node would answer 417 with an empty
+  // body. RFC 9110 §10.1.1 lets a server ignore an expectation it does not
+  // know, so the request is served as if it had none.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    app.server.emit('request', request, response);
   });
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
