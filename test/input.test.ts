@@ -222,6 +222,16 @@ describe('token labels and user names', () => {
     assert.equal(names.filter((n: string) => n === 'alice').length, 1);
   });
 
+  test('a user is found by its name in any case, and answers with the name as created', async () => {
+    for (const name of ['alice', 'ALICE', 'Alice']) {
+      const res = await t.api('GET', `/api/v1/users/${name}`);
+      assert.equal(res.status, 200, name);
+      assert.equal(res.body.user.username, 'alice');
+    }
+    assert.equal((await t.api('PATCH', '/api/v1/users/ALICE', { body: { disabled: true } })).body.user.username, 'alice');
+    assert.equal((await t.api('PATCH', '/api/v1/users/alice', { body: { disabled: false } })).body.user.disabled, false);
+  });
+
   test('the database itself refuses a second name differing only by case', async () => {
     const db = new SqliteDatabase(t.databasePath);
     try {
@@ -231,6 +241,26 @@ describe('token labels and user names', () => {
       );
     } finally {
       db.close();
+    }
+  });
+});
+
+describe('the first admin and names differing by case', () => {
+  test('with a user "Admin" and no admin, the first admin is admin-2, not a failed start', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'codecast-bootstrap-'));
+    try {
+      const store = await Store.open({ driver: 'sqlite', path: join(dir, 'codecast.db') });
+      await store.users.create('Admin', 'user', new Date());
+      await store.close();
+      const t = await startTestServer({}, { dir });
+      try {
+        assert.equal(t.server.bootstrap?.username, 'admin-2');
+        assert.equal((await t.api('GET', '/api/v1/me')).body.user.username, 'admin-2');
+      } finally {
+        await t.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -35,8 +35,13 @@ export class UserRepository {
     return row ? toUser(row) : undefined;
   }
 
+  /** The user of that name in any case (names are unique regardless of case; the index is on lower(username)). */
   async byName(username: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb(eb.fn('lower', ['username']), '=', username.toLowerCase()))
+      .executeTakeFirst();
     return row ? toUser(row) : undefined;
   }
 
