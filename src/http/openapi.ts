@@ -7,7 +7,7 @@ export const DOCS_PATH = '/api/v1/docs';
 
 // The one <style> element swagger-ui writes itself: the colours of the logo
 // in its top bar (`.logo_small_svg__cls-2{fill:#fff}…`). Allowed by its hash,
-// so no other inline style can run; test/responses.test.ts fails on any CSP
+// so no other inline style can run; test/web-docs.test.ts fails on any CSP
 // violation in Chromium, which is how a changed swagger-ui would show.
 const SWAGGER_LOGO_STYLE = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=';
 
