@@ -47,11 +47,11 @@ export function authHooks(authenticator: Authenticator): AuthHooks {
   return { user: hook('user', false), admin: hook('admin', false), userFromHeaderOrQuery: hook('user', true) };
 }
 
-// Where a parameter's name may begin: after `?`, `&` or `;`, written as is
-// or percent-encoded. A value ends only at one written as is (or `#`), so an
-// encoded `&` inside a token cannot leave its tail in the log.
-const PARAMETER_START = /[?&;]|%(?:3f|26|3b)/gi;
-const VALUE_END = /[?&;#]/;
+// A parameter follows `?`, `&` or `;` (or `#`), written as is or
+// percent-encoded. Its value runs to the next separator written as is, so
+// a token holding an encoded `&` cannot leave its tail behind.
+const SEPARATOR = /([?&;#])/;
+const ENCODED_SEPARATOR = /(%(?:3f|26|3b|23))/i;
 
 function decodeName(name: string): string {
   try {
@@ -65,29 +65,30 @@ function decodeName(name: string): string {
  * The URL as logged or echoed: the value of every parameter whose decoded
  * name mentions a token is replaced, wherever it stands — the query
  * (`?token=`, `?a=1&token=`, `?a=1;token=`), the path (`/stream;token=`), an
- * encoded name (`?%74oken=`) or an encoded separator (`?a=1%26token=`).
+ * encoded name (`?%74oken=`) or after an encoded separator (`?a=1%26token=`).
+ * Linear in the URL's length: it runs on every request, before any check.
  */
 export function redactUrl(url: string): string {
-  const starts = [...url.matchAll(PARAMETER_START)].map((m) => (m.index ?? 0) + m[0].length);
-  let out = '';
-  let copied = 0;
-  for (const start of starts) {
-    if (start < copied) continue;
-    const pieceLength = url.slice(start).search(VALUE_END);
-    const piece = pieceLength < 0 ? url.slice(start) : url.slice(start, start + pieceLength);
-    // The name ends at the first `=`, or failing one at an encoded `=`.
-    const raw = piece.indexOf('=');
-    const nameEnd = raw >= 0 ? raw : piece.toLowerCase().indexOf('%3d');
-    if (nameEnd < 0) continue;
-    const name = decodeName(piece.slice(0, nameEnd));
-    if (!/token/i.test(name)) continue;
-    const valueStart = start + nameEnd + (raw >= 0 ? 1 : 3);
-    const valueLength = url.slice(valueStart).search(VALUE_END);
-    const valueEnd = valueLength < 0 ? url.length : valueStart + valueLength;
-    out += `${url.slice(copied, start)}${name}=[redacted]`;
-    copied = valueEnd;
+  // Even indexes: the pieces between separators; odd: the separators.
+  const parts = url.split(SEPARATOR);
+  let redacted = false;
+  for (let i = 0; i < parts.length; i += 2) {
+    const segments = (parts[i] as string).split(ENCODED_SEPARATOR);
+    // The text before the first separator is the path, not a parameter.
+    for (let j = i === 0 ? 2 : 0; j < segments.length; j += 2) {
+      const segment = segments[j] as string;
+      // The name ends at the first `=`, or failing one at an encoded `=`.
+      const raw = segment.indexOf('=');
+      const nameEnd = raw >= 0 ? raw : segment.toLowerCase().indexOf('%3d');
+      if (nameEnd < 0) continue;
+      const name = decodeName(segment.slice(0, nameEnd));
+      if (!/token/i.test(name)) continue;
+      parts[i] = `${segments.slice(0, j).join('')}${name}=[redacted]`;
+      redacted = true;
+      break;
+    }
   }
-  return copied === 0 ? url : out + url.slice(copied);
+  return redacted ? parts.join('') : url;
 }
 
 /** How a request is logged: no headers, and the URL without tokens. */
