@@ -62,6 +62,17 @@ function describe(type: SettingKind): string {
   }
 }
 
+/**
+ * A bad value as the error shows it. A secret is never echoed, not even a
+ * wrong one: it may be a real token set in the wrong variable, and the
+ * message goes to logs. A URL is shown without its password.
+ */
+function shown(type: SettingKind, text: string): string {
+  if (type.kind === 'token') return ' (its value is not shown)';
+  if (type.kind === 'database-url') return `=${JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):.*@/i, '$1:***@'))}`;
+  return `=${JSON.stringify(text)}`;
+}
+
 function parseDatabaseUrl(value: string): DatabaseTarget | undefined {
   if (/^postgres(ql)?:\/\//i.test(value)) return undefined;
   if (value.startsWith('sqlite://')) return { driver: 'sqlite', path: value.slice('sqlite://'.length) };
@@ -92,7 +103,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
 
 /**
  * Reads every setting from `env`, reporting every bad value at once.
- * @throws ConfigError naming each variable, the value given and what it accepts.
+ * @throws ConfigError naming each variable, the value given (never for a
+ *   secret) and what it accepts.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
@@ -106,7 +118,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      problems.push(`${spec.env}=${JSON.stringify(text)} is not valid: expected ${describe(spec.type)}`);
+      problems.push(`${spec.env}${shown(spec.type, text)} is not valid: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
     }

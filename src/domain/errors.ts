@@ -22,6 +22,8 @@ export const errorCatalog = {
     status: 422,
     message: 'This Idempotency-Key was used for a different request.',
   },
+  request_timeout: { status: 408, message: 'The request did not arrive in time.' },
+  headers_too_large: { status: 431, message: 'The request line and headers are larger than the server accepts.' },
   payload_too_large: { status: 413, message: 'The body is larger than the server accepts.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   too_many_connections_for_user: {

@@ -203,12 +203,14 @@ export class CodeRepository {
     return { users: sorted.length, medianMs: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
   }
 
-  async idempotent(key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
+  /** The publish an admin made under an Idempotency-Key; keys are per admin. */
+  async idempotent(userId: number, key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
     const row = await this.db
       .selectFrom('idempotency_keys')
       .innerJoin('codes', 'codes.id', 'idempotency_keys.code_id')
       .selectAll('codes')
       .select('idempotency_keys.request_hash')
+      .where('idempotency_keys.user_id', '=', userId)
       .where('idempotency_keys.key', '=', key)
       .executeTakeFirst();
     return row ? { requestHash: row.request_hash, code: toRecord(row) } : undefined;

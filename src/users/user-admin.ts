@@ -3,6 +3,7 @@ import {
   USERNAME_PATTERN,
   hashToken,
   newToken,
+  tokenLabel,
   type Principal,
   type Role,
   type User,
@@ -58,7 +59,8 @@ export class UserAdmin {
       await tx.audit.record({ actor: actorName(actor), action: 'user.create', target: username, details: { role } }, now);
       return { user, info };
     });
-    if (!created) throw new CodecastError('user_exists', `A user named "${username}" exists already.`);
+    // The database refuses a name that differs from an existing one only by case.
+    if (!created) throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
     this.cache?.forgetUnknown(hash);
     return { user: created.user, token: { ...created.info, token } };
   }
@@ -96,7 +98,8 @@ export class UserAdmin {
     return updated;
   }
 
-  async createToken(username: string, label: string | null, actor: Actor): Promise<IssuedToken> {
+  async createToken(username: string, rawLabel: string | null, actor: Actor): Promise<IssuedToken> {
+    const label = tokenLabel(rawLabel);
     const user = await this.get(username);
     const now = new Date();
     const token = newToken();

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import { newConnectionId, type Acknowledger, type Hub } from '../../hub/index.js';
-import { toCodecastError } from '../../http/errors.js';
+import { toCodecastError, writeRawError } from '../../http/errors.js';
 import { releaseUpgradeSocket } from '../../http/upgrade-router.js';
 import type { Authenticator } from '../../users/index.js';
 import { closeCodeForError } from './close-codes.js';
@@ -56,6 +56,16 @@ export class WsTransport {
       perMessageDeflate: false,
       clientTracking: false,
       WebSocket: OwnedWebSocket,
+    });
+    // ws's own handshake refusals (another method, no key, a version it
+    // does not speak) would answer in text/html; ours follow the contract.
+    this.#server.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+      if (request.method !== 'GET') {
+        writeRawError(socket, new CodecastError('not_found', `No route for ${request.method} ${WS_PATH}.`));
+        return;
+      }
+      const version = /Version/.test(error.message) ? { 'Sec-WebSocket-Version': '13' } : undefined;
+      writeRawError(socket, new CodecastError('invalid_request', `Not a WebSocket handshake: ${error.message}.`), version);
     });
     options.hub.useEncoder(new WsEncoder());
     this.#host = {
