@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
-import { buildHttpServer, routeUpgrades, trackUnusedSockets } from './http/index.js';
+import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/index.js';
@@ -163,6 +164,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const acknowledger = new Acknowledger(store, (latencyMs) => metrics.acked(latencyMs));
     parts.acknowledger = acknowledger;
 
+    const pending = new PendingBudget(config.pending);
     const stats = () => {
       const memory = process.memoryUsage();
       const hubStats = hub.stats();
@@ -177,12 +179,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         staleCloses: hubStats.closes.stale,
         deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
         codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
+        pending: pending.stats(),
         userCache: cache.stats(),
         acks: acknowledger.stats(),
         database: { queries: store.queryCount },
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
       };
     };
+
+    // Made once the HTTP server exists; sockets authenticate only after it listens.
+    let guard: SocketGuard | undefined;
+    const authenticated = (socket: Duplex | undefined) => guard?.adopt(socket);
 
     http = await buildHttpServer({
       logger,
@@ -201,16 +208,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       metricsToken: config.metricsToken,
       stopping: () => stopping,
+      authenticated,
     });
-    const ws = new WsTransport({ hub, authenticator, acknowledger, maxInboundBytes: config.maxInboundFrameBytes });
+    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
+    const ws = new WsTransport({
+      hub,
+      authenticator,
+      acknowledger,
+      maxInboundBytes: config.maxInboundFrameBytes,
+      authenticated,
+    });
     const socketIo = new SocketIoTransport(http.server, {
       hub,
       authenticator,
       acknowledger,
       heartbeatMs: config.heartbeatMs,
       maxInboundBytes: config.maxInboundFrameBytes,
+      pending,
+      authTimeoutMs: config.pending.authTimeoutMs,
+      authenticated,
     });
-    const unusedSockets = trackUnusedSockets(http.server);
+    const socketGuard = guard;
     routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
@@ -256,7 +274,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
-      unusedSockets.destroyAll();
+      socketGuard.destroyUnused();
+      socketGuard.close();
       // Farewells are on their way; whatever has not closed after the grace
       // period is cut. engine.io is closed only then: closing it earlier
       // would discard the farewells still queued for its clients.

@@ -26,6 +26,12 @@ export interface Config {
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
+  /** The budget of connections that have not authenticated yet. */
+  readonly pending: {
+    readonly maxPending: number;
+    readonly maxPendingPerAddress: number;
+    readonly authTimeoutMs: number;
+  };
   readonly userCache: {
     readonly maxEntries: number;
     readonly ttlMs: number;
@@ -133,6 +139,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_HEARTBEAT_SECONDS')) {
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS');
     }
+    if (num('CODECAST_MAX_PENDING_PER_ADDRESS') > num('CODECAST_MAX_PENDING_CONNECTIONS')) {
+      problems.push('CODECAST_MAX_PENDING_PER_ADDRESS must not be more than CODECAST_MAX_PENDING_CONNECTIONS');
+    }
     if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')) {
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
     }
@@ -168,6 +177,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),
+    pending: Object.freeze({
+      maxPending: num('CODECAST_MAX_PENDING_CONNECTIONS'),
+      maxPendingPerAddress: num('CODECAST_MAX_PENDING_PER_ADDRESS'),
+      authTimeoutMs: seconds('CODECAST_AUTH_TIMEOUT_SECONDS'),
+    }),
     userCache: Object.freeze({
       maxEntries: num('USER_CACHE_MAX_ENTRIES'),
       ttlMs: seconds('USER_CACHE_TTL_SECONDS'),

@@ -35,6 +35,11 @@ export const errorCatalog = {
     status: 429,
     message: 'Too many unknown tokens from this address; wait before trying again.',
   },
+  too_many_pending_connections: {
+    status: 429,
+    message: 'Too many connections from this address are waiting to authenticate; retry shortly.',
+  },
+  server_busy: { status: 503, message: 'Too many connections are waiting to authenticate; retry shortly.' },
   server_full: { status: 503, message: 'The server holds as many connections as allowed; retry later.' },
   database_unavailable: { status: 503, message: 'The database cannot be reached; retry later.' },
   shutting_down: { status: 503, message: 'The server is stopping; reconnect shortly.' },

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CodecastError, bearerFromHeader, type Principal, type Role } from '../domain/index.js';
 import type { Authenticator } from '../users/index.js';
@@ -34,11 +35,16 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function authHooks(authenticator: Authenticator): AuthHooks {
+/**
+ * `authenticated` hears of every socket that carried a request with a valid
+ * token: from then on it no longer counts against the pending budget.
+ */
+export function authHooks(authenticator: Authenticator, authenticated: (socket: Duplex) => void = () => undefined): AuthHooks {
   const hook =
     (role: Role, allowQuery: boolean): AuthHook =>
     async (request) => {
       const principal = await authenticator.authenticate(bearerToken(request, allowQuery), request.ip);
+      authenticated(request.raw.socket);
       if (role === 'admin' && principal.user.role !== 'admin') {
         throw new CodecastError('forbidden', 'This needs an admin token.');
       }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -36,6 +37,8 @@ export interface HttpServerParts {
   readonly metrics: Metrics;
   readonly metricsToken: string | undefined;
   readonly stopping: () => boolean;
+  /** Hears of each socket that carried an authenticated request. */
+  readonly authenticated: (socket: Duplex) => void;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
@@ -84,7 +87,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   });
 
   await registerOpenApi(app, parts.version);
-  const auth = authHooks(parts.authenticator);
+  const auth = authHooks(parts.authenticator, parts.authenticated);
   await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
   await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
   await app.register(

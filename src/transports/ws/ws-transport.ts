@@ -16,6 +16,8 @@ export interface WsTransportOptions {
   readonly acknowledger: Acknowledger;
   /** Largest frame a client may send; ws closes with 1009 past it. */
   readonly maxInboundBytes: number;
+  /** Hears of each upgrade socket whose token was good: it no longer counts as pending. */
+  readonly authenticated: (socket: Duplex | undefined) => void;
 }
 
 export const WS_PATH = '/api/v1/ws';
@@ -108,6 +110,7 @@ export class WsTransport {
     }
     const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#host);
     hub.attach(connection, admission.since);
+    this.options.authenticated(socket);
   }
 
   /** Says why in a close frame, and does not wait long for the answer. */
