@@ -18,6 +18,13 @@ if (files.length === 0) {
 if (files.some((file) => file.includes('web-'))) {
   ensureSystemPackages([{ command: 'chromium', pkg: 'chromium' }]);
 }
+if (files.some((file) => file.includes('storage-faults'))) {
+  // The read-only fault is ext4 on a loop device; findmnt finds the device.
+  ensureSystemPackages([
+    { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
+    { command: 'findmnt', pkg: 'util-linux' },
+  ]);
+}
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],

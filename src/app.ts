@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
-import { buildHttpServer, routeUpgrades, trackUnusedSockets } from './http/index.js';
+import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/index.js';
@@ -72,7 +73,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
   });
-  const store = await Store.open(config.database, (ms) => metrics.queried(ms));
+  const store = await Store.open(config.database, {
+    queried: (ms) => metrics.queried(ms),
+    writesFailed: (detail) =>
+      logger.error(
+        { detail },
+        'the database cannot take writes (disk full, read-only or I/O error): writes answer 503 and /readyz fails ' +
+          'until it can; free space or repair the file system, and writes resume by themselves',
+      ),
+    writesResumed: () => logger.info('the database takes writes again'),
+    fileGone: (detail) =>
+      logger.error(
+        { path: config.database.path },
+        `${detail}; anything written now would be lost, so writes answer 503 and /readyz fails. ` +
+          'Move the file back to its path, or restore a backup there and restart the server ' +
+          '(a restart on an empty path starts an empty database)',
+      ),
+    fileBack: () => logger.info({ path: config.database.path }, 'the database file is back at its path: writes resume'),
+  });
   const timers: NodeJS.Timeout[] = [];
   let http: FastifyInstance | undefined;
   let stopping = false;
@@ -159,6 +177,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // One budget for every connection of every transport, and for each user's HTTP acks.
     const inboundBudget = new InboundBudget(config.inbound.ratePerSecond, config.inbound.burst);
 
+    const pending = new PendingBudget(config.pending);
     const stats = () => {
       const memory = process.memoryUsage();
       const hubStats = hub.stats();
@@ -173,12 +192,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         staleCloses: hubStats.closes.stale,
         deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
         codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
+        pending: pending.stats(),
         userCache: cache.stats(),
         acks: acknowledger.stats(),
         database: { queries: store.queryCount },
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
       };
     };
+
+    // Made once the HTTP server exists; sockets authenticate only after it listens.
+    let guard: SocketGuard | undefined;
+    const authenticated = (socket: Duplex | undefined) => guard?.adopt(socket);
 
     http = await buildHttpServer({
       logger,
@@ -198,8 +222,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       metricsToken: config.metricsToken,
       stopping: () => stopping,
+      authenticated,
     });
-    const ws = new WsTransport({ hub, authenticator, acknowledger, maxInboundBytes: config.maxInboundFrameBytes, inboundBudget });
+    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
+    const ws = new WsTransport({
+      hub,
+      authenticator,
+      acknowledger,
+      maxInboundBytes: config.maxInboundFrameBytes,
+      inboundBudget,
+      authenticated,
+    });
     const socketIo = new SocketIoTransport(http.server, {
       hub,
       authenticator,
@@ -207,8 +240,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       heartbeatMs: config.heartbeatMs,
       maxInboundBytes: config.maxInboundFrameBytes,
       inboundBudget,
+      pending,
+      authTimeoutMs: config.pending.authTimeoutMs,
+      authenticated,
     });
-    const unusedSockets = trackUnusedSockets(http.server);
+    const socketGuard = guard;
     routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
@@ -255,7 +291,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
-      unusedSockets.destroyAll();
+      socketGuard.destroyUnused();
+      socketGuard.close();
       // Farewells are on their way; whatever has not closed after the grace
       // period is cut. engine.io is closed only then: closing it earlier
       // would discard the farewells still queued for its clients.

@@ -211,8 +211,8 @@ describe('HistoryRing', () => {
     ring.push(code(5));
     ring.push(code(6), true);
     ring.push(code(7));
-    assert.equal(ring.revoke(5), true);
-    assert.equal(ring.revoke(99), false);
+    assert.equal(ring.revoke(5)?.code.id, 5);
+    assert.equal(ring.revoke(99), undefined);
     const ids = (since: number) => [...ring.after(since, now)].map((h) => h.code.id);
     assert.deepEqual(ids(0), [1, 2, 4, 7]);
     assert.deepEqual(ids(1), [2, 4, 7]);
@@ -221,6 +221,28 @@ describe('HistoryRing', () => {
     assert.deepEqual(ids(100), []);
     // Later, code 4 has expired too.
     assert.deepEqual([...ring.after(0, Date.parse('2026-06-03T00:00:00Z'))].map((h) => h.code.id), [1, 2, 7]);
+  });
+
+  test('revokedSince() answers the revokes a client that last saw an id may have missed', () => {
+    // Loaded at start revoked (12): when is unknown, so every resume past it is told.
+    const ring = new HistoryRing(4, [{ code: code(11), revoked: false }, { code: code(12), revoked: true }], 10);
+    ring.push(code(13));
+    ring.revoke(11); // while 13 was the newest
+    ring.push(code(14));
+    ring.revoke(14); // while 14 was the newest
+    ring.revoke(13); // likewise; revoked order, not id order
+    const ids = (since: number) => [...ring.revokedSince(since)].map((h) => h.code.id);
+    assert.deepEqual(ids(10), [], 'none of its codes were held by a client from 10');
+    assert.deepEqual(ids(11), [11], 'the client from 11 never held 12');
+    assert.deepEqual(ids(12), [12, 11], '11 was revoked when 13 was the newest');
+    assert.deepEqual(ids(13), [12, 11, 13]);
+    assert.deepEqual(ids(14), [12, 14, 13], 'code 14 reached that client after 11 was revoked');
+    assert.deepEqual(ids(99), [12], 'only the revoke of unknown time');
+    ring.push(code(15));
+    ring.push(code(16)); // 11 and 12 fall out of history
+    assert.deepEqual(ids(14), [14, 13]);
+    assert.equal(ring.revoke(13), ring.revoke(13), 'revoking twice changes nothing');
+    assert.deepEqual(ids(14), [14, 13]);
   });
 });
 

@@ -28,6 +28,12 @@ export interface Config {
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
+  /** The budget of connections that have not authenticated yet. */
+  readonly pending: {
+    readonly maxPending: number;
+    readonly maxPendingPerAddress: number;
+    readonly authTimeoutMs: number;
+  };
   readonly userCache: {
     readonly maxEntries: number;
     readonly ttlMs: number;
@@ -64,6 +70,17 @@ function describe(type: SettingKind): string {
   }
 }
 
+/**
+ * A bad value as the error shows it. A secret is never echoed, not even a
+ * wrong one: it may be a real token set in the wrong variable, and the
+ * message goes to logs. A URL is shown without its password.
+ */
+function shown(type: SettingKind, text: string): string {
+  if (type.kind === 'token') return ' (its value is not shown)';
+  if (type.kind === 'database-url') return `=${JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):.*@/i, '$1:***@'))}`;
+  return `=${JSON.stringify(text)}`;
+}
+
 function parseDatabaseUrl(value: string): DatabaseTarget | undefined {
   if (/^postgres(ql)?:\/\//i.test(value)) return undefined;
   if (value.startsWith('sqlite://')) return { driver: 'sqlite', path: value.slice('sqlite://'.length) };
@@ -94,7 +111,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
 
 /**
  * Reads every setting from `env`, reporting every bad value at once.
- * @throws ConfigError naming each variable, the value given and what it accepts.
+ * @throws ConfigError naming each variable, the value given (never for a
+ *   secret) and what it accepts.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
@@ -108,7 +126,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      problems.push(`${spec.env}=${JSON.stringify(text)} is not valid: expected ${describe(spec.type)}`);
+      problems.push(`${spec.env}${shown(spec.type, text)} is not valid: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
     }
@@ -122,6 +140,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     // longer than that would close healthy clients.
     if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_HEARTBEAT_SECONDS')) {
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS');
+    }
+    if (num('CODECAST_MAX_PENDING_PER_ADDRESS') > num('CODECAST_MAX_PENDING_CONNECTIONS')) {
+      problems.push('CODECAST_MAX_PENDING_PER_ADDRESS must not be more than CODECAST_MAX_PENDING_CONNECTIONS');
     }
     if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')) {
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
@@ -159,6 +180,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),
+    pending: Object.freeze({
+      maxPending: num('CODECAST_MAX_PENDING_CONNECTIONS'),
+      maxPendingPerAddress: num('CODECAST_MAX_PENDING_PER_ADDRESS'),
+      authTimeoutMs: seconds('CODECAST_AUTH_TIMEOUT_SECONDS'),
+    }),
     userCache: Object.freeze({
       maxEntries: num('USER_CACHE_MAX_ENTRIES'),
       ttlMs: seconds('USER_CACHE_TTL_SECONDS'),

@@ -158,6 +158,24 @@ export const settingsTable = [
     description: 'Unknown-token attempts one client address may make per minute before it gets 429 without a database lookup.',
   },
   {
+    env: 'CODECAST_MAX_PENDING_CONNECTIONS',
+    default: '5000',
+    type: int(1, 1_000_000),
+    description: 'Connections not yet authenticated (TCP connections, Socket.IO sessions without a namespace) held at once; past it a new one gets 503 server_busy.',
+  },
+  {
+    env: 'CODECAST_MAX_PENDING_PER_ADDRESS',
+    default: '500',
+    type: int(1, 1_000_000),
+    description: 'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: raise it to the overall figure.',
+  },
+  {
+    env: 'CODECAST_AUTH_TIMEOUT_SECONDS',
+    default: '10',
+    type: int(1, 3600),
+    description: 'A connection that has not sent a complete request, or a Socket.IO session that has not joined a namespace, within this is closed.',
+  },
+  {
     env: 'USER_CACHE_MAX_ENTRIES',
     default: '2000',
     type: int(1, 10_000_000),

@@ -1,4 +1,5 @@
 import { CodecastError } from './errors.js';
+import { INVISIBLE, INVISIBLE_IN_MESSAGE, canonicalText, charCount } from './text.js';
 
 /** A code as every transport delivers it. */
 export interface Code {
@@ -27,19 +28,6 @@ export const MESSAGE_MAX_CHARS = 1000;
 export const TTL_MAX_SECONDS = 365 * 24 * 3600;
 export const WORD_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 
-// Control characters (Cc), line and paragraph separators, and unpaired
-// surrogates are never printable; a newline in a code could otherwise break
-// a line-based client even though our own framing escapes it.
-const NOT_PRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}]/u;
-// A message may span lines and hold tabs, nothing else unprintable.
-const NOT_PRINTABLE_IN_MESSAGE = /[\p{Zl}\p{Zp}\u0000-\u0008\u000B-\u001F\u007F-\u009F]/u;
-
-function charCount(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
 function invalid(field: string, message: string): never {
   throw new CodecastError('invalid_code', message, { field });
 }
@@ -58,24 +46,24 @@ export interface CodeInput {
  * naming the field. `defaultValue` fills a missing value (a runtime setting).
  */
 export function draftCode(input: CodeInput, defaultValue: number | null): CodeDraft {
-  const code = input.code.trim();
+  const code = canonicalText(input.code);
+  if (code === undefined) invalid('code', 'The code must be well-formed text (no unpaired surrogates).');
   if (code.length === 0) invalid('code', 'The code must not be empty.');
   if (charCount(code) > CODE_MAX_CHARS) invalid('code', `The code must be at most ${CODE_MAX_CHARS} characters.`);
-  if (NOT_PRINTABLE.test(code) || !code.isWellFormed()) {
-    invalid('code', 'The code must be printable characters only (no newlines or control characters).');
+  if (INVISIBLE.test(code)) {
+    invalid('code', 'The code must be printable characters only (no newlines, control, bidirectional or other invisible format characters).');
   }
   const value = input.value ?? defaultValue;
   if (value !== null && !Number.isFinite(value)) invalid('value', 'The value must be a finite number.');
   const type = input.type ?? null;
-  if (type !== null && !WORD_PATTERN.test(type)) {
-    invalid('type', 'The type must be a short word: letters, digits, "_", "-" or ".", at most 32.');
-  }
+  if (type !== null) word('type', type);
   // Windows line endings are taken as plain newlines rather than refused.
-  const message = input.message === undefined || input.message === null ? null : input.message.replace(/\r\n?/g, '\n').trim();
+  const message = input.message === undefined || input.message === null ? null : canonicalText(input.message.replace(/\r\n?/g, '\n'));
+  if (message === undefined) invalid('message', 'The message must be well-formed text (no unpaired surrogates).');
   if (message !== null) {
     if (charCount(message) > MESSAGE_MAX_CHARS) invalid('message', `The message must be at most ${MESSAGE_MAX_CHARS} characters.`);
-    if (NOT_PRINTABLE_IN_MESSAGE.test(message) || !message.isWellFormed()) {
-      invalid('message', 'The message must not hold control characters other than newlines and tabs.');
+    if (INVISIBLE_IN_MESSAGE.test(message)) {
+      invalid('message', 'The message must not hold control, bidirectional or other invisible format characters (newlines and tabs are fine).');
     }
   }
   const ttl = input.ttlSeconds ?? null;
@@ -83,13 +71,26 @@ export function draftCode(input: CodeInput, defaultValue: number | null): CodeDr
     invalid('ttlSeconds', `ttlSeconds must be a whole number from 1 to ${TTL_MAX_SECONDS}.`);
   }
   const source = input.source ?? 'api';
-  if (!WORD_PATTERN.test(source)) invalid('source', 'The source must be a short word.');
+  word('source', source);
   return { code, value, type, message: message === '' ? null : message, ttlSeconds: ttl, source };
 }
 
-/** The key under which two publishes count as the same code. */
+/** A type or source: a short ASCII word, so no invisible character can pass either. */
+function word(field: 'type' | 'source', text: string): void {
+  if (INVISIBLE.test(text)) invalid(field, `The ${field} must not hold control, bidirectional or other invisible format characters.`);
+  if (!WORD_PATTERN.test(text)) {
+    invalid(field, `The ${field} must be a short word: letters, digits, "_", "-" or ".", at most 32.`);
+  }
+}
+
+/**
+ * The key under which two publishes count as the same code: NFC (codes are
+ * stored so already; normalising again keeps the key right whatever a
+ * caller passes), and folded to lower case when the runtime setting says so.
+ */
 export function dedupKey(code: string, caseInsensitive: boolean): string {
-  return caseInsensitive ? code.toLowerCase() : code;
+  const nfc = code.normalize('NFC');
+  return caseInsensitive ? nfc.toLowerCase().normalize('NFC') : nfc;
 }
 
 export function isExpired(code: Pick<Code, 'expiresAt'>, nowMs: number): boolean {

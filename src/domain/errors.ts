@@ -23,6 +23,8 @@ export const errorCatalog = {
     status: 422,
     message: 'This Idempotency-Key was used for a different request.',
   },
+  request_timeout: { status: 408, message: 'The request did not arrive in time.' },
+  headers_too_large: { status: 431, message: 'The request line and headers are larger than the server accepts.' },
   payload_too_large: { status: 413, message: 'The body is larger than the server accepts.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   too_many_connections_for_user: {
@@ -35,6 +37,11 @@ export const errorCatalog = {
     status: 429,
     message: 'Too many unknown tokens from this address; wait before trying again.',
   },
+  too_many_pending_connections: {
+    status: 429,
+    message: 'Too many connections from this address are waiting to authenticate; retry shortly.',
+  },
+  server_busy: { status: 503, message: 'Too many connections are waiting to authenticate; retry shortly.' },
   server_full: { status: 503, message: 'The server holds as many connections as allowed; retry later.' },
   database_unavailable: { status: 503, message: 'The database cannot be reached; retry later.' },
   shutting_down: { status: 503, message: 'The server is stopping; reconnect shortly.' },

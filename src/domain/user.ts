@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { CodecastError } from './errors.js';
+import { INVISIBLE, canonicalText, charCount } from './text.js';
 
 export type Role = 'user' | 'admin';
 
@@ -16,7 +18,28 @@ export interface Principal {
   readonly tokenId: number;
 }
 
+/** ASCII only, so case folds one way; unique regardless of case (`Alice` and `alice` are one name). */
 export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
+
+export const LABEL_MAX_CHARS = 100;
+
+/**
+ * A token's label as stored: trimmed, NFC, no control or invisible format
+ * characters (it is shown in the admin page and the CLI's listings); null
+ * when absent or blank.
+ * @throws CodecastError invalid_request naming the field `label`.
+ */
+export function tokenLabel(label: string | null | undefined): string | null {
+  if (label === undefined || label === null) return null;
+  const text = canonicalText(label);
+  if (text === undefined || INVISIBLE.test(text)) {
+    throw new CodecastError('invalid_request', 'A token label must be printable text: no control or invisible format characters.', { field: 'label' });
+  }
+  if (charCount(text) > LABEL_MAX_CHARS) {
+    throw new CodecastError('invalid_request', `A token label must be at most ${LABEL_MAX_CHARS} characters.`, { field: 'label' });
+  }
+  return text === '' ? null : text;
+}
 
 const TOKEN_PREFIX = 'cc_';
 // Our tokens are `cc_` and 43 base64url characters; an operator may choose

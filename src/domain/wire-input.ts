@@ -15,15 +15,34 @@ export function bearerFromHeader(header: string | undefined): string | undefined
   return match[1];
 }
 
+// Plain decimal digits and nothing else: no sign, no spaces, no `0x`, `0b`,
+// exponent or fraction, no digits of other scripts (`٢`). `Number()` and
+// Ajv's coercion accept most of those, which makes one id have many spellings.
+const PLAIN_DECIMAL = /^[0-9]{1,16}$/;
+
+/**
+ * A whole number written as plain decimal digits (`"42"`), within the safe
+ * integer range; undefined for anything else.
+ */
+export function plainDecimal(text: string): number | undefined {
+  if (!PLAIN_DECIMAL.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /**
  * A "last id seen" from a client (`since`, `Last-Event-ID`, `auth.since`):
- * a whole number, given as a number or as text; undefined when absent.
+ * a whole number, given as a number or as plain decimal digits; undefined
+ * when absent.
  */
 export function parseSince(value: unknown, name = 'since'): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
-  if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) {
-    throw new CodecastError('invalid_request', `${name} must be the id of a code: a whole number.`);
+  const n =
+    typeof value === 'number' ? (Number.isSafeInteger(value) && value >= 0 ? value : undefined)
+    : typeof value === 'string' ? plainDecimal(value)
+    : undefined;
+  if (n === undefined) {
+    throw new CodecastError('invalid_request', `${name} must be the id of a code: a whole number in plain decimal digits.`);
   }
-  return Number(text);
+  return n;
 }

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CodecastError, bearerFromHeader, type Principal, type Role } from '../domain/index.js';
 import type { Authenticator } from '../users/index.js';
@@ -34,11 +35,16 @@ export function principalOf(request: FastifyRequest): Principal {
   return request.principal;
 }
 
-export function authHooks(authenticator: Authenticator): AuthHooks {
+/**
+ * `authenticated` hears of every socket that carried a request with a valid
+ * token: from then on it no longer counts against the pending budget.
+ */
+export function authHooks(authenticator: Authenticator, authenticated: (socket: Duplex) => void = () => undefined): AuthHooks {
   const hook =
     (role: Role, allowQuery: boolean): AuthHook =>
     async (request) => {
       const principal = await authenticator.authenticate(bearerToken(request, allowQuery), request.ip);
+      authenticated(request.raw.socket);
       if (role === 'admin' && principal.user.role !== 'admin') {
         throw new CodecastError('forbidden', 'This needs an admin token.');
       }
@@ -47,22 +53,48 @@ export function authHooks(authenticator: Authenticator): AuthHooks {
   return { user: hook('user', false), admin: hook('admin', false), userFromHeaderOrQuery: hook('user', true) };
 }
 
+// A parameter follows `?`, `&` or `;` (or `#`), written as is or
+// percent-encoded. Its value runs to the next separator written as is, so
+// a token holding an encoded `&` cannot leave its tail behind.
+const SEPARATOR = /([?&;#])/;
+const ENCODED_SEPARATOR = /(%(?:3f|26|3b|23))/i;
+
+function decodeName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '));
+  } catch {
+    return name;
+  }
+}
+
 /**
- * The URL as logged: any query parameter whose decoded name mentions a
- * token is replaced, so `?%74oken=` cannot slip through either.
+ * The URL as logged or echoed: the value of every parameter whose decoded
+ * name mentions a token is replaced, wherever it stands — the query
+ * (`?token=`, `?a=1&token=`, `?a=1;token=`), the path (`/stream;token=`), an
+ * encoded name (`?%74oken=`) or after an encoded separator (`?a=1%26token=`).
+ * Linear in the URL's length: it runs on every request, before any check.
  */
 export function redactUrl(url: string): string {
-  const mark = url.indexOf('?');
-  if (mark < 0) return url;
-  const params = new URLSearchParams(url.slice(mark + 1));
+  // Even indexes: the pieces between separators; odd: the separators.
+  const parts = url.split(SEPARATOR);
   let redacted = false;
-  for (const name of new Set(params.keys())) {
-    if (/token/i.test(name)) {
-      params.set(name, '[redacted]');
+  for (let i = 0; i < parts.length; i += 2) {
+    const segments = (parts[i] as string).split(ENCODED_SEPARATOR);
+    // The text before the first separator is the path, not a parameter.
+    for (let j = i === 0 ? 2 : 0; j < segments.length; j += 2) {
+      const segment = segments[j] as string;
+      // The name ends at the first `=`, or failing one at an encoded `=`.
+      const raw = segment.indexOf('=');
+      const nameEnd = raw >= 0 ? raw : segment.toLowerCase().indexOf('%3d');
+      if (nameEnd < 0) continue;
+      const name = decodeName(segment.slice(0, nameEnd));
+      if (!/token/i.test(name)) continue;
+      parts[i] = `${segments.slice(0, j).join('')}${name}=[redacted]`;
       redacted = true;
+      break;
     }
   }
-  return redacted ? `${url.slice(0, mark)}?${params.toString().replaceAll('%5Bredacted%5D', '[redacted]')}` : url;
+  return redacted ? parts.join('') : url;
 }
 
 /** How a request is logged: no headers, and the URL without tokens. */

@@ -5,6 +5,30 @@ import type { FastifyInstance } from 'fastify';
 export const OPENAPI_PATH = '/api/v1/openapi.json';
 export const DOCS_PATH = '/api/v1/docs';
 
+// The one <style> element swagger-ui writes itself: the colours of the logo
+// in its top bar (`.logo_small_svg__cls-2{fill:#fff}…`). Allowed by its hash,
+// so no other inline style can run; test/web-docs.test.ts fails on any CSP
+// violation in Chromium, which is how a changed swagger-ui would show.
+const SWAGGER_LOGO_STYLE = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w=';
+
+// The docs page (swagger-ui) holds whatever token a reader pastes into it,
+// so it gets a policy as strict as our own pages: its own scripts and
+// styles only, requests to this origin only, no framing. Swagger UI sets
+// its other styles through the CSSOM, which style-src does not govern, and
+// shows its icons as data: images.
+export const DOCS_CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  `style-src 'self' '${SWAGGER_LOGO_STYLE}'`,
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
 /**
  * The OpenAPI document is generated from the same route schemas that
  * validate requests (@fastify/swagger), so the two cannot drift. Only the
@@ -30,6 +54,10 @@ export async function registerOpenApi(app: FastifyInstance, version: string): Pr
       return { schema: described ? schema : { ...(schema ?? {}), hide: true }, url };
     },
   });
-  await app.register(swaggerUi, { routePrefix: DOCS_PATH, uiConfig: { persistAuthorization: false } });
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PATH,
+    uiConfig: { persistAuthorization: false },
+    staticCSP: DOCS_CONTENT_SECURITY_POLICY,
+  });
   app.get(OPENAPI_PATH, { schema: { hide: true } }, async () => app.swagger());
 }

@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { CODE_MAX_CHARS, MESSAGE_MAX_CHARS, TTL_MAX_SECONDS } from '../domain/index.js';
+import { CODE_MAX_CHARS, LABEL_MAX_CHARS, MESSAGE_MAX_CHARS, TTL_MAX_SECONDS } from '../domain/index.js';
 
 // Request schemas: types and bounds here, finer rules (printable, trimmed)
 // in the domain, so a wrong type is a 400 before any business logic runs.
@@ -41,7 +41,7 @@ export const UpdateUserBody = Type.Object(
 );
 
 export const CreateTokenBody = Type.Object(
-  { label: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Null()])) },
+  { label: Type.Optional(Type.Union([Type.String({ maxLength: LABEL_MAX_CHARS * 4 }), Type.Null()])) },
   { additionalProperties: false },
 );
 

@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,7 +9,8 @@ import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
 import { authHooks, serializeRequest } from './auth.js';
-import { installErrorHandling } from './errors.js';
+import { clientError, frameworkError, installErrorHandling } from './errors.js';
+import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes } from './routes/codes.js';
 import { healthRoutes } from './routes/health.js';
@@ -36,16 +39,22 @@ export interface HttpServerParts {
   readonly metrics: Metrics;
   readonly metricsToken: string | undefined;
   readonly stopping: () => boolean;
+  /** Hears of each socket that carried an authenticated request. */
+  readonly authenticated: (socket: Duplex) => void;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
 // error, so `"value": "3"` or a misspelt field is a 400 rather than guessed.
-// Query strings and path parameters are text by nature and are coerced.
+// Query strings and path parameters are text by nature and are coerced,
+// integers only from plain decimal digits (strictIntegers).
 function validatorCompilers() {
   const strict = new Ajv({ coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: true });
   const lenient = new Ajv({ coerceTypes: true, removeAdditional: false, allErrors: false, useDefaults: true });
-  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
-    (httpPart === 'body' ? strict : lenient).compile(schema);
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) => {
+    if (httpPart === 'body') return strict.compile(schema);
+    const validate = lenient.compile(schema);
+    return httpPart === 'querystring' || httpPart === 'params' ? strictIntegers(schema, validate, httpPart) : validate;
+  };
 }
 
 export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
@@ -57,6 +66,15 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     forceCloseConnections: 'idle',
     // Fastify's own 503 while closing has its own body; ours follows the catalog.
     return503OnClosing: false,
+    // Errors before routing and from Node's parser answer in our shape too.
+    frameworkErrors: frameworkError,
+    clientErrorHandler: clientError,
+  });
+  // An Expect other than 100-continue: Node would answer 417 with an empty
+  // body. RFC 9110 §10.1.1 lets a server ignore an expectation it does not
+  // know, so the request is served as if it had none.
+  app.server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
+    app.server.emit('request', request, response);
   });
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
@@ -71,9 +89,9 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   });
 
   await registerOpenApi(app, parts.version);
-  const auth = authHooks(parts.authenticator);
+  const auth = authHooks(parts.authenticator, parts.authenticated);
   await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
-  await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken });
+  await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
   await app.register(
     async (api) => {
       await api.register(codeRoutes, {

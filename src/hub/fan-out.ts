@@ -1,9 +1,14 @@
 import type { ConnectionRegistry } from './connection-registry.js';
 import { TRANSPORTS, type Connection, type Encoder, type HubEvent, type TransportName } from './connection.js';
-import { frameOfHeld, type HeldCode } from './history-ring.js';
+import { frameOfHeld, revokeFrameOfHeld, type HeldCode } from './history-ring.js';
 
-/** What goes to every connection: a code (frames memoised on its history entry) or another broadcast. */
-export type Outgoing = HeldCode | HubEvent;
+/** The revoke of a code still in history, whose frames are memoised there for replay too. */
+export interface HeldRevoke {
+  readonly revokeOf: HeldCode;
+}
+
+/** What goes to every connection: a code or a held code's revoke (frames memoised on its history entry), or another broadcast. */
+export type Outgoing = HeldCode | HeldRevoke | HubEvent;
 
 export interface FanOutOptions {
   /** Frames a connection may leave untaken before it is closed as a slow consumer. */
@@ -240,6 +245,7 @@ export class FanOut {
   #frameOf(entry: Entry, transport: TransportName, encoder: Encoder<unknown>): unknown {
     const item = entry.item;
     if ('code' in item) return frameOfHeld(item, encoder);
+    if ('revokeOf' in item) return revokeFrameOfHeld(item.revokeOf, encoder);
     const frames = (entry.frames ??= new Map());
     let frame = frames.get(transport);
     if (frame === undefined) {

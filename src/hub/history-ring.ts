@@ -5,8 +5,16 @@ import type { Encoder } from './connection.js';
 export interface HeldCode {
   readonly code: Code;
   revoked: boolean;
+  /**
+   * When revoked: the newest code id at that moment. A client whose last id
+   * is greater got that code after the revoke, so it has the revoke already.
+   * `Infinity` when unknown (revoked before this process started).
+   */
+  revokedAfter: number;
   /** Encoded frames by transport, filled on first use so a reconnect storm encodes each code once. */
   readonly frames: Map<string, unknown>;
+  /** The revoke's frames by transport, likewise; made on the first revoke sent. */
+  revokeFrames: Map<string, unknown> | undefined;
 }
 
 /** The held code's frame for `encoder`'s transport, encoded on first use. */
@@ -19,6 +27,17 @@ export function frameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown 
   return frame;
 }
 
+/** The revoke of a held code for `encoder`'s transport, encoded on first use. */
+export function revokeFrameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown {
+  const frames = (held.revokeFrames ??= new Map());
+  let frame = frames.get(encoder.transport);
+  if (frame === undefined) {
+    frame = encoder.encode({ type: 'revoke', data: { id: held.code.id } });
+    frames.set(encoder.transport, frame);
+  }
+  return frame;
+}
+
 /**
  * The newest codes in id order, bounded. `floor` is the highest id that is no
  * longer held: a client that last saw an id below it may have missed codes.
@@ -26,6 +45,8 @@ export function frameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown 
 export class HistoryRing {
   readonly #capacity: number;
   readonly #held: HeldCode[] = [];
+  /** The revoked ones among `#held`, in the order they were revoked (loaded ones first, by id). */
+  #revoked: HeldCode[] = [];
   #floor: number;
 
   constructor(capacity: number, initial: readonly { code: Code; revoked: boolean }[] = [], floor = 0) {
@@ -34,22 +55,48 @@ export class HistoryRing {
     for (const entry of initial) this.push(entry.code, entry.revoked);
   }
 
+  /** Holds a new code; `revoked` only for codes loaded at start, whose revoke time is unknown. */
   push(code: Code, revoked = false): HeldCode {
-    const held: HeldCode = { code, revoked, frames: new Map() };
+    const held: HeldCode = { code, revoked, revokedAfter: Infinity, frames: new Map(), revokeFrames: undefined };
     this.#held.push(held);
+    if (revoked) this.#revoked.push(held);
     // Shifting an array of at most a few thousand is cheaper than a ring
     // index at this size, and the history is touched once per publish.
     while (this.#held.length > this.#capacity) {
-      this.#floor = (this.#held.shift() as HeldCode).code.id;
+      const gone = this.#held.shift() as HeldCode;
+      this.#floor = gone.code.id;
+      if (gone.revoked) this.#revoked = this.#revoked.filter((r) => r !== gone);
     }
     return held;
   }
 
-  /** Marks a held code revoked; false when it is not held. */
-  revoke(id: number): boolean {
+  /** Marks a held code revoked now; undefined when it is not held. */
+  revoke(id: number): HeldCode | undefined {
     const held = this.#find(id);
-    if (held) held.revoked = true;
-    return held !== undefined;
+    if (held && !held.revoked) {
+      held.revoked = true;
+      held.revokedAfter = this.lastId;
+      this.#revoked.push(held);
+    }
+    return held;
+  }
+
+  /**
+   * Revoked codes a client that last saw `since` may hold without knowing
+   * they were revoked, in the order they were revoked: those with an id up
+   * to `since` (it may have received them) revoked when code `since` had
+   * already been published (it may have left before the revoke). A revoke
+   * from before code `since` was published reached the client before that
+   * code did (the fan-out keeps one order), or was sent, or had its code
+   * skipped, by the replay that brought that code. This holds because codes
+   * and revokes enter the history in the one order every connection gets
+   * them in; a broker that let nodes apply them in different orders would
+   * have to answer every revoked code up to `since` instead.
+   */
+  *revokedSince(since: number): Generator<HeldCode> {
+    for (const held of this.#revoked) {
+      if (held.code.id <= since && held.revokedAfter >= since) yield held;
+    }
   }
 
   get lastId(): number {

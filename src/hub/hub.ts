@@ -11,7 +11,7 @@ import {
   type TransportName,
 } from './connection.js';
 import { FanOut } from './fan-out.js';
-import { frameOfHeld, HistoryRing } from './history-ring.js';
+import { frameOfHeld, HistoryRing, revokeFrameOfHeld } from './history-ring.js';
 import { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 
 export interface HubOptions extends RegistryLimits {
@@ -98,9 +98,12 @@ export class Hub {
   }
 
   /**
-   * Sends hello, a reset when `since` is beyond history, the codes missed
-   * since `since`, then registers the connection for live codes — all in one
-   * synchronous step, so no live code can slip between replay and live.
+   * Sends hello, a reset when `since` is beyond history, the revokes and
+   * codes missed since `since`, then registers the connection for live
+   * codes — all in one synchronous step, so no live code can slip between
+   * replay and live. The connection joins the fan-out at its head: a revoke
+   * appended before this step is in the history already (replayed, or its
+   * code skipped), never also sent live.
    */
   attach(connection: Connection, since: number | undefined): void {
     const encoder = this.#encoderOf(connection.transport);
@@ -120,6 +123,9 @@ export class Hub {
       if (!history.covers(since) || since > history.lastId) {
         sendOwn({ type: 'reset', data: { oldestId: history.oldestId, lastId: history.lastId } });
       }
+      // Revokes first: they concern codes the client already holds (ids up
+      // to `since`), so none can arrive before its code (issue 9).
+      for (const held of history.revokedSince(since)) connection.send(revokeFrameOfHeld(held, encoder));
       const now = Date.now();
       let replayed = 0;
       for (const held of history.after(since, now)) {
@@ -179,8 +185,9 @@ export class Hub {
 
   /** Takes a code out of replay and tells every connection (through the fan-out, so in order). */
   revokeCode(id: number): DeliveryCounts {
-    this.#history.revoke(id);
-    this.#fanOut.append({ type: 'revoke', data: { id } });
+    const held = this.#history.revoke(id);
+    // A held code's revoke frames serve live and replay alike: encoded once per transport.
+    this.#fanOut.append(held ? { revokeOf: held } : { type: 'revoke', data: { id } });
     return this.audience();
   }
 

@@ -5,6 +5,7 @@ import {
   dedupKey,
   draftCode,
   type Code,
+  type CodeDraft,
   type CodeInput,
   type Principal,
 } from '../domain/index.js';
@@ -33,8 +34,13 @@ export interface PublishLog {
   bookkeepingFailed(codeId: number, error: unknown): void;
 }
 
-function fingerprint(input: CodeInput): string {
-  const canonical = [input.code, input.value ?? null, input.type ?? null, input.message ?? null, input.ttlSeconds ?? null, input.source ?? null];
+/**
+ * What a publish means, for the Idempotency-Key check: taken from the draft,
+ * after trimming, NFC and defaults, so `{"code":" A "}` and
+ * `{"code":"A","value":<the default>}` are the same request.
+ */
+function fingerprint(draft: CodeDraft): string {
+  const canonical = [draft.code, draft.value, draft.type, draft.message, draft.ttlSeconds, draft.source];
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
@@ -72,9 +78,13 @@ export class Publisher {
   }
 
   async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
-    const requestHash = idempotencyKey === undefined ? undefined : fingerprint(input);
+    const settings = this.settings.values;
+    // Validated first: a request that is not valid was never published, so
+    // it cannot match a key either.
+    const draft = draftCode(input, settings.defaultValue);
+    const requestHash = idempotencyKey === undefined ? undefined : fingerprint(draft);
     if (idempotencyKey !== undefined) {
-      const earlier = await this.store.codes.idempotent(idempotencyKey);
+      const earlier = await this.store.codes.idempotent(actor.user.id, idempotencyKey);
       if (earlier) {
         if (earlier.requestHash !== requestHash) {
           throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
@@ -84,8 +94,6 @@ export class Publisher {
         return { code: publicCode(earlier.code), audience: { connections, byTransport: { ...delivered } }, replayed: true };
       }
     }
-    const settings = this.settings.values;
-    const draft = draftCode(input, settings.defaultValue);
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
     const now = Date.now();
     if (this.options.dedupMs > 0) {
@@ -136,17 +144,16 @@ export class Publisher {
     if (!record) throw new CodecastError('code_not_found');
     if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
     const now = new Date();
-    await this.store.codes.revoke(id, now);
+    // Stored (with its audit entry) before anyone is told: a revoke that
+    // fails answers 503 and changes nothing.
+    await this.store.codes.revoke(id, now, {
+      actor: actor.user.username,
+      action: 'code.revoke',
+      target: String(id),
+      details: { code: record.code },
+    });
     this.hub.revokeCode(id);
     await this.broker.publish({ type: 'revoke', node: this.options.node, id });
-    try {
-      await this.store.audit.record(
-        { actor: actor.user.username, action: 'code.revoke', target: String(id), details: { code: record.code } },
-        now,
-      );
-    } catch (error) {
-      this.log.bookkeepingFailed(id, error);
-    }
     return publicCode(record);
   }
 

@@ -48,11 +48,21 @@ export class RuntimeSettings {
     return this.#values;
   }
 
-  /** Validates and stores a partial change; answers the settings after it. */
-  async update(patch: Record<string, unknown>): Promise<RuntimeSettingsValues> {
+  /**
+   * Validates and stores a partial change with its audit entry, in one
+   * commit; answers the settings after it. Nothing changes in memory unless
+   * the change is stored.
+   */
+  async update(patch: Record<string, unknown>, actor: string | null): Promise<RuntimeSettingsValues> {
     const change = validate(patch);
-    await this.store.settings.put(change);
-    this.#values = Object.freeze({ ...this.#values, ...change });
-    return this.#values;
+    const before = this.#values;
+    const after = Object.freeze({ ...before, ...change });
+    const now = new Date();
+    await this.store.settings.put(change, {
+      entry: { actor, action: 'settings.update', target: null, details: { before, after } },
+      now,
+    });
+    this.#values = after;
+    return after;
   }
 }

@@ -167,15 +167,19 @@ export class CodeRepository {
     return row ? toRecord(row) : undefined;
   }
 
-  /** Marks the code revoked; false if it was already. */
-  async revoke(id: number, now: Date): Promise<boolean> {
-    const result = await this.db
-      .updateTable('codes')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+  /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
+  async revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable('codes')
+        .set({ revoked_at: now.toISOString() })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      const revoked = result.numUpdatedRows > 0n;
+      if (revoked && audit) await new AuditRepository(trx).record(audit, now);
+      return revoked;
+    });
   }
 
   async addDeliveries(id: number, counts: Readonly<Record<TransportName, number>>, replayed: number): Promise<void> {
@@ -236,12 +240,14 @@ export class CodeRepository {
     return { users: sorted.length, medianMs: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
   }
 
-  async idempotent(key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
+  /** The publish an admin made under an Idempotency-Key; keys are per admin. */
+  async idempotent(userId: number, key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
     const row = await this.db
       .selectFrom('idempotency_keys')
       .innerJoin('codes', 'codes.id', 'idempotency_keys.code_id')
       .selectAll('codes')
       .select('idempotency_keys.request_hash')
+      .where('idempotency_keys.user_id', '=', userId)
       .where('idempotency_keys.key', '=', key)
       .executeTakeFirst();
     return row ? { requestHash: row.request_hash, code: toRecord(row) } : undefined;

@@ -4,19 +4,32 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
 import type { DatabaseTarget } from '../config/index.js';
 import { migrationProvider } from './migrations.js';
+import { FileIdentity } from './file-identity.js';
 import { cachingStatements } from './statement-cache.js';
 import type { Database } from './schema.js';
+import { WriteGuard, type WriteHealthListener } from './write-guard.js';
 
 export interface OpenedDatabase {
   readonly db: Kysely<Database>;
+  /** Sees every write's outcome; refuses writes once the file is gone. */
+  readonly guard: WriteGuard;
+  /** The opened file's identity; undefined for an in-memory database. */
+  readonly identity: FileIdentity | undefined;
   /** Queries run since open; the stats and tests read it. */
   queryCount(): number;
 }
 
-/** `onQuery` hears the duration of every query, for metrics. */
-export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => void = () => undefined): OpenedDatabase {
-  if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+/** `onQuery` hears the duration of every query, for metrics; `listener` hears write health change. */
+export function openDatabase(
+  target: DatabaseTarget,
+  onQuery: (ms: number) => void,
+  listener: WriteHealthListener,
+): OpenedDatabase {
+  const inMemory = target.path === ':memory:';
+  if (!inMemory) mkdirSync(dirname(target.path), { recursive: true });
   const sqlite = new SqliteDatabase(target.path);
+  const identity = inMemory ? undefined : FileIdentity.of(target.path);
+  const guard = new WriteGuard(sqlite, identity, listener);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL is durable across process crashes in WAL mode; only an OS crash
   // can lose the last commits, which replay from clients cannot mend either way.
@@ -25,13 +38,13 @@ export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => vo
   sqlite.pragma('foreign_keys = ON');
   let queries = 0;
   const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: cachingStatements(sqlite) }),
+    dialect: new SqliteDialect({ database: cachingStatements(sqlite, (text, statement) => guard.wrap(text, statement)) }),
     log: (event) => {
       queries++;
       onQuery(event.queryDurationMillis);
     },
   });
-  return { db, queryCount: () => queries };
+  return { db, guard, identity, queryCount: () => queries };
 }
 
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
@@ -45,15 +58,11 @@ export async function ping(db: Kysely<Database>): Promise<void> {
   await sql`select 1`.execute(db);
 }
 
-/**
- * Whether an error means the database cannot serve now (locked, full,
- * unreachable, closed) rather than that our query is wrong.
- */
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (error.name === 'SqliteError' && typeof code === 'string') {
-    return /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|CORRUPT|NOTADB|PROTOCOL)/.test(code);
-  }
-  return /database connection is not open|driver has already been destroyed/i.test(error.message);
+/** A real, one-row write: what tells whether the database takes writes again. */
+export async function probeWrite(db: Kysely<Database>, nowMs: number): Promise<void> {
+  await db
+    .insertInto('write_probe')
+    .values({ id: 1, at_ms: nowMs })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ at_ms: nowMs }))
+    .execute();
 }

@@ -1,5 +1,5 @@
-export { Store } from './store.js';
-export { isDatabaseUnavailable } from './database.js';
+export { Store, type StoreEvents, type StoreHealth } from './store.js';
+export { DatabaseUnavailableError, isDatabaseUnavailable, type UnavailableReason } from './unavailable.js';
 export { publicCode, type CodeRecord, type AckFigures, type AckRow } from './code-repository.js';
 export type { TokenInfo } from './user-repository.js';
 export type { AuditEntry, AuditInput } from './audit-repository.js';

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 // Migrations live in code rather than files so the compiled package carries
 // them without a loader and they cannot go missing from a deployment.
@@ -84,7 +84,75 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // One row the store rewrites to learn whether the database takes writes
+  // again after a write failed (disk full, read-only, I/O error).
+  '0002_write_probe': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('write_probe')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('at_ms', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
+  '0003_usernames_unique_regardless_of_case': {
+    /**
+     * `Alice` and `alice` are one user name. An existing database that already
+     * holds two names differing only by case cannot take the index; rather
+     * than guess which user to rename (each has its tokens and audit trail),
+     * the migration stops the start with a message naming them, and the
+     * operator renames or deletes all but one (see DuplicateUsernamesError).
+     * Nothing is changed until then: the migration runs in a transaction.
+     */
+    async up(db: Kysely<any>) {
+      const clashes = await sql<{ names: string }>`
+        select group_concat(username, ', ') as names from users
+        group by lower(username) having count(*) > 1`.execute(db);
+      if (clashes.rows.length > 0) throw new DuplicateUsernamesError(clashes.rows.map((row) => row.names));
+      await sql`create unique index users_username_nocase on users (lower(username))`.execute(db);
+    },
+  },
+  '0004_idempotency_keys_per_user': {
+    /**
+     * An Idempotency-Key belongs to the admin who sent it: another admin
+     * reusing the same key gets its own publish. SQLite cannot change a
+     * primary key in place, so the table is rebuilt with (user_id, key).
+     */
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('idempotency_keys_v3')
+        .addColumn('user_id', 'integer', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('request_hash', 'text', (c) => c.notNull())
+        .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['user_id', 'key'])
+        .execute();
+      await sql`insert into idempotency_keys_v3 (user_id, key, request_hash, code_id, created_at_ms)
+        select user_id, key, request_hash, code_id, created_at_ms from idempotency_keys`.execute(db);
+      await db.schema.dropTable('idempotency_keys').execute();
+      await db.schema.alterTable('idempotency_keys_v3').renameTo('idempotency_keys').execute();
+      await db.schema.createIndex('idempotency_created').on('idempotency_keys').column('created_at_ms').execute();
+    },
+  },
 };
+
+/**
+ * The database holds user names that differ only by case, which this
+ * version treats as one name. Raised by migration 0003; the start stops
+ * with this message instead of an SQLite constraint error.
+ */
+export class DuplicateUsernamesError extends Error {
+  constructor(readonly groups: readonly string[]) {
+    super(
+      `the database holds user names that differ only by case (${groups.map((g) => `[${g}]`).join(', ')}); ` +
+        'names are now unique regardless of case. Keep one name of each group and rename the others ' +
+        '(for example: sqlite3 codecast.db "update users set username = \'alice-2\' where username = \'Alice\'"), ' +
+        'then start again. Nothing was changed.',
+    );
+    this.name = 'DuplicateUsernamesError';
+  }
+}
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => migrations,

@@ -67,4 +67,8 @@ export interface Database {
     user_id: number;
     token_id: number | null;
   };
+  write_probe: {
+    id: number;
+    at_ms: number;
+  };
 }

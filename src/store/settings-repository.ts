@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { AuditRepository, type AuditInput } from './audit-repository.js';
 import type { Database } from './schema.js';
 
 /** Runtime settings as JSON values under string keys. */
@@ -10,7 +11,8 @@ export class SettingsRepository {
     return Object.fromEntries(rows.map((r) => [r.key, JSON.parse(r.value) as unknown]));
   }
 
-  async put(values: Record<string, unknown>): Promise<void> {
+  /** Stores the values and, in the same commit, the audit entry that explains them. */
+  async put(values: Record<string, unknown>, audit?: { entry: AuditInput; now: Date }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       for (const [key, value] of Object.entries(values)) {
         const json = JSON.stringify(value);
@@ -20,6 +22,7 @@ export class SettingsRepository {
           .onConflict((oc) => oc.column('key').doUpdateSet({ value: json }))
           .execute();
       }
+      if (audit) await new AuditRepository(trx).record(audit.entry, audit.now);
     });
   }
 }

@@ -1,5 +1,5 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import type { SqliteDatabase as KyselySqliteDatabase } from 'kysely';
+import type { SqliteDatabase as KyselySqliteDatabase, SqliteStatement } from 'kysely';
 import { LRUCache } from 'lru-cache';
 
 /**
@@ -11,16 +11,21 @@ import { LRUCache } from 'lru-cache';
  * values as parameters, so a small LRU keyed by text holds every hot one.
  * Reusing a statement is safe here because better-sqlite3 runs it to the
  * end synchronously; the one exception, `iterate` (Kysely's `stream()`), is
- * not used by codecast.
+ * not used by codecast. `wrap` turns a prepared statement into what Kysely
+ * gets (the write guard's facade for writes); it runs once per SQL text.
  */
-export function cachingStatements(sqlite: SqliteDatabase, max = 256): KyselySqliteDatabase {
-  const statements = new LRUCache<string, Statement>({ max });
+export function cachingStatements(
+  sqlite: SqliteDatabase,
+  wrap: (sql: string, statement: Statement) => SqliteStatement = (_sql, statement) => statement as unknown as SqliteStatement,
+  max = 256,
+): KyselySqliteDatabase {
+  const statements = new LRUCache<string, SqliteStatement>({ max });
   return {
     close: () => sqlite.close(),
-    prepare(sql: string): Statement {
+    prepare(sql: string): SqliteStatement {
       let statement = statements.get(sql);
       if (statement === undefined) {
-        statement = sqlite.prepare(sql);
+        statement = wrap(sql, sqlite.prepare(sql));
         statements.set(sql, statement);
       }
       return statement;

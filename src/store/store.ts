@@ -2,8 +2,9 @@ import type { DatabaseTarget } from '../config/index.js';
 import { AuditRepository } from './audit-repository.js';
 import { AuthEventRepository } from './auth-event-repository.js';
 import { CodeRepository } from './code-repository.js';
-import { migrateToLatest, openDatabase, ping } from './database.js';
+import { migrateToLatest, openDatabase, ping, probeWrite } from './database.js';
 import { SettingsRepository } from './settings-repository.js';
+import { unavailableMessage, type DatabaseUnavailableError } from './unavailable.js';
 import { UserRepository } from './user-repository.js';
 
 export interface AccessRepositories {
@@ -11,6 +12,32 @@ export interface AccessRepositories {
   readonly authEvents: AuthEventRepository;
   readonly audit: AuditRepository;
 }
+
+/** What the store reports as it runs; the composition root logs and counts it. */
+export interface StoreEvents {
+  /** Every query's duration, for metrics. */
+  queried?(ms: number): void;
+  /** Once when writes start failing (disk full, read-only, I/O error); `detail` is the driver's word. */
+  writesFailed?(detail: string): void;
+  /** Once when a write commits again after they failed. */
+  writesResumed?(): void;
+  /** Once: the file the server has open is no longer the one at its path. */
+  fileGone?(detail: string): void;
+  /** The same file is back at its path. */
+  fileBack?(): void;
+}
+
+/** Whether the store can serve: `/readyz` answers from it. */
+export type StoreHealth =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly database: 'unreachable' | 'unwritable' | 'gone'; readonly message: string };
+
+// How often the store looks whether its file is still at its path, and, while
+// writes fail, retries one small write. One stat a second costs nothing; the
+// retry runs only while unwritable, so a healthy store never pays for it.
+const WATCH_MS = 1_000;
+// A `/readyz` flood while unwritable costs at most one write a second.
+const PROBE_MIN_INTERVAL_MS = 1_000;
 
 /** The database and its repositories, one per concern. */
 export class Store {
@@ -20,6 +47,9 @@ export class Store {
   readonly audit: AuditRepository;
   readonly authEvents: AuthEventRepository;
   readonly #opened: ReturnType<typeof openDatabase>;
+  #watch: NodeJS.Timeout | undefined;
+  #probing: Promise<void> | undefined;
+  #lastProbeMs = 0;
 
   private constructor(opened: ReturnType<typeof openDatabase>) {
     this.#opened = opened;
@@ -31,15 +61,23 @@ export class Store {
     this.authEvents = new AuthEventRepository(db);
   }
 
-  /** Opens the database and applies pending migrations. */
-  static async open(target: DatabaseTarget, onQuery?: (ms: number) => void): Promise<Store> {
-    const store = new Store(openDatabase(target, onQuery));
+  /** Opens the database, applies pending migrations and starts watching its health. */
+  static async open(target: DatabaseTarget, events: StoreEvents = {}): Promise<Store> {
+    const opened = openDatabase(target, (ms) => events.queried?.(ms), {
+      writesFailed: (error: DatabaseUnavailableError) => events.writesFailed?.(error.detail),
+      writesResumed: () => events.writesResumed?.(),
+      fileGone: (detail) => events.fileGone?.(detail),
+      fileBack: () => events.fileBack?.(),
+    });
+    const store = new Store(opened);
     try {
       await store.migrate();
     } catch (error) {
       await store.close();
       throw error;
     }
+    store.#watch = setInterval(() => void store.#check().catch(() => undefined), WATCH_MS);
+    store.#watch.unref();
     return store;
   }
 
@@ -61,12 +99,64 @@ export class Store {
     return ping(this.#opened.db);
   }
 
+  /**
+   * Whether the database can serve reads and take writes now. Looks at the
+   * file's identity; while writes have been failing, retries one small write
+   * (at most once a second), so this answers the truth without costing a
+   * healthy store a write.
+   */
+  async health(): Promise<StoreHealth> {
+    await this.#check();
+    const writes = this.#opened.guard.health;
+    if (!writes.writable) {
+      return {
+        ok: false,
+        database: writes.reason === 'file_gone' ? 'gone' : 'unwritable',
+        message: unavailableMessage(writes.reason),
+      };
+    }
+    try {
+      await this.ping();
+    } catch {
+      return { ok: false, database: 'unreachable', message: 'The database cannot be reached; retry later.' };
+    }
+    return { ok: true };
+  }
+
+  /** Looks whether the file is still the one open; retries a write while writes fail. */
+  async #check(): Promise<void> {
+    const { guard, identity } = this.#opened;
+    if (identity) {
+      const change = await identity.change();
+      if (change === undefined) guard.fileBack();
+      else guard.fileGone(change);
+    }
+    const writes = guard.health;
+    if (!writes.writable && writes.reason !== 'file_gone') await this.#probe();
+  }
+
+  #probe(): Promise<void> {
+    if (this.#probing) return this.#probing;
+    if (Date.now() - this.#lastProbeMs < PROBE_MIN_INTERVAL_MS) return Promise.resolve();
+    this.#lastProbeMs = Date.now();
+    // The guard hears the outcome; a failure here only means "still unwritable".
+    this.#probing = probeWrite(this.#opened.db, this.#lastProbeMs)
+      .catch(() => undefined)
+      .finally(() => {
+        this.#probing = undefined;
+      });
+    return this.#probing;
+  }
+
   /** Queries run since open. */
   get queryCount(): number {
     return this.#opened.queryCount();
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#watch);
+    this.#watch = undefined;
+    await this.#probing;
     await this.#opened.db.destroy();
   }
 }

@@ -27,14 +27,21 @@ export class UserRepository {
     const row = await this.db
       .insertInto('users')
       .values({ username, role, disabled: 0, created_at: now.toISOString() })
-      .onConflict((oc) => oc.column('username').doNothing())
+      // No conflict target: the name may clash with the column's own unique
+      // constraint or with the case-insensitive index (migration 0002).
+      .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();
     return row ? toUser(row) : undefined;
   }
 
+  /** The user of that name in any case (names are unique regardless of case; the index is on lower(username)). */
   async byName(username: string): Promise<User | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where((eb) => eb(eb.fn('lower', ['username']), '=', username.toLowerCase()))
+      .executeTakeFirst();
     return row ? toUser(row) : undefined;
   }
 

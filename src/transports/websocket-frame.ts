@@ -1,10 +1,13 @@
-import { WebSocket } from 'ws';
+import * as ws from 'ws';
 
 /** The slice of ws's Sender we call; @types/ws does not declare it. */
 interface FrameBuilder {
   frame(data: Buffer, options: { fin: boolean; mask: boolean; opcode: number; readOnly: boolean; rsv1: boolean }): Buffer[];
 }
-const Sender = (WebSocket as unknown as { Sender: FrameBuilder }).Sender;
+// From ws's ES module exports, not `WebSocket.Sender`: that static is set
+// only by ws's CommonJS entry, so it was undefined whenever this module
+// loaded before anything had required ws (engine.io does, in the server).
+const Sender = (ws as unknown as { Sender: FrameBuilder }).Sender;
 
 /**
  * A final, unmasked WebSocket frame (servers never mask, RFC 6455 §5.1), as

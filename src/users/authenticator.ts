@@ -45,6 +45,17 @@ export class Authenticator {
     return principal;
   }
 
+  /**
+   * Refuses a wrong secret that is not a user token (the metrics token),
+   * counting it against the same per-address budget as unknown tokens: past
+   * the budget the answer is 429, so `/metrics` is no side door for guessing.
+   * @throws CodecastError too_many_auth_failures, else unauthorized with `message`.
+   */
+  refuseSecret(clientAddress: string, message: string): never {
+    this.#checkFailureBudget(clientAddress);
+    this.#fail(clientAddress, message);
+  }
+
   #checkFailureBudget(clientAddress: string): void {
     const window = this.#failures.get(clientAddress);
     if (window && window.count >= this.failuresPerMinute) {
@@ -53,10 +64,10 @@ export class Authenticator {
     }
   }
 
-  #fail(clientAddress: string): never {
+  #fail(clientAddress: string, message = 'The token is unknown or revoked.'): never {
     const window = this.#failures.get(clientAddress);
     if (window) window.count++;
     else this.#failures.set(clientAddress, { count: 1, startedAt: Date.now() });
-    throw new CodecastError('unauthorized', 'The token is unknown or revoked.');
+    throw new CodecastError('unauthorized', message);
   }
 }

@@ -3,6 +3,7 @@ import {
   USERNAME_PATTERN,
   hashToken,
   newToken,
+  tokenLabel,
   type Principal,
   type Role,
   type User,
@@ -47,11 +48,21 @@ export class UserAdmin {
       );
     }
     const now = new Date();
-    const user = await this.store.users.create(username, role, now);
-    if (!user) throw new CodecastError('user_exists', `A user named "${username}" exists already.`);
-    const token = await this.#issue(user, 'first token', now, chosenToken);
-    await this.#audit(actor, 'user.create', username, { role }, now);
-    return { user, token };
+    const token = chosenToken ?? newToken();
+    const hash = hashToken(token);
+    // One commit: a user never exists without its first token or its audit
+    // entry, whatever fails half-way (a full disk), so a retry is not a 409.
+    const created = await this.store.transaction(async (tx) => {
+      const user = await tx.users.create(username, role, now);
+      if (!user) return undefined;
+      const info = await tx.users.addToken(user.id, hash, 'first token', now);
+      await tx.audit.record({ actor: actorName(actor), action: 'user.create', target: username, details: { role } }, now);
+      return { user, info };
+    });
+    // The database refuses a name that differs from an existing one only by case.
+    if (!created) throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
+    this.cache?.forgetUnknown(hash);
+    return { user: created.user, token: { ...created.info, token } };
   }
 
   list(): Promise<User[]> {
@@ -87,12 +98,19 @@ export class UserAdmin {
     return updated;
   }
 
-  async createToken(username: string, label: string | null, actor: Actor): Promise<IssuedToken> {
+  async createToken(username: string, rawLabel: string | null, actor: Actor): Promise<IssuedToken> {
+    const label = tokenLabel(rawLabel);
     const user = await this.get(username);
     const now = new Date();
-    const token = await this.#issue(user, label, now);
-    await this.#audit(actor, 'token.create', username, { tokenId: token.id, label }, now);
-    return token;
+    const token = newToken();
+    const hash = hashToken(token);
+    const info = await this.store.transaction(async (tx) => {
+      const added = await tx.users.addToken(user.id, hash, label, now);
+      await tx.audit.record({ actor: actorName(actor), action: 'token.create', target: username, details: { tokenId: added.id, label } }, now);
+      return added;
+    });
+    this.cache?.forgetUnknown(hash);
+    return { ...info, token };
   }
 
   async revokeToken(tokenId: number, actor: Actor): Promise<void> {
@@ -111,17 +129,5 @@ export class UserAdmin {
     }
     this.cache?.evictToken(tokenId);
     this.enforcer?.closeToken(revoked.userId, tokenId);
-  }
-
-  async #issue(user: User, label: string | null, now: Date, chosen?: string): Promise<IssuedToken> {
-    const token = chosen ?? newToken();
-    const hash = hashToken(token);
-    const info = await this.store.users.addToken(user.id, hash, label, now);
-    this.cache?.forgetUnknown(hash);
-    return { ...info, token };
-  }
-
-  #audit(actor: Actor, action: string, target: string, details: Record<string, unknown>, now: Date): Promise<void> {
-    return this.store.audit.record({ actor: actorName(actor), action, target, details }, now);
   }
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 
@@ -30,9 +30,10 @@ export interface ApiResponse {
 
 /**
  * A real codecast on an ephemeral port over a fresh SQLite file. `env`
- * overrides settings as the environment would.
+ * overrides settings as the environment would; `logger` replaces the silent
+ * one (a test that reads the log passes a pino logger over its own stream).
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { dir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { dir?: string; logger?: Logger } = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'codecast-test-'));
   const databasePath = join(dir, 'codecast.db');
   const config = loadConfig({
@@ -43,7 +44,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
     ...env,
   });
-  const server = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const server = await startServer(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
   const url = server.url;
 
   const api: TestServer['api'] = async (method, path, opts = {}) => {

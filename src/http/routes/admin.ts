@@ -15,15 +15,9 @@ export interface AdminRoutesOptions {
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { auth, settings, store, stats }) => {
   app.get('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Runtime settings' } }, async () => settings.values);
 
-  app.put('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Change runtime settings', body: SettingsBody } }, async (request) => {
-    const before = settings.values;
-    const after = await settings.update(request.body);
-    await store.audit.record(
-      { actor: principalOf(request).user.username, action: 'settings.update', target: null, details: { before, after } },
-      new Date(),
-    );
-    return after;
-  });
+  app.put('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Change runtime settings', body: SettingsBody } }, async (request) =>
+    settings.update(request.body, principalOf(request).user.username),
+  );
 
   app.get('/stats', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Connections, queues, closes, cache, codes, memory' } }, async () => stats());
 

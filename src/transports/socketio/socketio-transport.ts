@@ -1,8 +1,11 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'socket.io';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import type { Acknowledger, Hub, InboundBudget } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
+import { clientAddress, refuseSocket, type PendingBudget } from '../../http/index.js';
+import { PendingSessions, type EngineSession } from './pending-sessions.js';
 import type { Authenticator } from '../../users/index.js';
 import { SocketIoConnection, type SocketIoClient, type SocketIoConnectionHost } from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
@@ -15,6 +18,12 @@ export interface SocketIoTransportOptions {
   readonly maxInboundBytes: number;
   /** Packets of any kind each client may send, its namespaces together. */
   readonly inboundBudget: InboundBudget;
+  /** Sessions that have joined no namespace count here until one admits them. */
+  readonly pending: PendingBudget;
+  /** A session that has joined no namespace by then is closed. */
+  readonly authTimeoutMs: number;
+  /** Hears of each TCP socket that carries an admitted session: it no longer counts as pending. */
+  readonly authenticated: (socket: Duplex | undefined) => void;
 }
 
 export const SOCKETIO_PATH = '/socket.io/';
@@ -43,12 +52,20 @@ function tokenOf(socket: Socket): string | undefined {
   return typeof query === 'string' ? query : undefined;
 }
 
+/** The `sid` of an engine.io request, if it belongs to a session already open. */
+function sessionIdOf(url: string | undefined): string | undefined {
+  const mark = url?.indexOf('?') ?? -1;
+  if (url === undefined || mark < 0) return undefined;
+  return new URLSearchParams(url.slice(mark + 1)).get('sid') ?? undefined;
+}
+
 /**
  * Socket.IO on `/socket.io/`, namespaces `/` and `/events`, with the event
  * names the replaced service's clients listen for: `new_code`, `revoke_code`.
  */
 export class SocketIoTransport {
   readonly #io: Server;
+  readonly #sessions: PendingSessions;
 
   // Made once per transport, not once per connection (see socketio-connection.ts).
   readonly #host: SocketIoConnectionHost;
@@ -74,7 +91,17 @@ export class SocketIoTransport {
       perMessageDeflate: false,
       httpCompression: false,
       connectionStateRecovery: undefined,
+      // Pending sessions are closed by PendingSessions at the auth timeout;
+      // socket.io's own timer is only the fallback. Were it first, its
+      // orderly close would leave a long-polling session waiting up to 30 s
+      // for a poll, and our forced close could no longer cut it short.
+      connectTimeout: options.authTimeoutMs * 2,
     });
+    this.#sessions = new PendingSessions(options.pending, options.authTimeoutMs);
+    const engine = this.#io.engine;
+    engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => this.#gate(req, res, next));
+    engine.on('connection', (session: EngineSession) => this.#sessions.opened(session));
+    engine.on('connection_error', (failure: { req: IncomingMessage }) => this.#sessions.failed(failure.req));
     options.hub.useEncoder(new SocketIoEncoder());
     for (const name of NAMESPACES) this.#serve(name);
   }
@@ -137,12 +164,57 @@ export class SocketIoTransport {
   async #admit(socket: Socket): Promise<void> {
     const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
     const principal = await this.options.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
+    const session = socket.conn as unknown as EngineSession;
+    this.#sessions.authenticated(session);
+    this.options.authenticated(session.transport.socket?._socket);
     this.options.hub.admit(principal.user.id);
     (socket.data as { admitted?: Admitted }).admitted = { principal, since };
   }
 
+  /**
+   * engine.io's middleware, before it does anything with a request: a
+   * handshake takes a place in the pending budget or is refused with our
+   * error; a request of an admitted session frees the socket it came on
+   * (long-polling requests come on any of the client's sockets).
+   */
+  #gate(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    const sid = sessionIdOf(req.url);
+    if (sid !== undefined) {
+      // `clients` is engine.io's documented map of open sessions by id; its
+      // type declarations mark it protected.
+      const { clients } = this.#io.engine as unknown as { clients: Record<string, EngineSession | undefined> };
+      if (this.#sessions.isAuthenticated(clients[sid])) {
+        this.options.authenticated(req.socket);
+      }
+      next();
+      return;
+    }
+    const refusal = this.#sessions.handshake(req, clientAddress(req.socket.remoteAddress));
+    if (refusal === undefined) {
+      next();
+      return;
+    }
+    if (req.headers.upgrade !== undefined) {
+      // engine.io's stand-in response for an upgrade writes nothing.
+      refuseSocket(req.socket, refusal);
+      return;
+    }
+    const body = JSON.stringify({ error: refusal.code, message: refusal.message });
+    res.writeHead(refusal.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'retry-after': String(refusal.retryAfterSeconds ?? 2),
+      connection: 'close',
+    });
+    res.end(body);
+  }
+
+  get pendingSessions(): number {
+    return this.#sessions.size;
+  }
+
   /** Closes engine.io's remaining connections; the HTTP server is closed by the HTTP layer. */
   close(): void {
+    this.#sessions.close();
     this.#io.engine.close();
   }
 }

@@ -45,8 +45,10 @@ export function closeCodeForError(error: ErrorCode): number {
     case 'too_many_connections_for_user':
     case 'too_many_auth_failures':
     case 'too_many_messages':
+    case 'too_many_pending_connections':
       return WS_CLOSE.tooManyRequests;
     case 'server_full':
+    case 'server_busy':
     case 'shutting_down':
     case 'database_unavailable':
       return WS_CLOSE.tryAgainLater;

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import { newConnectionId, type Acknowledger, type Hub, type InboundBudget } from '../../hub/index.js';
-import { toCodecastError } from '../../http/errors.js';
+import { toCodecastError, writeRawError } from '../../http/errors.js';
 import { releaseUpgradeSocket } from '../../http/upgrade-router.js';
 import type { Authenticator } from '../../users/index.js';
 import { closeCodeForError } from './close-codes.js';
@@ -18,6 +18,8 @@ export interface WsTransportOptions {
   readonly maxInboundBytes: number;
   /** Messages (text, binary, ping, pong) each connection may send. */
   readonly inboundBudget: InboundBudget;
+  /** Hears of each upgrade socket whose token was good: it no longer counts as pending. */
+  readonly authenticated: (socket: Duplex | undefined) => void;
 }
 
 export const WS_PATH = '/api/v1/ws';
@@ -60,6 +62,16 @@ export class WsTransport {
       // Pings are answered by the connection, within its inbound budget.
       autoPong: false,
       WebSocket: OwnedWebSocket,
+    });
+    // ws's own handshake refusals (another method, no key, a version it
+    // does not speak) would answer in text/html; ours follow the contract.
+    this.#server.on('wsClientError', (error: Error, socket: Duplex, request: IncomingMessage) => {
+      if (request.method !== 'GET') {
+        writeRawError(socket, new CodecastError('not_found', `No route for ${request.method} ${WS_PATH}.`));
+        return;
+      }
+      const version = /Version/.test(error.message) ? { 'Sec-WebSocket-Version': '13' } : undefined;
+      writeRawError(socket, new CodecastError('invalid_request', `Not a WebSocket handshake: ${error.message}.`), version);
     });
     options.hub.useEncoder(new WsEncoder());
     this.#host = {
@@ -104,6 +116,7 @@ export class WsTransport {
     }
     const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#host);
     hub.attach(connection, admission.since);
+    this.options.authenticated(socket);
   }
 
   /** Says why in a close frame, and does not wait long for the answer. */

@@ -1,0 +1,115 @@
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { CodecastError } from '../domain/index.js';
+import { clientAddress, rawRefusal, type PendingBudget, type PendingTicket } from './pending-budget.js';
+
+export interface SocketGuardOptions {
+  /** A socket that has not sent a complete request by then is closed. */
+  readonly authTimeoutMs: number;
+}
+
+/** How long a refused socket gets to take its answer before it is cut. */
+const REFUSAL_LINGER_MS = 250;
+
+/**
+ * Counts every accepted TCP socket against the pending budget until a
+ * request on it authenticates (`adopt`), and closes sockets that send no
+ * complete request within the auth timeout, so neither a flood of idle
+ * sockets nor a slowloris can use up file descriptors and memory before
+ * anyone has shown a token. Node's own headers timeout is checked only
+ * every 30 s and allows 60 s; this one is ours to set.
+ *
+ * Listeners are one function per guard, found through `this`: closures per
+ * socket would stay for the life of every stream, tens of thousands of them.
+ */
+export class SocketGuard {
+  readonly #budget: PendingBudget;
+  readonly #timeoutMs: number;
+  /** Sockets still counted, with their place in the budget. */
+  readonly #counted = new Map<Socket, PendingTicket>();
+  /** Sockets that have not sent a request yet, in the order they came, with when. */
+  readonly #unused = new Map<Socket, number>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #onClose: (this: Socket) => void;
+
+  constructor(server: Server, budget: PendingBudget, options: SocketGuardOptions) {
+    this.#budget = budget;
+    this.#timeoutMs = options.authTimeoutMs;
+    const counted = this.#counted;
+    const unused = this.#unused;
+    this.#onClose = function (this: Socket) {
+      unused.delete(this);
+      const ticket = counted.get(this);
+      if (ticket) {
+        counted.delete(this);
+        budget.release(ticket);
+      }
+    };
+    server.on('connection', (socket: Socket) => this.#accepted(socket));
+    const used = (request: { socket: Socket }) => {
+      unused.delete(request.socket);
+    };
+    server.on('request', used);
+    server.on('upgrade', used);
+    this.#sweeper = setInterval(() => this.#sweep(Date.now()), Math.min(1000, Math.max(50, this.#timeoutMs / 4)));
+    this.#sweeper.unref();
+  }
+
+  #accepted(socket: Socket): void {
+    const ticket = this.#budget.enter(clientAddress(socket.remoteAddress));
+    if (ticket instanceof CodecastError) {
+      refuseSocket(socket, ticket);
+      return;
+    }
+    this.#counted.set(socket, ticket);
+    this.#unused.set(socket, Date.now());
+    socket.on('close', this.#onClose);
+  }
+
+  /** The socket carried an authenticated request or stream: it no longer counts. */
+  adopt(socket: Duplex | undefined): void {
+    const tcp = socket as Socket | undefined;
+    if (tcp === undefined) return;
+    const ticket = this.#counted.get(tcp);
+    if (!ticket) return;
+    this.#counted.delete(tcp);
+    this.#unused.delete(tcp);
+    tcp.off('close', this.#onClose);
+    this.#budget.release(ticket);
+  }
+
+  #sweep(now: number): void {
+    const cutoff = now - this.#timeoutMs;
+    for (const [socket, acceptedAt] of this.#unused) {
+      // Oldest first: the rest are younger.
+      if (acceptedAt > cutoff) break;
+      this.#unused.delete(socket);
+      socket.destroy();
+    }
+  }
+
+  /** On stop: sockets that never sent a request would hold server.close() for Node's headers timeout. */
+  destroyUnused(): void {
+    for (const socket of this.#unused.keys()) socket.destroy();
+    this.#unused.clear();
+  }
+
+  close(): void {
+    clearInterval(this.#sweeper);
+  }
+}
+
+/**
+ * Answers a refusal on a socket no request was read from yet, half-closes
+ * it, and cuts it shortly after: reading on for a moment lets a request the
+ * peer had already sent be taken rather than answered with a reset that
+ * could destroy our answer in its buffers, and the cut bounds how long a
+ * refused socket holds a file descriptor. A request read meanwhile is
+ * served as any other and dies with the socket.
+ */
+export function refuseSocket(socket: Duplex, error: CodecastError): void {
+  socket.on('error', () => undefined);
+  if (socket.writable) socket.end(rawRefusal(error));
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+}
