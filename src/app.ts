@@ -174,8 +174,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       publishLog,
     );
 
-    // One budget for every connection of every transport, and for each user's HTTP acks.
+    // One budget for every connection of every transport. HTTP acks are what
+    // a user's SSE connections send, but carry no connection: they share one
+    // budget per user, as large as the user's connections would have together.
     const inboundBudget = new InboundBudget(config.inbound.ratePerSecond, config.inbound.burst);
+    const httpAckBudget = new InboundBudget(
+      config.inbound.ratePerSecond * config.maxConnectionsPerUser,
+      config.inbound.burst * config.maxConnectionsPerUser,
+    );
 
     const pending = new PendingBudget(config.pending);
     const stats = () => {
@@ -214,7 +220,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hub,
       publisher,
       acknowledger,
-      inboundBudget,
+      httpAckBudget,
       settings,
       users,
       store,

@@ -131,13 +131,13 @@ export const settingsTable = [
     env: 'CODECAST_INBOUND_RATE',
     default: '200',
     type: int(1, 1_000_000),
-    description: 'Messages per second one connection may send on average (acks, pings, pongs, any frame or packet), and HTTP acks per second of one user; past the budget a connection is closed (`4429 too_many_messages`) and an HTTP ack gets 429.',
+    description: 'Messages per second one connection may send on average (acks, pings, pongs, any frame or packet); one user\'s HTTP acks share the budget of `CODECAST_MAX_CONNECTIONS_PER_USER` connections. Past the budget a connection is closed (`4429 too_many_messages`) and an HTTP ack gets 429.',
   },
   {
     env: 'CODECAST_INBOUND_BURST',
     default: '1000',
     type: int(1, 10_000_000),
-    description: 'Messages one connection (or one user\'s HTTP acks) may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
+    description: 'Messages one connection may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
   },
   {
     env: 'CODECAST_SSE_RETRY_MS',

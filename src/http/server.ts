@@ -31,7 +31,7 @@ export interface HttpServerParts {
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
   /** Each user's budget of HTTP acks. */
-  readonly inboundBudget: InboundBudget;
+  readonly httpAckBudget: InboundBudget;
   readonly settings: RuntimeSettings;
   readonly users: UserAdmin;
   readonly store: Store;
@@ -98,7 +98,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
         auth,
         publisher: parts.publisher,
         acknowledger: parts.acknowledger,
-        ackBudget: parts.inboundBudget,
+        ackBudget: parts.httpAckBudget,
         store: parts.store,
       });
       await api.register(userRoutes, { auth, users: parts.users });
