@@ -10,8 +10,11 @@ import { after, before, describe, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import WebSocket from 'ws';
 import { connectSubscriber, type Subscriber, type TransportKind } from './support/clients.js';
+import { parsePrometheus } from './support/prometheus.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
+
+const QUIET = { CODECAST_AUTH_POLL_MS: '600000' };
 
 let t: TestServer;
 let attacker: { id: number; token: string };
@@ -20,8 +23,10 @@ let ordinary: { id: number; token: string };
 let bystanderToken: string;
 
 before(async () => {
-  // The default budget: what a real deployment runs with is what must cut a flood off.
-  t = await startTestServer({ CODECAST_MAX_CONNECTIONS_PER_USER: '50' });
+  // The default budget: what a real deployment runs with is what must cut a
+  // flood off. The auth watcher polls the database every second by default:
+  // slowed down, it cannot be taken for a statement an ack ran.
+  t = await startTestServer({ CODECAST_MAX_CONNECTIONS_PER_USER: '50', ...QUIET });
   attacker = await t.createUser('flooder');
   ordinary = await t.createUser('ordinary');
 });
@@ -44,6 +49,10 @@ async function quiet(): Promise<number> {
   return last;
 }
 const closesFor = (reason: string) => (t.server.stats() as { closes: Record<string, number> }).closes[reason] ?? 0;
+async function closedMetric(transport: string): Promise<number> {
+  const scrape = parsePrometheus(await (await fetch(`${t.url}/metrics`)).text());
+  return scrape.sum('codecast_connections_closed_total', { transport, reason: 'too_many_messages' });
+}
 
 function wsUrl(token: string): string {
   return `${t.url.replace(/^http/, 'ws')}/api/v1/ws?token=${token}`;
@@ -130,6 +139,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
     const subscribers = await bystanders();
     const { id } = await t.publish('WS-FLOOD-TARGET');
     const before = closesFor('too_many_messages');
+    const metricBefore = await closedMetric('ws');
     const { ws, closed } = await openWs(attacker.token);
     const frame = JSON.stringify({ type: 'ack', id });
     const flood = (async () => {
@@ -146,6 +156,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
     assert.ok((await flood) > 1000, 'the attacker sent more than the burst');
     await assertEveryoneGot(subscribers, ids);
     assert.equal(closesFor('too_many_messages'), before + 1);
+    assert.equal(await closedMetric('ws'), metricBefore + 1);
     for (const subscriber of subscribers) await subscriber.close();
   });
 
@@ -170,6 +181,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
       const subscribers = await bystanders();
       const { id } = await t.publish(`SIO-${transport}-TARGET`);
       const before = closesFor('too_many_messages');
+      const metricBefore = await closedMetric('socketio');
       const { socket, closing, disconnected } = await openSocketIo(attacker.token, transport);
       // Both namespaces of the one client: the flood closes both.
       const second = await openSocketIo(attacker.token, transport, '/events');
@@ -193,6 +205,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
       assert.equal(second.socket.connected, true);
       second.socket.disconnect();
       assert.equal(closesFor('too_many_messages'), before + 1);
+      assert.equal(await closedMetric('socketio'), metricBefore + 1);
       for (const subscriber of subscribers) await subscriber.close();
     });
   }
@@ -379,7 +392,7 @@ describe('acks of revoked and expired codes are refused, by one rule on every pa
 
 describe('the ack answer stays truthful beyond memory', () => {
   test('codes older than the history: judged from the database once, then from memory', async () => {
-    const small = await startTestServer({ CODECAST_HISTORY: '2' });
+    const small = await startTestServer({ CODECAST_HISTORY: '2', ...QUIET });
     try {
       const user = await small.createUser('old-acker');
       const revoked = await small.publish('OLD-REVOKED');
