@@ -282,7 +282,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (closed > 0) logger.info({ closed }, 'closed stale connections');
     });
     every(LEDGER_FLUSH_MS, flushLedger);
-    every(ACK_FLUSH_MS, () => acknowledger.flush());
+    every(ACK_FLUSH_MS, () => acknowledger.flushDue());
     every(HOUSEKEEPING_MS, async () => {
       await publisher.forgetOldKeys();
       await store.authEvents.forget(Date.now() - AUTH_EVENT_RETENTION_MS);

@@ -32,6 +32,9 @@ export interface AcknowledgerOptions {
 }
 
 const RECENT = 1000;
+/** After a failed write, periodic flushes wait this long, doubling per failure up to the maximum. */
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 30_000;
 
 /**
  * Records users' acknowledgements of codes, from every transport, by one
@@ -72,6 +75,9 @@ export class Acknowledger {
   #writing: readonly AckRow[] = [];
   #flushing: Promise<void> = Promise.resolve();
   #flushQueued = false;
+  /** Failed writes in a row, and when the periodic flush may try again. */
+  #failures = 0;
+  #retryAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -203,8 +209,18 @@ export class Acknowledger {
     known.markAcked(userId);
     this.#pending.push({ codeId: known.id, userId, ackedAtMs: now, latencyMs });
     this.#counted(latencyMs);
-    if (this.#pending.length >= this.#flushBatch && !this.#flushQueued) void this.flush();
+    if (this.#pending.length >= this.#flushBatch && !this.#flushQueued) void this.flushDue(now);
     return { id: known.id, first: true, latencyMs };
+  }
+
+  /**
+   * The periodic flush: as `flush`, but after failed writes it waits (1 s,
+   * doubling to 30 s) before trying again, since a database that cannot take
+   * writes may hold each attempt for its whole busy timeout.
+   */
+  flushDue(now = Date.now()): Promise<void> {
+    if (now < this.#retryAt) return this.#flushing;
+    return this.flush();
   }
 
   /**
@@ -229,7 +245,11 @@ export class Acknowledger {
     this.#writing = batch;
     try {
       await this.store.codes.addAcks(batch);
+      this.#failures = 0;
+      this.#retryAt = 0;
     } catch (error) {
+      this.#failures++;
+      this.#retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.#failures - 1));
       const kept = isDatabaseUnavailable(error);
       // Kept in front of what came since, in the order they were answered.
       if (kept) this.#pending = batch.concat(this.#pending);
