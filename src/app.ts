@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
 import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
-import { Acknowledger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
+import { Acknowledger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/index.js';
 import { Store, publicCode } from './store/index.js';
@@ -25,6 +25,8 @@ import {
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const LEDGER_FLUSH_MS = 5_000;
+/** How long a first ack may wait in memory before it is written (with others). */
+const ACK_FLUSH_MS = 500;
 const HOUSEKEEPING_MS = 3_600_000;
 const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
 const STOP_GRACE_MS = 5_000;
@@ -138,10 +140,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
+    const acknowledger = new Acknowledger(store, history, {
+      onFirstAck: (latencyMs) => metrics.acked(latencyMs),
+      onFlushFailed: (err, count, kept) =>
+        logger.error({ err, count, kept }, kept ? 'storing acks failed; kept for the next flush' : 'storing acks failed; dropped'),
+    });
+    parts.acknowledger = acknowledger;
+
     const broker: Broker = new MemoryBroker(node, options.bus);
     await broker.start((message: BrokerMessage) => {
-      if (message.type === 'code') hub.broadcastCode(message.code);
-      else hub.revokeCode(message.id);
+      if (message.type === 'code') {
+        hub.broadcastCode(message.code);
+      } else {
+        hub.revokeCode(message.id);
+        acknowledger.revoked(message.id);
+      }
     });
 
     const publishLog: PublishLog = {
@@ -161,8 +174,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       publishLog,
     );
 
-    const acknowledger = new Acknowledger(store, (latencyMs) => metrics.acked(latencyMs));
-    parts.acknowledger = acknowledger;
+    // One budget for every connection of every transport. HTTP acks are what
+    // a user's SSE connections send, but carry no connection: they share one
+    // budget per user, as large as the user's connections would have together.
+    const inboundBudget = new InboundBudget(config.inbound.ratePerSecond, config.inbound.burst);
+    const httpAckBudget = new InboundBudget(
+      config.inbound.ratePerSecond * config.maxConnectionsPerUser,
+      config.inbound.burst * config.maxConnectionsPerUser,
+    );
 
     const pending = new PendingBudget(config.pending);
     const stats = () => {
@@ -201,6 +220,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hub,
       publisher,
       acknowledger,
+      httpAckBudget,
       settings,
       users,
       store,
@@ -216,6 +236,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       authenticator,
       acknowledger,
       maxInboundBytes: config.maxInboundFrameBytes,
+      inboundBudget,
       authenticated,
     });
     const socketIo = new SocketIoTransport(http.server, {
@@ -224,6 +245,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       acknowledger,
       heartbeatMs: config.heartbeatMs,
       maxInboundBytes: config.maxInboundFrameBytes,
+      inboundBudget,
       pending,
       authTimeoutMs: config.pending.authTimeoutMs,
       authenticated,
@@ -260,6 +282,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       if (closed > 0) logger.info({ closed }, 'closed stale connections');
     });
     every(LEDGER_FLUSH_MS, flushLedger);
+    every(ACK_FLUSH_MS, () => acknowledger.flushDue());
     every(HOUSEKEEPING_MS, async () => {
       await publisher.forgetOldKeys();
       await store.authEvents.forget(Date.now() - AUTH_EVENT_RETENTION_MS);
@@ -288,6 +311,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       socketIo.close();
       ws.close();
       await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
+      await acknowledger.flush();
       await broker.stop();
       await store.close();
     };

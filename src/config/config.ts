@@ -23,6 +23,8 @@ export interface Config {
   readonly idempotencyMs: number;
   readonly bodyLimitBytes: number;
   readonly maxInboundFrameBytes: number;
+  /** Each connection's inbound budget, and each user's for HTTP acks. */
+  readonly inbound: { readonly ratePerSecond: number; readonly burst: number };
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
@@ -174,6 +176,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     idempotencyMs: num('CODECAST_IDEMPOTENCY_HOURS') * 3_600_000,
     bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
     maxInboundFrameBytes: num('CODECAST_MAX_INBOUND_FRAME_BYTES'),
+    inbound: Object.freeze({ ratePerSecond: num('CODECAST_INBOUND_RATE'), burst: num('CODECAST_INBOUND_BURST') }),
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),

@@ -128,6 +128,18 @@ export const settingsTable = [
     description: 'Largest WebSocket or Socket.IO message a client may send; a larger one closes the connection (1009).',
   },
   {
+    env: 'CODECAST_INBOUND_RATE',
+    default: '200',
+    type: int(1, 1_000_000),
+    description: 'Messages per second one connection may send on average (acks, pings, pongs, any frame or packet); one user\'s HTTP acks share the budget of `CODECAST_MAX_CONNECTIONS_PER_USER` connections. Past the budget a connection is closed (`4429 too_many_messages`) and an HTTP ack gets 429.',
+  },
+  {
+    env: 'CODECAST_INBOUND_BURST',
+    default: '1000',
+    type: int(1, 10_000_000),
+    description: 'Messages one connection may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
+  },
+  {
     env: 'CODECAST_SSE_RETRY_MS',
     default: '3000',
     type: int(0, 3_600_000),

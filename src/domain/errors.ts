@@ -17,6 +17,7 @@ export const errorCatalog = {
   invalid_code: { status: 400, message: 'The code is not valid.' },
   duplicate_code: { status: 409, message: 'The same code was published moments ago.' },
   code_revoked: { status: 409, message: 'The code is already revoked.' },
+  code_expired: { status: 410, message: 'The code has expired.' },
   user_exists: { status: 409, message: 'A user with that name exists already.' },
   idempotency_key_reused: {
     status: 422,
@@ -31,6 +32,7 @@ export const errorCatalog = {
     message: 'This user has as many open connections as allowed.',
   },
   pong_too_frequent: { status: 429, message: 'Pong less often.' },
+  too_many_messages: { status: 429, message: 'This client sends more messages than allowed; slow down.' },
   too_many_auth_failures: {
     status: 429,
     message: 'Too many unknown tokens from this address; wait before trying again.',

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Acknowledger, Hub, Publisher, RuntimeSettings } from '../hub/index.js';
+import type { Acknowledger, Hub, InboundBudget, Publisher, RuntimeSettings } from '../hub/index.js';
 import type { Store } from '../store/index.js';
 import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
@@ -30,6 +30,8 @@ export interface HttpServerParts {
   readonly hub: Hub;
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
+  /** Each user's budget of HTTP acks. */
+  readonly httpAckBudget: InboundBudget;
   readonly settings: RuntimeSettings;
   readonly users: UserAdmin;
   readonly store: Store;
@@ -96,6 +98,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
         auth,
         publisher: parts.publisher,
         acknowledger: parts.acknowledger,
+        ackBudget: parts.httpAckBudget,
         store: parts.store,
       });
       await api.register(userRoutes, { auth, users: parts.users });

@@ -12,6 +12,7 @@ export type CloseReason =
   | 'user_disabled'
   | 'token_revoked'
   | 'protocol_error'
+  | 'too_many_messages'
   | 'error';
 
 export const CLOSE_REASONS: readonly CloseReason[] = [
@@ -22,6 +23,7 @@ export const CLOSE_REASONS: readonly CloseReason[] = [
   'user_disabled',
   'token_revoked',
   'protocol_error',
+  'too_many_messages',
   'error',
 ];
 

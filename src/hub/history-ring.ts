@@ -122,6 +122,11 @@ export class HistoryRing {
     }
   }
 
+  /** The held code with this id, if it is held. */
+  held(id: number): HeldCode | undefined {
+    return this.#find(id);
+  }
+
   #find(id: number): HeldCode | undefined {
     // Binary search: ids are strictly increasing.
     let lo = 0;

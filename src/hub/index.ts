@@ -15,3 +15,4 @@ export { RuntimeSettings, RUNTIME_DEFAULTS, type RuntimeSettingsValues } from '.
 export { Acknowledger, type AckResult, type AckStats } from './acknowledger.js';
 export { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 export { newConnectionId } from './connection-id.js';
+export { InboundBudget, UserBudgets } from './inbound-budget.js';

@@ -78,7 +78,7 @@ export class Metrics implements HubObserver {
     });
     this.#closed = new Counter({
       name: 'codecast_connections_closed_total',
-      help: 'Connections closed, by transport and reason (client_closed, slow_consumer, stale, shutdown, user_disabled, token_revoked, protocol_error, error).',
+      help: 'Connections closed, by transport and reason (client_closed, slow_consumer, stale, shutdown, user_disabled, token_revoked, protocol_error, too_many_messages, error).',
       labelNames: ['transport', 'reason'],
       registers,
     });

@@ -19,6 +19,19 @@ export interface AckFigures {
 
 type CodeRow = Selectable<Database['codes']>;
 
+/** One user's first ack of a code, as the acknowledger hands it over to be stored. */
+export interface AckRow {
+  readonly codeId: number;
+  readonly userId: number;
+  readonly ackedAtMs: number;
+  readonly latencyMs: number;
+}
+
+// Rows per insert statement, largest first: a batch is written in chunks of
+// these sizes, so a batch of n costs at most n/256 + 12 statements and the
+// statement cache holds five shapes rather than one per batch size.
+const ACK_CHUNKS = [256, 64, 16, 4, 1] as const;
+
 /** The code as subscribers see it, without what only operators see. */
 export function publicCode(record: CodeRecord): Code {
   const { revokedAt: _revokedAt, delivered: _delivered, replayed: _replayed, ...code } = record;
@@ -182,14 +195,38 @@ export class CodeRepository {
       .execute();
   }
 
-  /** Records a user's ack; true the first time, false when it was acked already. */
-  async ack(codeId: number, userId: number, now: Date, latencyMs: number): Promise<boolean> {
-    const result = await this.db
-      .insertInto('acks')
-      .values({ code_id: codeId, user_id: userId, acked_at: now.toISOString(), latency_ms: latencyMs })
-      .onConflict((oc) => oc.columns(['code_id', 'user_id']).doNothing())
-      .executeTakeFirst();
-    return (result.numInsertedOrUpdatedRows ?? 0n) > 0n;
+  /**
+   * Stores a batch of acks in one transaction; an ack already stored (same
+   * code and user) is left as it was, so the database has the last word on
+   * who acked first.
+   */
+  async addAcks(acks: readonly AckRow[]): Promise<void> {
+    if (acks.length === 0) return;
+    await this.db.transaction().execute(async (trx) => {
+      let at = 0;
+      for (const size of ACK_CHUNKS) {
+        while (acks.length - at >= size) {
+          const rows = acks.slice(at, at + size).map((ack) => ({
+            code_id: ack.codeId,
+            user_id: ack.userId,
+            acked_at: new Date(ack.ackedAtMs).toISOString(),
+            latency_ms: ack.latencyMs,
+          }));
+          await trx
+            .insertInto('acks')
+            .values(rows)
+            .onConflict((oc) => oc.columns(['code_id', 'user_id']).doNothing())
+            .execute();
+          at += size;
+        }
+      }
+    });
+  }
+
+  /** The ids of the users who have acked a code. */
+  async ackers(codeId: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('acks').select('user_id').where('code_id', '=', codeId).execute();
+    return rows.map((row) => row.user_id);
   }
 
   async ackFigures(codeId: number): Promise<AckFigures> {

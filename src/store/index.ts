@@ -1,6 +1,6 @@
 export { Store, type StoreEvents, type StoreHealth } from './store.js';
 export { DatabaseUnavailableError, isDatabaseUnavailable, type UnavailableReason } from './unavailable.js';
-export { publicCode, type CodeRecord, type AckFigures } from './code-repository.js';
+export { publicCode, type CodeRecord, type AckFigures, type AckRow } from './code-repository.js';
 export type { TokenInfo } from './user-repository.js';
 export type { AuditEntry, AuditInput } from './audit-repository.js';
 export type { AuthEvent, AuthEventKind } from './auth-event-repository.js';

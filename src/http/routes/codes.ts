@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { CodecastError } from '../../domain/index.js';
-import type { Acknowledger, Publisher } from '../../hub/index.js';
+import { UserBudgets, type Acknowledger, type InboundBudget, type Publisher } from '../../hub/index.js';
 import { publicCode, type Store } from '../../store/index.js';
 import { principalOf, type AuthHooks } from '../auth.js';
 import { IdParams, ListCodesQuery, PublishBody } from '../schemas.js';
@@ -10,13 +10,17 @@ export interface CodeRoutesOptions {
   readonly auth: AuthHooks;
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
+  /** How many acks one user may send over HTTP, all of its clients together. */
+  readonly ackBudget: InboundBudget;
   readonly store: Store;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
 /** Publish, list, inspect, revoke and ack codes. */
-export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (app, { auth, publisher, acknowledger, store }) => {
+export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (app, { auth, publisher, acknowledger, ackBudget, store }) => {
+  const ackBudgets = new UserBudgets(ackBudget);
+
   app.post('/codes', { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'Publish a code (admin); Idempotency-Key header supported', body: PublishBody } }, async (request, reply) => {
     const key = request.headers['idempotency-key'];
     if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key))) {
@@ -42,6 +46,9 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
   app.get('/codes/:id', { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'One code with its delivery and ack figures (admin)', params: IdParams } }, async (request) => {
     const record = await store.codes.byId(request.params.id);
     if (!record) throw new CodecastError('code_not_found');
+    // Acks wait in memory for up to a flush period: written first, the
+    // figures include every ack answered so far.
+    await acknowledger.flush();
     const acks = await store.codes.ackFigures(record.id);
     const { delivered, replayed, ...code } = record;
     const total = delivered.sse + delivered.ws + delivered.socketio;
@@ -57,6 +64,18 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (a
     '/codes/:id/ack',
     // No body at all is fine: Fastify validates a missing body as null.
     { onRequest: auth.user, schema: { tags: ['codes'], summary: 'Acknowledge a code (once per user)', params: IdParams, body: Type.Union([Type.Object({}, { additionalProperties: false }), Type.Null()]) } },
-    async (request) => acknowledger.ack(request.params.id, principalOf(request)),
+    async (request) => {
+      const principal = principalOf(request);
+      const waitMs = ackBudgets.spend(principal.user.id, Date.now());
+      if (waitMs > 0) {
+        throw new CodecastError(
+          'too_many_messages',
+          `Acks of one user over HTTP: at most ${ackBudget.burst} at once and ${ackBudget.ratePerSecond} per second.`,
+          undefined,
+          Math.ceil(waitMs / 1000),
+        );
+      }
+      return acknowledger.ack(request.params.id, principal);
+    },
   );
 };

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'socket.io';
 import type { Principal } from '../../domain/index.js';
-import type { CloseReason, Connection } from '../../hub/index.js';
+import type { CloseReason, Connection, InboundBudget } from '../../hub/index.js';
 import type { Namespace, SocketIoFrame } from './socketio-encoder.js';
 
 /**
@@ -20,25 +20,58 @@ interface EngineSocket {
   };
   close(discard?: boolean): void;
   on(event: 'packet', listener: (this: EngineSocket) => void): unknown;
-  /** When the client last sent anything, kept by `noteSignOfLife` (ours, not engine.io's). */
+  /** When the client last sent anything, kept by `onPacket` (ours, not engine.io's). */
   [LAST_PACKET_AT]?: number;
+  /** The client's inbound budget state (see InboundBudget); -1 once it has flooded. */
+  [INBOUND_FULL_AT]?: number;
+  /** The transport's host and the socket.io client on this engine socket, for `onPacket`. */
+  [HOST]?: SocketIoConnectionHost;
+  [CLIENT]?: SocketIoClient;
+}
+
+/** The slice of socket.io's Client we use: its namespace sockets (private in its types). */
+export interface SocketIoClient {
+  readonly sockets: ReadonlyMap<string, Socket>;
+  /** The engine.io socket under every namespace of the client. */
+  readonly conn: { close(discard?: boolean): void };
 }
 
 /** What a connection tells its transport; one object per transport, shared by its connections. */
 export interface SocketIoConnectionHost {
+  /** What every client may send, all its namespaces together; past it `flooded` is called once. */
+  readonly budget: InboundBudget;
   gone(connection: SocketIoConnection): void;
+  flooded(client: SocketIoClient): void;
   ack(connection: SocketIoConnection, id: unknown, reply: unknown): void;
 }
 
 const LAST_PACKET_AT = Symbol('codecast.lastPacketAt');
+const INBOUND_FULL_AT = Symbol('codecast.inboundFullAt');
+const HOST = Symbol('codecast.host');
+const CLIENT = Symbol('codecast.client');
 
 // Module-level handlers found through `this` (socket.io's `socket.data` holds
 // the connection): closures per connection cost memory at tens of thousands.
-// Any packet from the client, engine.io's pongs included, shows it is alive;
-// the engine socket is shared by the client's namespaces, so the time is kept
-// on it, by one listener that lives as long as it does.
-function noteSignOfLife(this: EngineSocket): void {
-  this[LAST_PACKET_AT] = Date.now();
+// Any packet from the client — events, acks, engine.io's pongs and noops, over
+// WebSocket or in a polling POST — shows it is alive and spends one message
+// of its inbound budget. The engine socket is shared by the client's
+// namespaces, so both are kept on it, by one listener that lives as long as
+// it does. engine.io emits 'packet' before it acts on the packet, and drops
+// every packet once the socket is closing.
+function onPacket(this: EngineSocket): void {
+  const now = Date.now();
+  this[LAST_PACKET_AT] = now;
+  const fullAt = this[INBOUND_FULL_AT] ?? 0;
+  const host = this[HOST];
+  if (fullAt < 0 || !host) return;
+  const next = host.budget.spend(fullAt, now);
+  if (next >= 0) {
+    this[INBOUND_FULL_AT] = next;
+    return;
+  }
+  this[INBOUND_FULL_AT] = -1;
+  const client = this[CLIENT];
+  if (client) host.flooded(client);
 }
 function onDisconnect(this: Socket): void {
   (this.data as SocketIoConnection | undefined)?.disconnected();
@@ -87,7 +120,10 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     this.#engine = engine;
     if (engine[LAST_PACKET_AT] === undefined) {
       engine[LAST_PACKET_AT] = this.openedAt;
-      engine.on('packet', noteSignOfLife);
+      engine[INBOUND_FULL_AT] = 0;
+      engine[HOST] = host;
+      engine[CLIENT] = socket.client as unknown as SocketIoClient;
+      engine.on('packet', onPacket);
     }
     // The connection takes the place of the admission the middleware left there.
     socket.data = this;
@@ -106,6 +142,7 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
   }
 
   acked(id: unknown, reply: unknown): void {
+    if (this.#closed) return;
     this.host.ack(this, id, reply);
   }
 
@@ -171,7 +208,13 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     if (farewell) this.send(farewell);
     this.#closed = true;
     this.socket.emit('closing', { reason });
-    if (RECONNECTABLE.has(reason)) {
+    if (reason === 'too_many_messages') {
+      // This namespace only: the client's other namespace is closed by the
+      // same flood, through the hub, so that it is counted under this reason
+      // too; the transport closes the engine.io connection after both have
+      // sent their DISCONNECT packet, which tells the client not to come back.
+      this.socket.disconnect();
+    } else if (RECONNECTABLE.has(reason)) {
       // Closing the engine.io connection makes the client reconnect by itself
       // (reason "transport close") and recover by replay. A slow or stale
       // peer's buffer would never drain, so it is discarded.

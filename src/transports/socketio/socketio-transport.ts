@@ -2,12 +2,12 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'socket.io';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
-import type { Acknowledger, Hub } from '../../hub/index.js';
+import type { Acknowledger, Hub, InboundBudget } from '../../hub/index.js';
 import { toCodecastError } from '../../http/errors.js';
 import { clientAddress, refuseSocket, type PendingBudget } from '../../http/index.js';
 import { PendingSessions, type EngineSession } from './pending-sessions.js';
 import type { Authenticator } from '../../users/index.js';
-import { SocketIoConnection, type SocketIoConnectionHost } from './socketio-connection.js';
+import { SocketIoConnection, type SocketIoClient, type SocketIoConnectionHost } from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
 
 export interface SocketIoTransportOptions {
@@ -16,6 +16,8 @@ export interface SocketIoTransportOptions {
   readonly acknowledger: Acknowledger;
   readonly heartbeatMs: number;
   readonly maxInboundBytes: number;
+  /** Packets of any kind each client may send, its namespaces together. */
+  readonly inboundBudget: InboundBudget;
   /** Sessions that have joined no namespace count here until one admits them. */
   readonly pending: PendingBudget;
   /** A session that has joined no namespace by then is closed. */
@@ -73,7 +75,9 @@ export class SocketIoTransport {
     private readonly options: SocketIoTransportOptions,
   ) {
     this.#host = {
+      budget: options.inboundBudget,
       gone: (connection) => options.hub.detach(connection),
+      flooded: (client) => this.#flooded(client),
       ack: (connection, id, reply) => this.#ack(connection, id, reply),
     };
     this.#io = new Server(httpServer, {
@@ -127,6 +131,18 @@ export class SocketIoTransport {
       const connection = new SocketIoConnection(socket.id, admitted.principal, socket, name, this.#host);
       hub.attach(connection, admitted.since);
     });
+  }
+
+  /** Closes every namespace of a client past its budget, each counted under the reason. */
+  #flooded(client: SocketIoClient): void {
+    const connections: SocketIoConnection[] = [];
+    for (const socket of client.sockets.values()) {
+      if (socket.data instanceof SocketIoConnection) connections.push(socket.data);
+    }
+    for (const connection of connections) this.options.hub.close(connection, 'too_many_messages');
+    // After the DISCONNECT packets, which it sends first; a namespace still
+    // authenticating goes with it. Packets that arrive from here on are dropped.
+    client.conn.close();
   }
 
   #ack(connection: SocketIoConnection, id: unknown, reply: unknown): void {

@@ -29,6 +29,8 @@ export const CLOSE_FOR_REASON: Record<CloseReason, { code: number; reason: strin
   user_disabled: { code: WS_CLOSE.forbidden, reason: 'user_disabled' },
   token_revoked: { code: WS_CLOSE.unauthorized, reason: 'token_revoked' },
   protocol_error: { code: WS_CLOSE.unsupportedData, reason: 'protocol_error' },
+  // Past its inbound budget (CODECAST_INBOUND_RATE/BURST): 4429, as HTTP's 429.
+  too_many_messages: { code: WS_CLOSE.tooManyRequests, reason: 'too_many_messages' },
   error: { code: WS_CLOSE.internalError, reason: 'error' },
 };
 
@@ -42,6 +44,7 @@ export function closeCodeForError(error: ErrorCode): number {
       return WS_CLOSE.forbidden;
     case 'too_many_connections_for_user':
     case 'too_many_auth_failures':
+    case 'too_many_messages':
     case 'too_many_pending_connections':
       return WS_CLOSE.tooManyRequests;
     case 'server_full':

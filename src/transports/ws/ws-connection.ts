@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Principal } from '../../domain/index.js';
-import type { CloseReason, Connection } from '../../hub/index.js';
+import type { CloseReason, Connection, InboundBudget } from '../../hub/index.js';
 import { CLOSE_FOR_REASON } from './close-codes.js';
 import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 
@@ -10,7 +10,10 @@ const CLOSE_GRACE_MS = 2000;
 
 /** What a connection tells its transport; one object per transport, shared by its connections. */
 export interface WsConnectionHost {
+  /** What every connection may send; past it `flooded` is called once. */
+  readonly budget: InboundBudget;
   received(connection: WsConnection, data: RawData, isBinary: boolean): void;
+  flooded(connection: WsConnection): void;
   gone(connection: WsConnection): void;
 }
 
@@ -32,9 +35,16 @@ export class OwnedWebSocket extends WebSocket {
         if (!connection) break;
         connection.received(args[0] as RawData, args[1] as boolean);
         return true;
+      case 'ping':
+        // Answered here rather than by ws (autoPong is off): only within the
+        // budget, so a ping flood is closed as any other flood is, with a
+        // close code that says why. (ws's own guard would cut it without one.)
+        if (!connection) break;
+        if (connection.spend()) connection.pong(args[0] as Buffer);
+        return true;
       case 'pong':
         if (!connection) break;
-        connection.sawLife();
+        connection.spend();
         return true;
       case 'close':
         connection?.ended();
@@ -60,6 +70,8 @@ export class WsConnection implements Connection<WsFrame> {
   readonly openedAt = Date.now();
   #lastSignOfLife = this.openedAt;
   #invalidFrames = 0;
+  /** The inbound budget's state (see InboundBudget): one number, no object. */
+  #inboundFullAt = 0;
 
   constructor(
     readonly id: string,
@@ -76,14 +88,36 @@ export class WsConnection implements Connection<WsFrame> {
     return 'ws';
   }
 
-  sawLife(): void {
-    this.#lastSignOfLife = Date.now();
+  /**
+   * Anything the peer sent (a message, a ping, a pong): a sign of life, and
+   * one message of its budget. False when it is not to be read: the
+   * connection is closing, or this message was one too many (the host then
+   * closes it).
+   */
+  spend(): boolean {
+    if (this.#closed) return false;
+    const now = Date.now();
+    this.#lastSignOfLife = now;
+    const next = this.host.budget.spend(this.#inboundFullAt, now);
+    if (next < 0) {
+      this.host.flooded(this);
+      return false;
+    }
+    this.#inboundFullAt = next;
+    return true;
   }
 
-  /** A message from the peer: a sign of life, and the transport's to read. */
+  /**
+   * Answers a ping, unless the peer is not reading what it is sent: RFC 6455
+   * §5.5.3 lets a pong answer only the latest of several pings.
+   */
+  pong(data: Buffer): void {
+    if (!this.socket.writableNeedDrain) this.ws.pong(data);
+  }
+
+  /** A message from the peer, read by the transport if within the budget. */
   received(data: RawData, isBinary: boolean): void {
-    this.sawLife();
-    this.host.received(this, data, isBinary);
+    if (this.spend()) this.host.received(this, data, isBinary);
   }
 
   ended(): void {
@@ -139,6 +173,10 @@ export class WsConnection implements Connection<WsFrame> {
     if (farewell) this.socket.write(farewell.bytes);
     const { code, reason: text } = CLOSE_FOR_REASON[reason];
     this.ws.close(code, text);
+    // A flooding peer's messages are not read any more: parsing them would
+    // be the very cost the budget is there to stop. Its answer to the close
+    // frame goes unread too; the cut below ends it.
+    if (reason === 'too_many_messages') this.socket.pause();
     // A slow or gone peer may never read the close frame, and ws would wait
     // 30 s for its answer; we wait a little, then cut the connection.
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
-import { newConnectionId, type Acknowledger, type Hub } from '../../hub/index.js';
+import { newConnectionId, type Acknowledger, type Hub, type InboundBudget } from '../../hub/index.js';
 import { toCodecastError, writeRawError } from '../../http/errors.js';
 import { releaseUpgradeSocket } from '../../http/upgrade-router.js';
 import type { Authenticator } from '../../users/index.js';
@@ -16,6 +16,8 @@ export interface WsTransportOptions {
   readonly acknowledger: Acknowledger;
   /** Largest frame a client may send; ws closes with 1009 past it. */
   readonly maxInboundBytes: number;
+  /** Messages (text, binary, ping, pong) each connection may send. */
+  readonly inboundBudget: InboundBudget;
   /** Hears of each upgrade socket whose token was good: it no longer counts as pending. */
   readonly authenticated: (socket: Duplex | undefined) => void;
 }
@@ -57,6 +59,8 @@ export class WsTransport {
       // Compression would make every frame per-client work; codes are small.
       perMessageDeflate: false,
       clientTracking: false,
+      // Pings are answered by the connection, within its inbound budget.
+      autoPong: false,
       WebSocket: OwnedWebSocket,
     });
     // ws's own handshake refusals (another method, no key, a version it
@@ -71,7 +75,9 @@ export class WsTransport {
     });
     options.hub.useEncoder(new WsEncoder());
     this.#host = {
+      budget: options.inboundBudget,
       received: (connection, data, isBinary) => this.#onMessage(connection, data, isBinary),
+      flooded: (connection) => options.hub.close(connection, 'too_many_messages'),
       gone: (connection) => options.hub.detach(connection),
     };
   }
