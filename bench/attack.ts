@@ -29,6 +29,8 @@ export interface AttackOptions extends LoadOptions {
   /** Holding variants: connections held at most, and attempts in flight. */
   readonly maxHeld: number;
   readonly attackConcurrency: number;
+  /** How long late codes may take to arrive after the last publish (default 10 s: an attack leaves a backlog). */
+  readonly drainMs?: number;
 }
 
 export interface Sample {
@@ -138,7 +140,7 @@ export async function runAttack(target: Target, options: AttackOptions, progress
         seconds: options.baselineSeconds + options.attackSeconds + options.afterSeconds,
         warmupSeconds: options.warmupSeconds,
         intervalSeconds: 5,
-        drainMs: 10_000,
+        drainMs: options.drainMs ?? 10_000,
         phases,
         onMeasuredStart: () => {
           measuredStart = now();
