@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { now, within } from './measure.js';
-import type { ClientMessage, ParentMessage, SubscriberSpec } from './protocol.js';
+import type { ClientMessage, ParentMessage, SoakTally, SubscriberSpec } from './protocol.js';
 
 const CLIENT = fileURLToPath(new URL('./client.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -45,15 +45,21 @@ export class ClientPool {
   #status: { open: number; closes: Record<string, number> }[] = [];
   readonly #closes: Record<string, number>[] = [];
   readonly #openErrors: Record<string, number>[] = [];
+  readonly #track: 'markers' | 'ids';
+  #tallies: (SoakTally | undefined)[] = [];
 
-  private constructor(children: Child[], size: number) {
+  private constructor(children: Child[], size: number, track: 'markers' | 'ids') {
     this.#children = children;
     this.#size = size;
+    this.#track = track;
     children.forEach((child, i) => child.process.on('message', (m: ClientMessage) => this.#onMessage(i, m)));
   }
 
-  /** Forks ceil(N / perProcess) client processes and gives each an even share of `specs`. */
-  static start(specs: readonly SubscriberSpec[], perProcess: number): ClientPool {
+  /**
+   * Forks ceil(N / perProcess) client processes and gives each an even share
+   * of `specs`. `track: 'ids'` makes them soak clients (see client.ts).
+   */
+  static start(specs: readonly SubscriberSpec[], perProcess: number, track: 'markers' | 'ids' = 'markers'): ClientPool {
     const count = Math.max(1, Math.ceil(specs.length / perProcess));
     const share = Math.ceil(specs.length / count);
     const children: Child[] = [];
@@ -66,7 +72,7 @@ export class ClientPool {
       });
       children.push({ process: child, offset: i * share, specs: mine, connected: 0, failed: 0 });
     }
-    return new ClientPool(children, specs.length);
+    return new ClientPool(children, specs.length, track);
   }
 
   get processes(): number {
@@ -119,6 +125,11 @@ export class ClientPool {
       case 'status':
         this.#status[i] = { open: message.open, closes: message.closes };
         break;
+      case 'tally': {
+        const { type: _type, ...tally } = message;
+        this.#tallies[i] = tally;
+        break;
+      }
     }
     this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
   }
@@ -160,7 +171,7 @@ export class ClientPool {
     for (const child of this.#children) {
       const from = Math.floor((child.specs.length * part.index) / part.of);
       const to = Math.floor((child.specs.length * (part.index + 1)) / part.of);
-      this.#send(child, { type: 'open', host, port, concurrency, subscribers: child.specs.slice(from, to) });
+      this.#send(child, { type: 'open', host, port, concurrency, subscribers: child.specs.slice(from, to), track: this.#track });
     }
     const ticker = setInterval(() => {
       progress(this.#sum((c) => c.connected), this.#sum((c) => c.failed));
@@ -223,6 +234,38 @@ export class ClientPool {
       for (const [k, v] of Object.entries(s.closes)) closes[k] = (closes[k] ?? 0) + v;
     }
     return { open, closes };
+  }
+
+  /** Soak: each process cuts `fraction` of its connected subscribers over `spreadMs`; they come back `pauseMs` later. */
+  churn(fraction: number, spreadMs: number, pauseMs: number): void {
+    for (const child of this.#children) this.#send(child, { type: 'churn', fraction, spreadMs, pauseMs });
+  }
+
+  /** Soak: the counts of every process, summed (see SoakTally). */
+  async tally(upTo?: number): Promise<SoakTally> {
+    this.#tallies = [];
+    for (const child of this.#children) this.#send(child, { type: 'tally', ...(upTo === undefined ? {} : { upTo }) });
+    await this.#until(() => this.#tallies.filter(Boolean).length === this.#children.length, 30_000);
+    const sum = (f: (t: SoakTally) => number) => this.#tallies.reduce((n, t) => n + (t ? f(t) : 0), 0);
+    const merge = (f: (t: SoakTally) => Record<string, number>) => {
+      const out: Record<string, number> = {};
+      for (const t of this.#tallies) if (t) for (const [k, v] of Object.entries(f(t))) out[k] = (out[k] ?? 0) + v;
+      return out;
+    };
+    return {
+      subscribers: sum((t) => t.subscribers),
+      open: sum((t) => t.open),
+      reopening: sum((t) => t.reopening),
+      reconnects: sum((t) => t.reconnects),
+      churned: sum((t) => t.churned),
+      lost: sum((t) => t.lost),
+      duplicated: sum((t) => t.duplicated),
+      resets: sum((t) => t.resets),
+      behind: sum((t) => t.behind),
+      behindSubscribers: sum((t) => t.behindSubscribers),
+      closes: merge((t) => t.closes),
+      reopenErrors: merge((t) => t.reopenErrors),
+    };
   }
 
   /** Closes every subscriber and ends the processes. */

@@ -10,10 +10,10 @@
 import { connect, type Socket } from 'node:net';
 import { now } from './measure.js';
 import type { ClientMessage, ParentMessage, SubscriberSpec } from './protocol.js';
+import { clientFrame, numberAfter, PONG_ENGINE_IO, readFrames, upgradeRequest } from './ws-frames.js';
 
 const MARKER = 'BENCH-';
 const HANDSHAKE_TIMEOUT_MS = 60_000;
-const WS_KEY = 'Y29kZWNhc3QtYmVuY2gtMQ=='; // any 16 bytes, base64
 
 interface Subscriber {
   readonly index: number;
@@ -24,6 +24,9 @@ interface Subscriber {
   pending: Buffer | undefined;
   tail: string;
   timer: NodeJS.Timeout | undefined;
+  /** Soak mode: the last code id seen (-1: no hello yet), and whether it is coming back after a cut. */
+  lastId: number;
+  reopening: boolean;
 }
 
 let host = '127.0.0.1';
@@ -43,30 +46,27 @@ let onOpened: (() => void) | undefined;
 let queue = 0;
 let inFlight = 0;
 let concurrency = 64;
+/**
+ * What the subscribers look for: the `BENCH-<k>` markers and their receive
+ * times (bursts, sustained, attack), or code ids (soak): every subscriber
+ * checks that ids follow one another without gap or repeat across its
+ * reconnections, which costs a few integers per subscriber however long
+ * the run.
+ */
+let track: 'markers' | 'ids' = 'markers';
+let stopping = false;
+const soak = { lost: 0, duplicated: 0, resets: 0, reconnects: 0, churned: 0 };
+const reopenErrors = new Map<string, number>();
+let churnCursor = 0;
+let churnCarry = 0;
+/** A subscriber cut by the server (or refused on its way back) tries again after this. */
+const RETRY_MS = 1000;
 
 const send = (message: ClientMessage) => process.send?.(message);
 
 function note(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
-
-/** A masked client frame (RFC 6455 §5.3); a zero masking key leaves the payload as it is. */
-function clientFrame(opcode: number, payload: Buffer): Buffer {
-  const long = payload.length > 125;
-  const head = long ? 8 : 6;
-  const frame = Buffer.alloc(head + payload.length);
-  frame[0] = 0x80 | opcode;
-  if (long) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(payload.length, 2);
-  } else {
-    frame[1] = 0x80 | payload.length;
-  }
-  payload.copy(frame, head);
-  return frame;
-}
-
-const PONG_ENGINE_IO = clientFrame(0x1, Buffer.from('3'));
 
 /** Records the codes whose markers `text` holds; answers where the last complete one ended. */
 function record(sub: Subscriber, text: string, at: number): number {
@@ -112,6 +112,11 @@ function ready(sub: Subscriber): void {
   sub.state = 2;
   if (sub.timer) clearTimeout(sub.timer);
   sub.timer = undefined;
+  if (sub.reopening) {
+    sub.reopening = false;
+    soak.reconnects++;
+    return;
+  }
   connected++;
   handshakeDone();
 }
@@ -119,6 +124,12 @@ function ready(sub: Subscriber): void {
 function fail(sub: Subscriber, why: string): void {
   if (sub.state === 3) return;
   const wasConnected = sub.state === 2;
+  if (track === 'ids' && (wasConnected || sub.reopening)) {
+    // Soak: a real client comes back with its last id, and so does this one.
+    note(wasConnected ? closeReasons : reopenErrors, why);
+    reopen(sub, RETRY_MS);
+    return;
+  }
   sub.state = 3;
   if (sub.timer) clearTimeout(sub.timer);
   sub.socket?.destroy();
@@ -144,6 +155,10 @@ function handshakeDone(): void {
  * search needs. Answers where the last complete marker ended.
  */
 function onText(sub: Subscriber, text: string, at: number): number {
+  if (track === 'ids') {
+    onEvent(sub, text);
+    return text.length;
+  }
   if (sub.state !== 2) {
     if (text.includes('hello')) ready(sub);
     return text.length;
@@ -159,8 +174,24 @@ function onSseData(sub: Subscriber, chunk: Buffer, at: number): void {
       return;
     }
     sub.state = 1;
+    if (track === 'ids') text = text.slice(text.indexOf('\r\n\r\n') + 4);
   }
   if (sub.tail !== '') text = sub.tail + text;
+  if (track === 'ids') {
+    // Whole events only: the rest waits for the next read.
+    const end = text.lastIndexOf('\n\n');
+    if (end === -1) {
+      sub.tail = text;
+      return;
+    }
+    sub.tail = text.slice(end + 2);
+    const socket = sub.socket;
+    for (const event of text.slice(0, end).split('\n\n')) {
+      onEvent(sub, event);
+      if (sub.socket !== socket) return; // cut and coming back on another socket
+    }
+    return;
+  }
   // A read may end inside a marker: keep what could be its start.
   const scanned = onText(sub, text, at);
   sub.tail = text.slice(Math.max(scanned, text.length - 24));
@@ -183,27 +214,13 @@ function onWsData(sub: Subscriber, chunk: Buffer, at: number): void {
     sub.state = 1;
     offset = end + 4;
   }
-  while (buf.length - offset >= 2) {
-    const b0 = buf[offset] as number;
-    const b1 = buf[offset + 1] as number;
-    let length = b1 & 0x7f;
-    let head = 2;
-    if (length === 126) {
-      if (buf.length - offset < 4) break;
-      length = buf.readUInt16BE(offset + 2);
-      head = 4;
-    } else if (length === 127) {
-      if (buf.length - offset < 10) break;
-      length = Number(buf.readBigUInt64BE(offset + 2));
-      head = 10;
-    }
-    if (b1 & 0x80) head += 4; // servers never mask (RFC 6455 §5.1); tolerated anyway
-    if (buf.length - offset < head + length) break;
-    const payload = buf.subarray(offset + head, offset + head + length);
-    offset += head + length;
-    onWsFrame(sub, b0 & 0x0f, payload, at);
-    if (sub.state === 3) return;
-  }
+  const socket = sub.socket;
+  offset = readFrames(buf, offset, (opcode, payload) => {
+    onWsFrame(sub, opcode, payload, at);
+    // Ended, or (soak) cut and reopening on another socket.
+    return sub.state !== 3 && sub.socket === socket;
+  });
+  if (sub.state === 3 || sub.socket !== socket) return;
   sub.pending = offset < buf.length ? buf.subarray(offset) : undefined;
 }
 
@@ -234,7 +251,8 @@ function onEnginePacket(sub: Subscriber, payload: Buffer, at: number): void {
     sub.socket?.write(PONG_ENGINE_IO);
   } else if (type === 0x30 /* 0 open */) {
     const nsp = sub.spec.namespace === '/events' ? '/events,' : '';
-    const auth = sub.spec.token === undefined ? '' : JSON.stringify({ token: sub.spec.token });
+    const since = sub.lastId >= 0 ? { since: sub.lastId } : {};
+    const auth = sub.spec.token === undefined ? '' : JSON.stringify({ token: sub.spec.token, ...since });
     sub.socket?.write(clientFrame(0x1, Buffer.from(`40${nsp}${auth}`)));
   } else if (type === 0x34 /* 4 message */) {
     const kind = payload[1];
@@ -256,21 +274,136 @@ function open(sub: Subscriber): void {
   sub.socket = socket;
   socket.setNoDelay(true);
   sub.timer = setTimeout(() => fail(sub, 'handshake timeout'), HANDSHAKE_TIMEOUT_MS);
+  // Coming back (soak): resume after the last id seen (Socket.IO sends it in auth).
+  const path = sub.lastId >= 0 && spec.transport !== 'socketio' ? `${spec.path}${spec.path.includes('?') ? '&' : '?'}since=${sub.lastId}` : spec.path;
   socket.on('connect', () => {
     const authorization = spec.transport === 'socketio' || spec.token === undefined ? '' : `Authorization: Bearer ${spec.token}\r\n`;
     if (spec.transport === 'sse') {
-      socket.write(`GET ${spec.path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n${authorization}\r\n`);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n${authorization}\r\n`);
     } else {
-      socket.write(
-        `GET ${spec.path} HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${WS_KEY}\r\nSec-WebSocket-Version: 13\r\n${authorization}\r\n`,
-      );
+      socket.write(upgradeRequest(host, port, path, authorization));
     }
   });
   const onData = spec.transport === 'sse' ? onSseData : onWsData;
   socket.on('data', (chunk: Buffer) => onData(sub, chunk, now()));
   socket.on('error', (error: NodeJS.ErrnoException) => fail(sub, `socket ${error.code ?? error.message}`));
   socket.on('close', () => fail(sub, sub.state === 2 ? 'closed by server' : 'closed before hello'));
+}
+
+/**
+ * Soak mode: one event (an SSE event, a WebSocket text frame or a Socket.IO
+ * packet). A code id must be the one after the last id seen: a larger one
+ * means codes were lost in between, a smaller or equal one a repeat.
+ */
+function onEvent(sub: Subscriber, text: string): void {
+  let name: string;
+  if (text.startsWith('{"type":"')) {
+    name = text.slice(9, text.indexOf('"', 9));
+  } else if (text.startsWith('42')) {
+    const b = text.indexOf('["');
+    if (b === -1) return;
+    name = text.slice(b + 2, text.indexOf('"', b + 2));
+  } else {
+    const e = text.indexOf('event: ');
+    if (e === -1) return;
+    const end = text.indexOf('\n', e);
+    name = text.slice(e + 7, end === -1 ? undefined : end);
+  }
+  switch (name) {
+    case 'hello':
+      // A first connection starts live, after the server's last id; one coming back asked for what followed its own.
+      if (sub.lastId < 0) sub.lastId = numberAfter(text, '"lastId":') ?? 0;
+      ready(sub);
+      return;
+    case 'code':
+    case 'new_code': {
+      const id = numberAfter(text, '"id":');
+      if (sub.state !== 2 || id === null) return;
+      if (id <= sub.lastId) {
+        soak.duplicated++;
+        return;
+      }
+      soak.lost += id - sub.lastId - 1;
+      sub.lastId = id;
+      return;
+    }
+    case 'reset':
+      soak.resets++;
+      return;
+  }
+}
+
+/** Soak mode: drops the connection and comes back after `delayMs` with the last id seen. */
+function reopen(sub: Subscriber, delayMs: number): void {
+  const socket = sub.socket;
+  if (socket) {
+    socket.removeAllListeners();
+    socket.on('error', () => undefined);
+    socket.destroy();
+  }
+  sub.socket = undefined;
+  if (sub.timer) clearTimeout(sub.timer);
+  sub.pending = undefined;
+  sub.tail = '';
+  if (stopping) {
+    sub.state = 3;
+    return;
+  }
+  sub.state = 0;
+  sub.reopening = true;
+  sub.timer = setTimeout(() => {
+    sub.timer = undefined;
+    if (!stopping) open(sub);
+  }, delayMs);
+}
+
+/** Soak mode: cuts `fraction` of the connected subscribers, in turn, spread over `spreadMs`. */
+function churn(fraction: number, spreadMs: number, pauseMs: number): void {
+  const want = subscribers.length * fraction + churnCarry;
+  const n = Math.floor(want);
+  churnCarry = want - n;
+  const picked: Subscriber[] = [];
+  for (let scanned = 0; picked.length < n && scanned < subscribers.length; scanned++) {
+    const sub = subscribers[churnCursor] as Subscriber;
+    churnCursor = (churnCursor + 1) % subscribers.length;
+    if (sub.state === 2) picked.push(sub);
+  }
+  picked.forEach((sub, i) => {
+    setTimeout(
+      () => {
+        if (sub.state !== 2 || stopping) return;
+        soak.churned++;
+        reopen(sub, pauseMs);
+      },
+      (spreadMs * i) / picked.length,
+    );
+  });
+}
+
+function tally(upTo: number | undefined): void {
+  let open = 0;
+  let reopening = 0;
+  let behind = 0;
+  let behindSubscribers = 0;
+  for (const sub of subscribers) {
+    if (sub.state === 2) open++;
+    if (sub.reopening) reopening++;
+    if (upTo !== undefined && sub.lastId >= 0 && sub.lastId < upTo) {
+      behind += upTo - sub.lastId;
+      behindSubscribers++;
+    }
+  }
+  send({
+    type: 'tally',
+    subscribers: subscribers.length,
+    open,
+    reopening,
+    ...soak,
+    behind,
+    behindSubscribers,
+    closes: Object.fromEntries(closeReasons),
+    reopenErrors: Object.fromEntries(reopenErrors),
+  });
 }
 
 function pump(): void {
@@ -299,8 +432,19 @@ process.on('message', (message: ParentMessage) => {
       host = message.host;
       port = message.port;
       concurrency = message.concurrency;
+      track = message.track ?? 'markers';
       for (const spec of message.subscribers) {
-        subscribers.push({ index: subscribers.length, spec, socket: undefined, state: 0, pending: undefined, tail: '', timer: undefined });
+        subscribers.push({
+          index: subscribers.length,
+          spec,
+          socket: undefined,
+          state: 0,
+          pending: undefined,
+          tail: '',
+          timer: undefined,
+          lastId: -1,
+          reopening: false,
+        });
       }
       const started = now();
       onOpened = () => {
@@ -318,7 +462,14 @@ process.on('message', (message: ParentMessage) => {
     case 'status':
       send({ type: 'status', open: connected - ended, closes: Object.fromEntries(closeReasons), pending: received.size });
       return;
+    case 'churn':
+      churn(message.fraction, message.spreadMs, message.pauseMs);
+      return;
+    case 'tally':
+      tally(message.upTo);
+      return;
     case 'close':
+      stopping = true;
       for (const sub of subscribers) {
         sub.state = 3;
         if (sub.timer) clearTimeout(sub.timer);

@@ -352,6 +352,25 @@ export interface SustainedOptions extends LoadOptions {
   readonly intervalSeconds: number;
   /** How long to wait for the last codes after the last publish. */
   readonly drainMs: number;
+  /** Stretches of the measured seconds reported apart (the attack mode's before, during and after). */
+  readonly phases?: readonly { readonly name: string; readonly fromS: number; readonly toS: number }[];
+  /** Called once, when the measured seconds begin (after the warm-up). */
+  readonly onMeasuredStart?: () => void;
+}
+
+export interface PhaseFigures {
+  readonly name: string;
+  readonly fromS: number;
+  readonly toS: number;
+  readonly codes: number;
+  /** Deliveries missing of this phase's codes. */
+  readonly lost: number;
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+  readonly publishP50: number | null;
+  readonly publishP99: number | null;
+  readonly publishMax: number | null;
 }
 
 export interface IntervalFigures {
@@ -390,6 +409,7 @@ export interface SustainedResult {
   readonly publishP50Ms: number | null;
   readonly publishP99Ms: number | null;
   readonly intervals: readonly IntervalFigures[];
+  readonly phases?: readonly PhaseFigures[];
   /** RSS of the server process, and (codecast) its heapUsed from GET /api/v1/stats. */
   readonly rssSamples: readonly { readonly atS: number; readonly kb: number | null; readonly heapUsedKb?: number }[];
   /** Heap in use right after a full GC: once connected, before the codes, and after the last one drained. */
@@ -457,6 +477,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         start = now();
         cpuStart = pid ? cpuMs(pid) : null;
         rssSamples.length = 0;
+        options.onMeasuredStart?.();
       }
       pending.push(
         target
@@ -491,6 +512,12 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       publish: [],
     }));
     const everything: number[] = [];
+    const phaseData = (options.phases ?? []).map(() => ({ latencies: [] as number[], publish: [] as number[], codes: 0, lost: 0 }));
+    const phaseOf = (n: number) => {
+      const atS = (t0[n]! - start) / 1000;
+      const i = (options.phases ?? []).findIndex((p) => atS >= p.fromS && atS < p.toS);
+      return i === -1 ? undefined : phaseData[i];
+    };
     let lost = 0;
     let warmupLost = 0;
     let publishErrors = 0;
@@ -504,6 +531,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       }
       const taken = pool.takeCode(first + n);
       const times = taken?.times ?? new Float64Array(options.subscribers);
+      const phase = warmup ? undefined : phaseOf(n);
       let got = 0;
       for (let i = 0; i < times.length; i++) {
         const t = times[i]!;
@@ -513,12 +541,18 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         const latency = t - t0[n]!;
         bucket.latencies.push(latency);
         everything.push(latency);
+        phase?.latencies.push(latency);
       }
       const missing = connect.connected - got;
       lost += missing;
       if (warmup) {
         warmupLost += missing;
         continue;
+      }
+      if (phase) {
+        phase.codes++;
+        phase.lost += missing;
+        phase.publish.push(publishMs[n]!);
       }
       bucket.codes++;
       bucket.publish.push(publishMs[n]!);
@@ -542,6 +576,22 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         publishP99: round(percentile(pub, 99), 2),
         rssKb: samples.length ? (samples[samples.length - 1]!.kb as number) : null,
         heapUsedKb: samples.filter((x) => x.heapUsedKb !== undefined).at(-1)?.heapUsedKb ?? null,
+      };
+    });
+    const phases: PhaseFigures[] = (options.phases ?? []).map((p, i) => {
+      const data = phaseData[i]!;
+      const sorted = Float64Array.from(data.latencies).sort();
+      const pub = Float64Array.from(data.publish).sort();
+      return {
+        ...p,
+        codes: data.codes,
+        lost: data.lost,
+        p50: round(percentile(sorted, 50), 2),
+        p99: round(percentile(sorted, 99), 2),
+        max: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
+        publishP50: round(percentile(pub, 50), 2),
+        publishP99: round(percentile(pub, 99), 2),
+        publishMax: round(pub.length ? pub[pub.length - 1]! : null, 2),
       };
     });
     const during = rssSamples.filter((s) => s.kb !== null && s.atS <= options.seconds);
@@ -574,6 +624,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       publishP50Ms: round(percentile(publishAll, 50), 2),
       publishP99Ms: round(percentile(publishAll, 99), 2),
       intervals,
+      ...(options.phases ? { phases } : {}),
       rssSamples,
       heapAfterGcKb: { start: heapStart, end: heapEnd },
       rss: {

@@ -1,5 +1,7 @@
+import type { AttackResult } from './attack.js';
 import type { BurstResult, SustainedResult } from './harness.js';
 import { median, round } from './measure.js';
+import { formatPeriodLine, type SoakResult } from './soak.js';
 
 export interface Comparison {
   readonly round: number;
@@ -147,5 +149,64 @@ export function formatSustained(r: SustainedResult): string {
         i.heapUsedKb === null ? '-' : (i.heapUsedKb / 1024).toFixed(1),
       ]),
     ),
+  ].join('\n');
+}
+
+const mb = (kb: number | null | undefined) => (kb === null || kb === undefined ? '-' : `${(kb / 1024).toFixed(1)} MB`);
+
+export function formatAttack(r: AttackResult): string {
+  const s = r.sustained;
+  const a = r.attacker;
+  const phases = s.phases ?? [];
+  const cutOff = a === null ? 'unknown (no report from the attacker)' : a.firstCutMs === null ? 'NO' : `yes, first after ${(a.firstCutMs / 1000).toFixed(2)} s`;
+  return [
+    `Attack ${r.attack}: ${r.rate} codes/s to ${r.subscribers} ${r.transport} subscribers (${r.target}); ${r.baselineSeconds} s before, ${r.attackSeconds} s of attack, ${r.afterSeconds} s after.`,
+    `  deliveries lost ${s.lost} (${s.lostInWarmup} in the warm-up), publishes refused ${s.publishErrors}, slow-consumer closes ${s.slowConsumerCloses ?? '-'}, subscribers' closes ${JSON.stringify(s.clientCloses)}`,
+    table(
+      ['phase', 'seconds', 'codes', 'lost', 'p50', 'p99', 'max', 'publish p50', 'publish p99', 'publish max', '/healthz p50', '/healthz p99', '/healthz max', 'probes failed'],
+      phases.map((p) => {
+        const h = r.healthz.find((x) => x.phase === p.name);
+        return [
+          p.name,
+          `${p.fromS}-${p.toS}`,
+          String(p.codes),
+          String(p.lost),
+          show(p.p50, 2),
+          show(p.p99, 2),
+          show(p.max, 2),
+          show(p.publishP50, 2),
+          show(p.publishP99, 2),
+          show(p.publishMax, 2),
+          show(h?.p50, 2),
+          show(h?.p99, 2),
+          show(h?.max, 2),
+          h ? `${h.failures}/${h.probes}` : '-',
+        ];
+      }),
+    ),
+    `  server RSS before ${mb(r.rssKb.before)}, peak ${mb(r.rssKb.peak)}, after ${mb(r.rssKb.after)}; open files before ${r.fds.before ?? '-'}, peak ${r.fds.peak ?? '-'}, after ${r.fds.after ?? '-'}`,
+    a === null
+      ? '  attacker: no report'
+      : `  attacker: sent ${a.sent}, established ${a.established}, answers ${a.answers}, peak held ${a.peakHeld}; cut off: ${cutOff}` +
+        `; cuts ${JSON.stringify(a.cut)}; refused ${JSON.stringify(a.refused)}; lifetime of cut connections p50 ${a.cutLifetimeMs.p50 ?? '-'} ms, max ${a.cutLifetimeMs.max ?? '-'} ms`,
+  ].join('\n');
+}
+
+export function formatSoak(r: SoakResult): string {
+  const f = r.final;
+  const v = r.verdict;
+  const periods = r.periods.length;
+  return [
+    `Soak: ${r.subscribers} ${r.transport} subscribers in ${r.clientProcesses} client processes, ${r.rate} codes/s for ${r.minutes} min, ` +
+      `${Math.round(r.reconnectFraction * 100)} % cut and resumed with their last id every ${r.periodSeconds} s (${r.target}).`,
+    `  connected ${r.connect.connected} (${r.connect.failed} failed) in ${r.connect.ms.toFixed(0)} ms; published ${r.published} (${r.publishErrors} refused, answered p50 ${show(r.publishP50Ms, 2)} ms, p99 ${show(r.publishP99Ms, 2)} ms), last id ${r.lastId ?? '-'}`,
+    ...r.periods.map((p) => `  ${formatPeriodLine(p, periods)}`),
+    `  at the end: ${f.reconnects} reconnections (${f.churned} cuts made), ids skipped ${f.lost}, repeated ${f.duplicated}, not reached ${f.behind} (${f.behindSubscribers} subscribers), resets ${f.resets}; ` +
+      `drained ${r.drainedMs === null ? 'NOT' : `in ${r.drainedMs} ms`}; server closes ${JSON.stringify(f.closes)}; refused on return ${JSON.stringify(f.reopenErrors)}`,
+    `  nothing lost: ${v.nothingLost ? 'yes' : 'NO'}`,
+    `  RSS: first period after warm-up ${mb(v.rss.firstKb)}, last ${mb(v.rss.lastKb)}, ` +
+      `${v.rss.growth === null ? 'unknown' : `${(v.rss.growth * 100).toFixed(1)} %`}: ${v.rss.flat === null ? 'unknown' : v.rss.flat ? 'flat (within 10 %)' : 'NOT flat'}`,
+    `  open files: baseline ${r.baseline.fds ?? '-'}, connected ${r.connected.fds ?? '-'}, after the clients left ${r.after.fds ?? '-'}: ` +
+      `${v.fdsBack === null ? 'unknown' : v.fdsBack ? `back to the baseline (in ${r.after.fdsSettledMs} ms)` : 'NOT back to the baseline'}`,
   ].join('\n');
 }

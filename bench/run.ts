@@ -4,6 +4,8 @@
 //   npm run bench -- --transport mixed --subscribers 15000        codecast alone, all three transports
 //   npm run bench -- --sustained --rate 100 --seconds 60 --subscribers 1000
 //   npm run bench -- --suite issue                                every measurement the issue asks for
+//   npm run bench -- --attack ack-ws                              issue 9: one hostile client amid 100 codes/s to 1,000
+//   npm run bench -- --soak --minutes 30                          issue 9: 10,000 connections, 10 % resuming every minute
 //   npm run bench -- --url http://host:8080 --token ADMIN --pid 1234 ...   a codecast already running
 //
 // Progress goes to stderr, the table to stdout, everything to bench/results/*.json.
@@ -12,17 +14,20 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAttack, type AttackResult } from './attack.js';
+import { ATTACKS, type Attack } from './attacker.js';
 import { runBursts, runSustained, type BurstResult, type Mix, type SustainedResult } from './harness.js';
+import { runSoak, type SoakResult } from './soak.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
-import { comparisons, formatBurstTable, formatComparisons, formatSustained, medianRatios, type Comparison } from './report.js';
+import { comparisons, formatAttack, formatBurstTable, formatComparisons, formatSoak, formatSustained, medianRatios, type Comparison } from './report.js';
 import { REPO, remoteCodecast, startBare, startCodecast, type Target } from './targets.js';
 import type { Transport } from './protocol.js';
 
 const HELP = `npm run bench -- [options]
   --suite issue             all of issue 4: sse, ws, socketio at 10,000 each against the bare
                             broadcasters, 15,000 mixed, sustained 100 codes/s to 1,000 for 60 s
-  --transport T             sse | ws | socketio | mixed (default sse)
-  --subscribers N           (default 10000)
+  --transport T             sse | ws | socketio | mixed (default sse; mixed for --attack and --soak)
+  --subscribers N           (default 10000; 1000 for --attack)
   --codes M                 codes measured per server (default 20)
   --warmup W                codes sent first and left out of the figures (default 2)
   --interval MS             pause between codes (default 300)
@@ -32,6 +37,20 @@ const HELP = `npm run bench -- [options]
   --bare-only               the bare broadcaster only
   --bare                    sustained mode: also run the bare broadcaster (one after the other)
   --sustained               sustained mode: --rate R codes/s for --seconds T (default 100, 60)
+  --attack A                attack mode (issue 9): --rate codes/s (default 100) to the subscribers
+                            while one user attacks for --attack-seconds (default 30), after
+                            --baseline-seconds (default 10) and before --after-seconds (default 10).
+                            A: ack-ws | ack-socketio (floods acks) | handshakes (engine.io sessions
+                            that never join) | upgrades | sse (requests whose headers never end,
+                            so never authenticate) | all (each in turn, a fresh server each)
+  --max-held H              attack mode: connections the holding variants keep open at most (15000)
+  --attack-concurrency C    attack mode: their attempts in flight (default 200)
+  --soak                    soak mode (issue 9): --subscribers (default 10000) for --minutes
+                            (default 30) at --rate codes/s (default 10); --reconnect-fraction
+                            (default 0.1) of them cut and resumed with their last id every
+                            --period-seconds (default 60), when RSS, heap, open files and
+                            losses are printed; --warmup-periods (default 1) are left out of
+                            the RSS comparison
   --warmup-seconds W        sustained mode: publish at the rate for W s first, left out of the
                             latency figures but not of the losses (default 5)
   --interval-seconds S      width of the sustained report's intervals (default 5)
@@ -49,8 +68,8 @@ const HELP = `npm run bench -- [options]
 const { values } = parseArgs({
   options: {
     suite: { type: 'string' },
-    transport: { type: 'string', default: 'sse' },
-    subscribers: { type: 'string', default: '10000' },
+    transport: { type: 'string' },
+    subscribers: { type: 'string' },
     codes: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '2' },
     interval: { type: 'string', default: '300' },
@@ -58,7 +77,18 @@ const { values } = parseArgs({
     bare: { type: 'boolean', default: false },
     'bare-only': { type: 'boolean', default: false },
     sustained: { type: 'boolean', default: false },
-    rate: { type: 'string', default: '100' },
+    rate: { type: 'string' },
+    attack: { type: 'string' },
+    'attack-seconds': { type: 'string', default: '30' },
+    'baseline-seconds': { type: 'string', default: '10' },
+    'after-seconds': { type: 'string', default: '10' },
+    'max-held': { type: 'string', default: '15000' },
+    'attack-concurrency': { type: 'string', default: '200' },
+    soak: { type: 'boolean', default: false },
+    minutes: { type: 'string', default: '30' },
+    'period-seconds': { type: 'string', default: '60' },
+    'reconnect-fraction': { type: 'string', default: '0.1' },
+    'warmup-periods': { type: 'string', default: '1' },
     seconds: { type: 'string', default: '60' },
     'interval-seconds': { type: 'string', default: '5' },
     'warmup-seconds': { type: 'string', default: '5' },
@@ -91,6 +121,12 @@ function int(name: string, text: string | undefined, min = 1): number {
   }
   return n;
 }
+
+// Each mode has its own defaults: the issue's figures.
+const issue9 = values.attack !== undefined || values.soak;
+values.transport ??= issue9 ? 'mixed' : 'sse';
+values.subscribers ??= values.attack !== undefined ? '1000' : '10000';
+values.rate ??= values.soak ? '10' : '100';
 
 const TRANSPORTS = ['sse', 'ws', 'socketio', 'mixed'] as const;
 if (!(TRANSPORTS as readonly string[]).includes(values.transport as string)) {
@@ -127,7 +163,23 @@ interface SustainedPlan {
   readonly bare: boolean;
   readonly codecast: boolean;
 }
-type Plan = BurstPlan | SustainedPlan;
+interface AttackPlan {
+  readonly kind: 'attack';
+  readonly attack: Attack;
+}
+interface SoakPlan {
+  readonly kind: 'soak';
+}
+type Plan = BurstPlan | SustainedPlan | AttackPlan | SoakPlan;
+
+function positive(name: string, text: string | undefined, max = Infinity): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || n > max) {
+    console.error(`--${name} takes a number above 0${max === Infinity ? '' : ` and at most ${max}`}, not ${text}`);
+    process.exit(2);
+  }
+  return n;
+}
 
 const burstShape = {
   codes: int('codes', values.codes),
@@ -137,6 +189,15 @@ const burstShape = {
 };
 
 function plans(): Plan[] {
+  if (values.attack !== undefined) {
+    if (values.attack === 'all') return ATTACKS.map((attack): AttackPlan => ({ kind: 'attack', attack }));
+    if (!(ATTACKS as readonly string[]).includes(values.attack)) {
+      console.error(`--attack takes one of ${ATTACKS.join(', ')}, all`);
+      process.exit(2);
+    }
+    return [{ kind: 'attack', attack: values.attack as Attack }];
+  }
+  if (values.soak) return [{ kind: 'soak' }];
   if (values.suite === 'issue') {
     return [
       ...(['sse', 'ws', 'socketio'] as const).map(
@@ -194,12 +255,18 @@ async function alsoCodecast(maxConnections: number): Promise<Target[]> {
   return [await startCodecast({ maxConnections: maxConnections + 100, perUser, dir: values['also-dir'], ...(profileDir ? { profileDir } : {}) })];
 }
 
-async function codecast(maxConnections: number): Promise<Target> {
+async function codecast(maxConnections: number, env?: Record<string, string>): Promise<Target> {
   if (values.url) {
     return remoteCodecast(values.url, values.token as string, perUser, values.pid ? int('pid', values.pid) : undefined);
   }
   const dir = values['codecast-dir'];
-  return startCodecast({ maxConnections: maxConnections + 100, perUser, ...(dir ? { dir } : {}), ...(profileDir ? { profileDir } : {}) });
+  return startCodecast({
+    maxConnections: maxConnections + 100,
+    perUser,
+    ...(dir ? { dir } : {}),
+    ...(profileDir ? { profileDir } : {}),
+    ...(env ? { env } : {}),
+  });
 }
 
 const profiles: { label: string; summary: ProfileSummary }[] = [];
@@ -237,6 +304,8 @@ async function main(): Promise<void> {
   build();
   const bursts: BurstResult[] = [];
   const sustained: SustainedResult[] = [];
+  const attacks: AttackResult[] = [];
+  const soaks: SoakResult[] = [];
   const started = new Date();
   const repeat = int('repeat', values.repeat);
   const rounds = new Map<Plan, number>();
@@ -244,7 +313,62 @@ async function main(): Promise<void> {
   for (const plan of all) {
     const round = (rounds.get(plan) ?? 0) + 1;
     rounds.set(plan, round);
-    if (plan.kind === 'burst') {
+    if (plan.kind === 'attack') {
+      const subscribers = int('subscribers', values.subscribers);
+      const target = await codecast(subscribers);
+      try {
+        attacks.push(
+          await runAttack(
+            target,
+            {
+              ...common,
+              transport: values.transport as Mix,
+              subscribers,
+              attack: plan.attack,
+              rate: int('rate', values.rate),
+              baselineSeconds: int('baseline-seconds', values['baseline-seconds']),
+              attackSeconds: int('attack-seconds', values['attack-seconds']),
+              afterSeconds: int('after-seconds', values['after-seconds']),
+              warmupSeconds: int('warmup-seconds', values['warmup-seconds'], 0),
+              perUser,
+              maxHeld: int('max-held', values['max-held']),
+              attackConcurrency: int('attack-concurrency', values['attack-concurrency']),
+            },
+            progress,
+          ),
+        );
+        progress(`\n${formatAttack(attacks.at(-1) as AttackResult)}`);
+      } finally {
+        await target.stop();
+      }
+    } else if (plan.kind === 'soak') {
+      const subscribers = int('subscribers', values.subscribers);
+      // Room for the ones coming back while the server has not yet seen them go.
+      const target = await codecast(Math.ceil(subscribers * 1.2), { CODECAST_MAX_CONNECTIONS_PER_USER: String(perUser * 2) });
+      try {
+        soaks.push(
+          await runSoak(
+            target,
+            {
+              ...common,
+              transport: values.transport as Mix,
+              subscribers,
+              rate: int('rate', values.rate),
+              minutes: positive('minutes', values.minutes),
+              periodSeconds: int('period-seconds', values['period-seconds']),
+              reconnectFraction: positive('reconnect-fraction', values['reconnect-fraction'], 1),
+              warmupPeriods: int('warmup-periods', values['warmup-periods'], 0),
+              pauseMs: 500,
+              drainMs: 60_000,
+              fdSettleMs: 60_000,
+            },
+            progress,
+          ),
+        );
+      } finally {
+        await target.stop();
+      }
+    } else if (plan.kind === 'burst') {
       const options = { ...common, ...burstShape, transport: plan.transport, subscribers: plan.subscribers };
       const targets: Target[] = [];
       try {
@@ -296,6 +420,8 @@ async function main(): Promise<void> {
     compared.length ? formatComparisons(compared) : '',
     medians.length ? `Median over ${repeat} rounds:\n${formatComparisons(medians)}` : '',
     ...sustained.map(formatSustained),
+    ...attacks.map(formatAttack),
+    ...soaks.map(formatSoak),
   ]
     .filter((s) => s !== '')
     .join('\n\n');
@@ -316,12 +442,20 @@ async function main(): Promise<void> {
     'engine.io': version('engine.io'),
   };
   const git = gitState();
-  const what = values.suite ?? (values.sustained ? `sustained-${values.transport}` : `${values.transport}-${values.subscribers}`);
+  const what =
+    values.suite ??
+    (values.attack !== undefined
+      ? `attack-${values.attack}`
+      : values.soak
+        ? `soak-${values.subscribers}-${values.minutes}min`
+        : values.sustained
+          ? `sustained-${values.transport}`
+          : `${values.transport}-${values.subscribers}`);
   const file = values.out ?? join(REPO, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}-${what}.json`);
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), command: process.argv.slice(2), machine, versions, git, bursts, comparisons: compared, medianComparisons: medians, sustained, profiles }, null, 2)}\n`,
+    `${JSON.stringify({ started: started.toISOString(), command: process.argv.slice(2), machine, versions, git, bursts, comparisons: compared, medianComparisons: medians, sustained, attacks, soaks, profiles }, null, 2)}\n`,
   );
   progress(`wrote ${file}`);
 }

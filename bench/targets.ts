@@ -20,6 +20,8 @@ export interface PublishAnswer {
   /** From just before the request to its answer. */
   readonly ms: number;
   readonly connections: number | undefined;
+  /** The code's id (codecast). */
+  readonly id?: number;
 }
 
 /** A server under test: codecast or a bare broadcaster, started here or already running. */
@@ -56,6 +58,15 @@ export interface ServerOptions {
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/**
+ * Closes the harness's idle keep-alive connections to the servers, so that
+ * counts of the server's open files (the soak's baseline and its end) hold
+ * only what the server keeps for itself and its clients.
+ */
+export function closeIdleHttpConnections(): void {
+  for (const sockets of Object.values(agent.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+}
 
 interface HttpAnswer {
   readonly status: number;
@@ -284,9 +295,9 @@ class CodecastTarget implements Target {
       startedAt?.(t);
     });
     const ms = now() - t0;
-    const audience = (res.body as { audience?: { connections?: number } } | undefined)?.audience;
+    const body = res.body as { audience?: { connections?: number }; code?: { id?: number } } | undefined;
     if (res.status !== 201) process.stderr.write(`publish BENCH-${k}: ${res.status} ${JSON.stringify(res.body)}\n`);
-    return { status: res.status, ms, connections: audience?.connections };
+    return { status: res.status, ms, connections: body?.audience?.connections, ...(body?.code?.id === undefined ? {} : { id: body.code.id }) };
   }
 
   async stats(): Promise<Record<string, unknown> | undefined> {

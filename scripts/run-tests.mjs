@@ -25,9 +25,12 @@ if (files.some((file) => file.includes('storage-faults'))) {
     { command: 'findmnt', pkg: 'util-linux' },
   ]);
 }
+// The timeout bounds each file as a whole, not only each test in it: three
+// minutes leave room for the bench's two-minute soak (test/soak-smoke.test.ts)
+// with its connecting and draining.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
 );
 process.exit(result.status ?? 1);
