@@ -151,6 +151,11 @@ export async function runAttack(target: Target, options: AttackOptions, progress
               attack: options.attack,
               host: target.host,
               port: target.port,
+              // Every address of 127/8 reaches a loopback server on Linux:
+              // the attacker gets one of its own, so the per-address budget
+              // it meets is its own, not that of the publisher and the
+              // health probes on 127.0.0.1.
+              localAddress: target.host.startsWith('127.') ? '127.0.0.2' : undefined,
               token,
               seconds: options.attackSeconds,
               maxHeld: options.maxHeld,

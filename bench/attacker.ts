@@ -27,6 +27,8 @@ export interface AttackerStart {
   readonly attack: Attack;
   readonly host: string;
   readonly port: number;
+  /** The address the attacker connects from (its own, as a real attacker's would be). */
+  readonly localAddress: string | undefined;
   /** A user's token (the ack floods; the holding variants never authenticate). */
   readonly token: string;
   readonly seconds: number;
@@ -225,10 +227,10 @@ function onData(h: Held, start: AttackerStart, chunk: Buffer): void {
 }
 
 function attempt(start: AttackerStart): void {
-  const { attack, host, port } = start;
+  const { attack, host, port, localAddress } = start;
   inFlight++;
   if (attack !== 'ack-ws' && attack !== 'ack-socketio') sent++;
-  const socket = connect({ host, port });
+  const socket = connect({ host, port, localAddress });
   const h: Held = { socket, openedAt: now(), established: false, pending: undefined, upgraded: false, flooding: false, ended: false, closing: undefined };
   open.add(h);
   socket.setNoDelay(true);

@@ -112,6 +112,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         connectionQueue: config.connectionQueue,
         heartbeatMs: config.heartbeatMs,
         staleMs: config.staleMs,
+        floodCooloffMs: config.floodCooloffMs,
       },
       history,
       {

@@ -34,6 +34,10 @@ after(async () => {
   await t?.stop();
 });
 
+let attackers = 0;
+/** A user of its own for each flood: a flooding user cools off (CODECAST_FLOOD_COOLOFF_SECONDS) before it may connect again. */
+const freshAttacker = () => t.createUser(`flooder-${++attackers}`);
+
 const queries = () => t.server.store.queryCount;
 /**
  * Waits until the server has run no statement for a while: a publish's
@@ -136,6 +140,7 @@ async function assertEveryoneGot(subscribers: Subscriber[], ids: number[]): Prom
 
 describe('a flood is cut off; everyone else receives every code', () => {
   test('WebSocket ack flood: closed 4429 too_many_messages', async () => {
+    const attacker = await freshAttacker();
     const subscribers = await bystanders();
     const { id } = await t.publish('WS-FLOOD-TARGET');
     const before = closesFor('too_many_messages');
@@ -161,6 +166,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
   });
 
   test('WebSocket ping flood: closed 4429 too_many_messages', async () => {
+    const attacker = await freshAttacker();
     const subscribers = await bystanders();
     const { ws, closed } = await openWs(attacker.token);
     const flood = (async () => {
@@ -178,6 +184,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
 
   for (const transport of ['websocket', 'polling'] as const) {
     test(`Socket.IO ack flood over ${transport}: closing too_many_messages, then a server disconnect`, async () => {
+      const attacker = await freshAttacker();
       const subscribers = await bystanders();
       const { id } = await t.publish(`SIO-${transport}-TARGET`);
       const before = closesFor('too_many_messages');
@@ -211,6 +218,7 @@ describe('a flood is cut off; everyone else receives every code', () => {
   }
 
   test('Socket.IO: one client flooding through two namespaces is closed in both', async () => {
+    const attacker = await freshAttacker();
     const { id } = await t.publish('SIO-TWO-NS');
     const before = closesFor('too_many_messages');
     const manager = io(t.url, { path: '/socket.io/', transports: ['websocket'], auth: { token: attacker.token }, forceNew: true }).io;
@@ -271,6 +279,48 @@ describe('a flood is cut off; everyone else receives every code', () => {
       assert.equal((await ack()).status, 200);
     } finally {
       await h.stop();
+    }
+  });
+
+  test('a user cut for flooding cools off: no new connection on any transport until the cool-off ends', async () => {
+    const c = await startTestServer({ CODECAST_FLOOD_COOLOFF_SECONDS: '4', ...QUIET });
+    try {
+      const flooder = await c.createUser('cooling-flooder');
+      const other = await c.createUser('cooling-other');
+      const ws = new WebSocket(`${c.url.replace(/^http/, 'ws')}/api/v1/ws?token=${flooder.token}`);
+      ws.on('error', () => undefined);
+      const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      );
+      await new Promise((resolve) => ws.once('open', resolve));
+      while (ws.readyState === WebSocket.OPEN) {
+        floodWs(ws, (w) => w.send('{"type":"ack","id":1}'), 2000);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.deepEqual(await closed, { code: 4429, reason: 'too_many_messages' });
+      // Every transport refuses the flooder's reconnect, with the wait.
+      for (const kind of ['sse', 'ws', 'socketio'] as const) {
+        const again = await connectSubscriber(kind, c.url, { token: flooder.token });
+        assert.equal(again.status, 'refused', `${kind} reconnect refused`);
+        assert.equal(again.refusal, 'too_many_messages', `${kind} told why`);
+        if (kind === 'ws') assert.equal(again.closeInfo?.code, 4429);
+        if (kind === 'sse') assert.equal(again.closeInfo?.code, 429);
+      }
+      const sse = await fetch(`${c.url}/api/v1/stream`, { headers: { authorization: `Bearer ${flooder.token}` } });
+      assert.equal(sse.status, 429);
+      assert.ok(Number(sse.headers.get('retry-after')) >= 1);
+      await sse.body?.cancel();
+      // Another user is not held back.
+      const fine = await connectSubscriber('ws', c.url, { token: other.token });
+      assert.equal(fine.status, 'open');
+      await fine.close();
+      // Once it has cooled off, the flooder may connect again.
+      await new Promise((resolve) => setTimeout(resolve, 4100));
+      const back = await connectSubscriber('ws', c.url, { token: flooder.token });
+      assert.equal(back.status, 'open');
+      await back.close();
+    } finally {
+      await c.stop();
     }
   });
 

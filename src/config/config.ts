@@ -25,6 +25,8 @@ export interface Config {
   readonly maxInboundFrameBytes: number;
   /** Each connection's inbound budget, and each user's for HTTP acks. */
   readonly inbound: { readonly ratePerSecond: number; readonly burst: number };
+  /** How long a user whose connection was cut for flooding may open no other. */
+  readonly floodCooloffMs: number;
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
@@ -177,6 +179,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
     maxInboundFrameBytes: num('CODECAST_MAX_INBOUND_FRAME_BYTES'),
     inbound: Object.freeze({ ratePerSecond: num('CODECAST_INBOUND_RATE'), burst: num('CODECAST_INBOUND_BURST') }),
+    floodCooloffMs: seconds('CODECAST_FLOOD_COOLOFF_SECONDS'),
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),

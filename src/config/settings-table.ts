@@ -140,6 +140,12 @@ export const settingsTable = [
     description: 'Messages one connection may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
   },
   {
+    env: 'CODECAST_FLOOD_COOLOFF_SECONDS',
+    default: '10',
+    type: int(0, 86_400),
+    description: 'After a connection is cut for sending too many messages, how long its user may open no new one (429 too_many_messages); 0 turns it off.',
+  },
+  {
     env: 'CODECAST_SSE_RETRY_MS',
     default: '3000',
     type: int(0, 3_600_000),

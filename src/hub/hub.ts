@@ -11,6 +11,7 @@ import {
   type TransportName,
 } from './connection.js';
 import { FanOut } from './fan-out.js';
+import { FloodCooloff } from './flood-cooloff.js';
 import { frameOfHeld, HistoryRing, revokeFrameOfHeld } from './history-ring.js';
 import { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 
@@ -21,6 +22,8 @@ export interface HubOptions extends RegistryLimits {
   readonly staleMs: number;
   /** How long the fan-out writes before letting the event loop run (default 5 ms). */
   readonly fanOutTurnMs?: number;
+  /** How long a user whose connection was cut for flooding may open no other (default 10 s). */
+  readonly floodCooloffMs?: number;
 }
 
 export type DeliveryCounts = Record<TransportName, number>;
@@ -61,10 +64,12 @@ export class Hub {
   #closing = false;
   readonly #fanOut: FanOut;
   readonly #observer: HubObserver;
+  readonly #cooloff: FloodCooloff;
 
   constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
     this.#options = options;
     this.#registry = new ConnectionRegistry(options);
+    this.#cooloff = new FloodCooloff(options.floodCooloffMs ?? 10_000);
     this.#history = history;
     this.#observer = observer;
     this.#fanOut = new FanOut(
@@ -90,10 +95,12 @@ export class Hub {
   /**
    * Whether a new connection of this user may open now. Call it before
    * answering the client, then `attach` in the same tick.
-   * @throws CodecastError shutting_down, server_full or too_many_connections_for_user.
+   * @throws CodecastError shutting_down, too_many_messages (cooling off after
+   *   a flood), server_full or too_many_connections_for_user.
    */
   admit(userId: number): void {
     if (this.#closing) throw new CodecastError('shutting_down', undefined, undefined, 2);
+    this.#cooloff.check(userId);
     this.#registry.checkRoom(userId);
   }
 
@@ -223,6 +230,7 @@ export class Hub {
 
   /** Ends a connection for a reason the hub or an operator chose. */
   close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
+    if (reason === 'too_many_messages') this.#cooloff.flooded(connection.principal.user.id);
     if (this.#unregister(connection)) this.#recordClose(connection, reason);
     connection.close(reason, farewell);
   }

@@ -143,6 +143,11 @@ export class SocketIoTransport {
     // After the DISCONNECT packets, which it sends first; a namespace still
     // authenticating goes with it. Packets that arrive from here on are dropped.
     client.conn.close();
+    // What the flooder sends meanwhile is not read: parsing it would be the
+    // cost the budget is there to stop (ws's pause holds against its own
+    // resume when its receiver drains). The DISCONNECT packets still go out.
+    const transport = (client.conn as unknown as { transport: { socket?: { pause?(): void } } }).transport;
+    transport.socket?.pause?.();
   }
 
   #ack(connection: SocketIoConnection, id: unknown, reply: unknown): void {

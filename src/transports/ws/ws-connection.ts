@@ -176,7 +176,13 @@ export class WsConnection implements Connection<WsFrame> {
     // A flooding peer's messages are not read any more: parsing them would
     // be the very cost the budget is there to stop. Its answer to the close
     // frame goes unread too; the cut below ends it.
-    if (reason === 'too_many_messages') this.socket.pause();
+    // ws's own pause: it resumes a merely paused socket once its receiver
+    // drains, which under a flood is at once. The end right behind the close
+    // frame tells the peer at once that nothing more will be read.
+    if (reason === 'too_many_messages') {
+      this.ws.pause();
+      this.socket.end();
+    }
     // A slow or gone peer may never read the close frame, and ws would wait
     // 30 s for its answer; we wait a little, then cut the connection.
     setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();

@@ -105,13 +105,13 @@ export class WsTransport {
     // ws has its own error handling on the socket now.
     releaseUpgradeSocket(socket);
     if (admission instanceof CodecastError) {
-      this.#refuse(ws, admission);
+      this.#refuse(ws, socket, admission);
       return;
     }
     try {
       hub.admit(admission.principal.user.id);
     } catch (error) {
-      this.#refuse(ws, toCodecastError(error));
+      this.#refuse(ws, socket, toCodecastError(error));
       return;
     }
     const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#host);
@@ -119,9 +119,16 @@ export class WsTransport {
     this.options.authenticated(socket);
   }
 
-  /** Says why in a close frame, and does not wait long for the answer. */
-  #refuse(ws: OwnedWebSocket, refusal: CodecastError): void {
+  /**
+   * Says why in a close frame and ends the connection behind it. Nothing a
+   * refused client sends is read: a flooder cooling off would otherwise
+   * reconnect and pour its flood into each refused connection until it is
+   * cut (ws resumes a merely paused socket; its own pause holds).
+   */
+  #refuse(ws: OwnedWebSocket, socket: Duplex, refusal: CodecastError): void {
     ws.close(closeCodeForError(refusal.code), refusal.code);
+    ws.pause();
+    socket.end();
     setTimeout(() => ws.terminate(), REFUSAL_GRACE_MS).unref();
   }
 
