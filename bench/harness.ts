@@ -358,30 +358,26 @@ export interface SustainedOptions extends LoadOptions {
   readonly onMeasuredStart?: () => void;
 }
 
-export interface PhaseFigures {
-  readonly name: string;
+/** Delivery and publish latencies (ms) of the codes published in a stretch of a run. */
+export interface DeliveryFigures {
   readonly fromS: number;
-  readonly toS: number;
   readonly codes: number;
-  /** Deliveries missing of this phase's codes. */
+  /** Deliveries missing of these codes. */
   readonly lost: number;
   readonly p50: number | null;
   readonly p99: number | null;
   readonly max: number | null;
   readonly publishP50: number | null;
   readonly publishP99: number | null;
+}
+
+export interface PhaseFigures extends DeliveryFigures {
+  readonly name: string;
+  readonly toS: number;
   readonly publishMax: number | null;
 }
 
-export interface IntervalFigures {
-  readonly fromS: number;
-  readonly codes: number;
-  readonly lost: number;
-  readonly p50: number | null;
-  readonly p99: number | null;
-  readonly max: number | null;
-  readonly publishP50: number | null;
-  readonly publishP99: number | null;
+export interface IntervalFigures extends DeliveryFigures {
   readonly rssKb: number | null;
   readonly heapUsedKb: number | null;
 }

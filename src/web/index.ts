@@ -1,1 +1,2 @@
 export { webRoutes } from './web-routes.js';
+export { contentSecurityPolicy } from './content-security-policy.js';

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { contentSecurityPolicy } from './content-security-policy.js';
 
 /** The folder of the pages: `public/` at the package root, from `src/web/` and `dist/web/` alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -12,17 +13,7 @@ const VENDOR_FILES = new Set(['/uPlot.esm.js', '/uPlot.min.css']);
 
 // The pages hold a bearer token in sessionStorage, so nothing but codecast's
 // own files may run or be fetched, and no other site may frame them.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 function sendPage(reply: FastifyReply, file: string): FastifyReply {
   reply
