@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -147,6 +147,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         logger.error({ err, count, kept }, kept ? 'storing acks failed; kept for the next flush' : 'storing acks failed; dropped'),
     });
     parts.acknowledger = acknowledger;
+    hub.onRevoke((id) => acknowledger.revoked(id));
 
     const broker: Broker = new MemoryBroker(node, options.bus);
     await broker.start((message: BrokerMessage) => {
@@ -154,7 +155,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         hub.broadcastCode(message.code);
       } else {
         hub.revokeCode(message.id);
-        acknowledger.revoked(message.id);
       }
     });
 
@@ -230,6 +230,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metricsToken: config.metricsToken,
       stopping: () => stopping,
       authenticated,
+      pending: (socket) => guard?.counts(socket as Socket) ?? false,
     });
     guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
     const ws = new WsTransport({

@@ -41,6 +41,8 @@ export interface HttpServerParts {
   readonly stopping: () => boolean;
   /** Hears of each socket that carried an authenticated request. */
   readonly authenticated: (socket: Duplex) => void;
+  /** Whether a socket still counts as pending (no request on it has authenticated). */
+  readonly pending: (socket: Duplex) => boolean;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
@@ -88,6 +90,12 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     }
   });
 
+  // A connection that has not authenticated is not kept alive: each request
+  // without a token would otherwise reset the keep-alive timer and hold a
+  // place in the pending budget for as long as the client likes.
+  app.addHook('onSend', async (request, reply) => {
+    if (parts.pending(request.raw.socket)) reply.header('connection', 'close');
+  });
   await registerOpenApi(app, parts.version);
   const auth = authHooks(parts.authenticator, parts.authenticated);
   await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });

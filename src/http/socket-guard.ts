@@ -67,6 +67,11 @@ export class SocketGuard {
     socket.on('close', this.#onClose);
   }
 
+  /** Whether the socket still counts against the budget (no request on it has authenticated). */
+  counts(socket: Socket): boolean {
+    return this.#counted.has(socket);
+  }
+
   /** The socket carried an authenticated request or stream: it no longer counts. */
   adopt(socket: Duplex | undefined): void {
     const tcp = socket as Socket | undefined;

@@ -65,6 +65,7 @@ export class Hub {
   readonly #fanOut: FanOut;
   readonly #observer: HubObserver;
   readonly #cooloff: FloodCooloff;
+  readonly #revokeListeners: ((id: number) => void)[] = [];
 
   constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
     this.#options = options;
@@ -193,9 +194,19 @@ export class Hub {
   /** Takes a code out of replay and tells every connection (through the fan-out, so in order). */
   revokeCode(id: number): DeliveryCounts {
     const held = this.#history.revoke(id);
+    for (const listener of this.#revokeListeners) listener(id);
     // A held code's revoke frames serve live and replay alike: encoded once per transport.
     this.#fanOut.append(held ? { revokeOf: held } : { type: 'revoke', data: { id } });
     return this.audience();
+  }
+
+  /**
+   * Hears every revoke, published here or by another node: what keeps its
+   * own record of codes (the acknowledger, for codes older than history)
+   * learns of it on one path.
+   */
+  onRevoke(listener: (id: number) => void): void {
+    this.#revokeListeners.push(listener);
   }
 
   heartbeat(): void {

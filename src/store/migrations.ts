@@ -102,7 +102,7 @@ const migrations: Record<string, Migration> = {
      * than guess which user to rename (each has its tokens and audit trail),
      * the migration stops the start with a message naming them, and the
      * operator renames or deletes all but one (see DuplicateUsernamesError).
-     * Nothing is changed until then: the migration runs in a transaction.
+     * Nothing is changed until then: the check comes before the index.
      */
     async up(db: Kysely<any>) {
       const clashes = await sql<{ names: string }>`
@@ -119,23 +119,39 @@ const migrations: Record<string, Migration> = {
      * primary key in place, so the table is rebuilt with (user_id, key).
      */
     async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('idempotency_keys_v3')
-        .addColumn('user_id', 'integer', (c) => c.notNull())
-        .addColumn('key', 'text', (c) => c.notNull())
-        .addColumn('request_hash', 'text', (c) => c.notNull())
-        .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
-        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
-        .addPrimaryKeyConstraint('idempotency_keys_pk', ['user_id', 'key'])
-        .execute();
-      await sql`insert into idempotency_keys_v3 (user_id, key, request_hash, code_id, created_at_ms)
-        select user_id, key, request_hash, code_id, created_at_ms from idempotency_keys`.execute(db);
-      await db.schema.dropTable('idempotency_keys').execute();
-      await db.schema.alterTable('idempotency_keys_v3').renameTo('idempotency_keys').execute();
-      await db.schema.createIndex('idempotency_created').on('idempotency_keys').column('created_at_ms').execute();
+      // Kysely runs SQLite migrations outside a transaction (its SQLite
+      // adapter has no transactional DDL flag), so this rebuild opens its
+      // own: a failure half-way (a full disk) must not leave a table behind
+      // that stops every later start.
+      await sql`begin`.execute(db);
+      try {
+        await rebuildIdempotencyKeys(db);
+        await sql`commit`.execute(db);
+      } catch (error) {
+        await sql`rollback`.execute(db).catch(() => undefined);
+        throw error;
+      }
     },
   },
 };
+
+/** The idempotency table again, keyed by (user_id, key), with every row it held. */
+async function rebuildIdempotencyKeys(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable('idempotency_keys_v3')
+    .addColumn('user_id', 'integer', (c) => c.notNull())
+    .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('request_hash', 'text', (c) => c.notNull())
+    .addColumn('code_id', 'integer', (c) => c.notNull().references('codes.id'))
+    .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+    .addPrimaryKeyConstraint('idempotency_keys_pk', ['user_id', 'key'])
+    .execute();
+  await sql`insert into idempotency_keys_v3 (user_id, key, request_hash, code_id, created_at_ms)
+    select user_id, key, request_hash, code_id, created_at_ms from idempotency_keys`.execute(db);
+  await db.schema.dropTable('idempotency_keys').execute();
+  await db.schema.alterTable('idempotency_keys_v3').renameTo('idempotency_keys').execute();
+  await db.schema.createIndex('idempotency_created').on('idempotency_keys').column('created_at_ms').execute();
+}
 
 /**
  * The database holds user names that differ only by case, which this

@@ -136,6 +136,11 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     return 'socketio';
   }
 
+  /** The socket.io client (one engine.io connection) this namespace connection is part of. */
+  get client(): SocketIoClient {
+    return this.socket.client as unknown as SocketIoClient;
+  }
+
   disconnected(): void {
     this.#closed = true;
     this.host.gone(this);

@@ -9,6 +9,7 @@ import { PendingSessions, type EngineSession } from './pending-sessions.js';
 import type { Authenticator } from '../../users/index.js';
 import { SocketIoConnection, type SocketIoClient, type SocketIoConnectionHost } from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
+import { FewFragmentsServer } from '../websocket-limits.js';
 
 export interface SocketIoTransportOptions {
   readonly hub: Hub;
@@ -52,6 +53,16 @@ function tokenOf(socket: Socket): string | undefined {
   return typeof query === 'string' ? query : undefined;
 }
 
+/**
+ * Closes a client's engine.io connection once no namespace is left on it:
+ * socket.io keeps it open, and a session that joined, then left, would be
+ * held for as long as it answers pings while counting against no cap.
+ * socket.io-client closes its own side too once its last namespace is gone.
+ */
+function closeIfNoNamespace(client: SocketIoClient): void {
+  if (client.sockets.size === 0) client.conn.close();
+}
+
 /** The `sid` of an engine.io request, if it belongs to a session already open. */
 function sessionIdOf(url: string | undefined): string | undefined {
   const mark = url?.indexOf('?') ?? -1;
@@ -76,7 +87,10 @@ export class SocketIoTransport {
   ) {
     this.#host = {
       budget: options.inboundBudget,
-      gone: (connection) => options.hub.detach(connection),
+      gone: (connection) => {
+        options.hub.detach(connection);
+        closeIfNoNamespace(connection.client);
+      },
       flooded: (client) => this.#flooded(client),
       ack: (connection, id, reply) => this.#ack(connection, id, reply),
     };
@@ -89,6 +103,7 @@ export class SocketIoTransport {
       pingTimeout: 20_000,
       maxHttpBufferSize: options.maxInboundBytes,
       perMessageDeflate: false,
+      wsEngine: FewFragmentsServer,
       httpCompression: false,
       connectionStateRecovery: undefined,
       // Pending sessions are closed by PendingSessions at the auth timeout;
@@ -125,6 +140,7 @@ export class SocketIoTransport {
         socket.emit('closing', { reason: toCodecastError(error).code });
         // This namespace only: the client's other namespace may be fine.
         socket.disconnect();
+        closeIfNoNamespace(socket.client as unknown as SocketIoClient);
         return;
       }
       if (name === '/events') void socket.join(LISTENER_ROOM);
@@ -169,10 +185,12 @@ export class SocketIoTransport {
   async #admit(socket: Socket): Promise<void> {
     const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
     const principal = await this.options.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
+    // Admitted before it leaves the pending budget: a session refused here
+    // (a cap, a cool-off) still counts there until its deadline closes it.
+    this.options.hub.admit(principal.user.id);
     const session = socket.conn as unknown as EngineSession;
     this.#sessions.authenticated(session);
     this.options.authenticated(session.transport.socket?._socket);
-    this.options.hub.admit(principal.user.id);
     (socket.data as { admitted?: Admitted }).admitted = { principal, since };
   }
 

@@ -181,7 +181,8 @@ export class WsConnection implements Connection<WsFrame> {
     // frame tells the peer at once that nothing more will be read.
     if (reason === 'too_many_messages') {
       this.ws.pause();
-      this.socket.end();
+      // Closed once the close frame is out, so the kernel stops taking the flood.
+      this.socket.end(() => this.socket.destroy());
     }
     // A slow or gone peer may never read the close frame, and ws would wait
     // 30 s for its answer; we wait a little, then cut the connection.

@@ -9,6 +9,7 @@ import type { Authenticator } from '../../users/index.js';
 import { closeCodeForError } from './close-codes.js';
 import { OwnedWebSocket, WsConnection, type WsConnectionHost } from './ws-connection.js';
 import { WsEncoder } from './ws-encoder.js';
+import { MAX_FRAGMENTS } from '../websocket-limits.js';
 
 export interface WsTransportOptions {
   readonly hub: Hub;
@@ -56,6 +57,7 @@ export class WsTransport {
     this.#server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxInboundBytes,
+      maxFragments: MAX_FRAGMENTS,
       // Compression would make every frame per-client work; codes are small.
       perMessageDeflate: false,
       clientTracking: false,
@@ -128,7 +130,11 @@ export class WsTransport {
   #refuse(ws: OwnedWebSocket, socket: Duplex, refusal: CodecastError): void {
     ws.close(closeCodeForError(refusal.code), refusal.code);
     ws.pause();
-    socket.end();
+    // A flooder cooling off pours its flood in as soon as it is upgraded:
+    // its socket is closed once the close frame is out, so the kernel stops
+    // taking its bytes. Others get the grace to read the close frame.
+    if (refusal.code === 'too_many_messages') socket.end(() => socket.destroy());
+    else socket.end();
     setTimeout(() => ws.terminate(), REFUSAL_GRACE_MS).unref();
   }
 
