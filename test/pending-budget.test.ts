@@ -10,6 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
+import { clientAddress } from '../src/http/index.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 
@@ -177,4 +178,14 @@ describe('the budget of unauthenticated connections', () => {
       await waitFor(() => t.server.hub.stats().connections === 0, 'every subscriber gone');
     });
   }
+});
+
+test('a client is its IPv4 address, or its IPv6 /64', () => {
+  assert.equal(clientAddress('::ffff:10.1.2.3'), '10.1.2.3');
+  assert.equal(clientAddress('10.1.2.3'), '10.1.2.3');
+  assert.equal(clientAddress('2001:db8:0:1:aaaa::1'), '2001:db8:0:1::/64');
+  assert.equal(clientAddress('2001:DB8:0000:0001:bbbb:cccc:dddd:eeee'), '2001:db8:0:1::/64');
+  assert.equal(clientAddress('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(clientAddress('::1'), '0:0:0:0::/64');
+  assert.equal(clientAddress('fe80::1%eth0'), 'fe80:0:0:0::/64');
 });

@@ -181,8 +181,9 @@ export class WsConnection implements Connection<WsFrame> {
     // frame tells the peer at once that nothing more will be read.
     if (reason === 'too_many_messages') {
       this.ws.pause();
-      // Closed once the close frame is out, so the kernel stops taking the flood.
-      this.socket.end(() => this.socket.destroy());
+      // Ended behind the close frame; not destroyed, which would reset the
+      // connection and lose the close frame on the peer's side.
+      this.socket.end();
     }
     // A slow or gone peer may never read the close frame, and ws would wait
     // 30 s for its answer; we wait a little, then cut the connection.

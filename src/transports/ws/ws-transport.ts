@@ -130,11 +130,10 @@ export class WsTransport {
   #refuse(ws: OwnedWebSocket, socket: Duplex, refusal: CodecastError): void {
     ws.close(closeCodeForError(refusal.code), refusal.code);
     ws.pause();
-    // A flooder cooling off pours its flood in as soon as it is upgraded:
-    // its socket is closed once the close frame is out, so the kernel stops
-    // taking its bytes. Others get the grace to read the close frame.
-    if (refusal.code === 'too_many_messages') socket.end(() => socket.destroy());
-    else socket.end();
+    // Ended, not destroyed: a reset would make the peer's kernel drop the
+    // close frame with the rest (the flood we leave unread), and the peer
+    // would learn only 1006. Unread, its bytes stop at our receive window.
+    socket.end();
     setTimeout(() => ws.terminate(), REFUSAL_GRACE_MS).unref();
   }
 
