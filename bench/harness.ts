@@ -371,6 +371,25 @@ export interface DeliveryFigures {
   readonly publishP99: number | null;
 }
 
+/** The figures of one stretch from its delivery and publish latencies (ms). */
+function deliveryFigures(
+  fromS: number,
+  stretch: { readonly codes: number; readonly lost: number; readonly latencies: readonly number[]; readonly publish: readonly number[] },
+): DeliveryFigures {
+  const sorted = Float64Array.from(stretch.latencies).sort();
+  const pub = Float64Array.from(stretch.publish).sort();
+  return {
+    fromS,
+    codes: stretch.codes,
+    lost: stretch.lost,
+    p50: round(percentile(sorted, 50), 2),
+    p99: round(percentile(sorted, 99), 2),
+    max: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
+    publishP50: round(percentile(pub, 50), 2),
+    publishP99: round(percentile(pub, 99), 2),
+  };
+}
+
 export interface PhaseFigures extends DeliveryFigures {
   readonly name: string;
   readonly toS: number;
@@ -557,38 +576,19 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const sortedAll = Float64Array.from(everything).sort();
     const publishAll = Float64Array.from(perBucket.flatMap((b) => b.publish)).sort();
     const intervals: IntervalFigures[] = perBucket.map((b, i) => {
-      const sorted = Float64Array.from(b.latencies).sort();
-      const pub = Float64Array.from(b.publish).sort();
       const fromS = i * options.intervalSeconds;
       const samples = rssSamples.filter((s) => s.atS >= fromS && s.atS < fromS + options.intervalSeconds && s.kb !== null);
       return {
-        fromS,
-        codes: b.codes,
-        lost: b.lost,
-        p50: round(percentile(sorted, 50), 2),
-        p99: round(percentile(sorted, 99), 2),
-        max: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
-        publishP50: round(percentile(pub, 50), 2),
-        publishP99: round(percentile(pub, 99), 2),
+        ...deliveryFigures(fromS, b),
         rssKb: samples.length ? (samples[samples.length - 1]!.kb as number) : null,
         heapUsedKb: samples.filter((x) => x.heapUsedKb !== undefined).at(-1)?.heapUsedKb ?? null,
       };
     });
     const phases: PhaseFigures[] = (options.phases ?? []).map((p, i) => {
       const data = phaseData[i]!;
-      const sorted = Float64Array.from(data.latencies).sort();
-      const pub = Float64Array.from(data.publish).sort();
-      return {
-        ...p,
-        codes: data.codes,
-        lost: data.lost,
-        p50: round(percentile(sorted, 50), 2),
-        p99: round(percentile(sorted, 99), 2),
-        max: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
-        publishP50: round(percentile(pub, 50), 2),
-        publishP99: round(percentile(pub, 99), 2),
-        publishMax: round(pub.length ? pub[pub.length - 1]! : null, 2),
-      };
+      const figures = deliveryFigures(p.fromS, data);
+      const publishMax = data.publish.length ? data.publish.reduce((a, b) => Math.max(a, b)) : null;
+      return { ...p, ...figures, publishMax: round(publishMax, 2) };
     });
     const during = rssSamples.filter((s) => s.kb !== null && s.atS <= options.seconds);
     const third = (a: number, b: number) => {
