@@ -113,10 +113,11 @@ export async function runAttack(target: Target, options: AttackOptions, progress
   const probes: { atS: number; ms: number; ok: boolean }[] = [];
   let done = false;
   const atS = () => (measuredStart === undefined ? null : (now() - measuredStart) / 1000);
-  const sampler = setInterval(() => {
+  const sample = () => {
     const at = atS();
     if (at !== null) samples.push({ atS: round(at, 1) as number, rssKb: pid ? rssKb(pid) : null, fds: pid ? openFds(pid) : null });
-  }, 1000);
+  };
+  const sampler = setInterval(sample, 1000);
   // One probe at a time: a stuck /healthz shows as one long answer, as a load balancer would see it.
   const prober = (async () => {
     while (!done) {
@@ -144,6 +145,9 @@ export async function runAttack(target: Target, options: AttackOptions, progress
         phases,
         onMeasuredStart: () => {
           measuredStart = now();
+          // One at once: with a baseline as short as the sampling period,
+          // the first timed sample could fall after the attack began.
+          sample();
           setTimeout(() => {
             progress(`${label}: the attack begins`);
             const start: AttackerStart = {
