@@ -50,12 +50,16 @@ const RETRY_MAX_MS = 30_000;
  * once when `flushBatch` are waiting, and on stop). The database's primary
  * key on (code, user) stays the last word on the stored figures.
  *
- * Reads happen only to learn what memory does not hold, once per code: who
- * acked a code held since before this process started, and the code itself
- * when it is older than the ring. Every structure is bounded whatever a
- * client sends: records for codes held by the ring, `olderCodes` more for
- * older ones (a miss included), `maxPending` pending acks; an id greater
- * than any code broadcast is unknown without a look.
+ * Reads happen only to learn what memory does not hold: whether a user has
+ * acked a code this process did not publish (its code held since before the
+ * process started, or older than the ring), and such an older code itself.
+ * They are gathered over one turn of the event loop and made together, a
+ * statement per 256 codes, so a client acking old codes by the thousand
+ * costs a few statements rather than a queue of them in front of every
+ * publish. Every structure is bounded whatever a client sends: records for
+ * codes held by the ring, `olderCodes` more for older ones (a miss
+ * included), `maxPending` pending acks; an id greater than any code
+ * broadcast is unknown without a look.
  */
 export class Acknowledger {
   readonly #recent: number[] = [];
@@ -68,7 +72,9 @@ export class Acknowledger {
   readonly #held = new Map<number, AckedCode>();
   /** Records of older codes, least recently acked first; null: no such code. */
   readonly #older = new Map<number, AckedCode | null>();
-  readonly #loading = new Map<number, Promise<AckedCode | null>>();
+  /** Lookups waiting for the next read: code id → the users to look up. */
+  #wanted = new Map<number, Set<number>>();
+  #lookup: Promise<Map<number, AckedCode | null>> | undefined;
   /** Held codes up to this id were published before this process started: their stored acks are read once. */
   readonly #storedUpTo: number;
   #pending: AckRow[] = [];
@@ -96,10 +102,11 @@ export class Acknowledger {
    *   database_unavailable when acks cannot be stored and too many wait.
    */
   async ack(codeId: number, principal: Principal): Promise<AckResult> {
+    const userId = principal.user.id;
     let known = this.#known(codeId);
-    if (known === undefined) known = await this.#load(codeId);
+    if (known === undefined || (known !== null && !known.knows(userId))) known = await this.#look(codeId, userId);
     if (known === null) throw new CodecastError('code_not_found', `No code has the id ${codeId}.`);
-    return this.#record(known, principal.user.id, Date.now());
+    return this.#record(known, userId, Date.now());
   }
 
   /** The hub revoked a code: later acks of it are refused, whether the ring holds it or not. */
@@ -120,54 +127,97 @@ export class Acknowledger {
       return older;
     }
     const held = this.history.held(codeId);
-    if (held) {
-      if (codeId <= this.#storedUpTo) return undefined;
-      // Published by this process: every ack of it went through here.
-      return this.#keepHeld(AckedCode.of(held));
-    }
+    // Published by this process, every ack of it went through here; of a
+    // code from before, memory knows only the users it looked up.
+    if (held) return this.#keepHeld(AckedCode.of(held, codeId > this.#storedUpTo));
     // Codes are broadcast in id order, so one past the newest was never
     // broadcast: no client can have been given it.
     if (codeId > this.history.lastId) return null;
     return undefined;
   }
 
-  #load(codeId: number): Promise<AckedCode | null> {
-    let loading = this.#loading.get(codeId);
-    if (!loading) {
-      loading = this.#read(codeId).finally(() => this.#loading.delete(codeId));
-      this.#loading.set(codeId, loading);
-    }
-    return loading;
+  /** Looks `userId`'s ack of the code up at the next read, with the code when memory lacks it. */
+  async #look(codeId: number, userId: number): Promise<AckedCode | null> {
+    let users = this.#wanted.get(codeId);
+    if (!users) this.#wanted.set(codeId, (users = new Set()));
+    users.add(userId);
+    this.#lookup ??= new Promise((resolve) => setImmediate(resolve)).then(() => this.#read());
+    const found = await this.#lookup;
+    return found.get(codeId) ?? null;
   }
 
-  /** Reads what memory lacks of a code: the code when not held, and who has acked it. */
-  async #read(codeId: number): Promise<AckedCode | null> {
-    const held = this.history.held(codeId);
-    let known: AckedCode | null;
-    if (held) {
-      known = AckedCode.of(held);
-    } else {
-      const record = await this.store.codes.byId(codeId);
-      known = record
-        ? new AckedCode(
-            record.id,
-            Date.parse(record.publishedAt),
-            record.expiresAt === null ? null : Date.parse(record.expiresAt),
-            undefined,
-            record.revokedAt !== null,
-          )
-        : null;
+  /** Makes the lookups gathered so far: codes memory lacks, then each user's acks among them. */
+  async #read(): Promise<Map<number, AckedCode | null>> {
+    const wanted = this.#wanted;
+    this.#wanted = new Map();
+    this.#lookup = undefined;
+    const found = new Map<number, AckedCode | null>();
+    const unknownIds: number[] = [];
+    for (const codeId of wanted.keys()) {
+      const known = this.#known(codeId);
+      if (known === undefined) unknownIds.push(codeId);
+      else found.set(codeId, known);
     }
-    if (known) {
-      for (const userId of await this.store.codes.ackers(codeId)) known.markAcked(userId);
-      // Acks answered but not stored yet are ours to add.
-      for (const ack of this.#writing) if (ack.codeId === codeId) known.markAcked(ack.userId);
-      for (const ack of this.#pending) if (ack.codeId === codeId) known.markAcked(ack.userId);
+    if (unknownIds.length > 0) {
+      const records = new Map((await this.store.codes.byIds(unknownIds)).map((record) => [record.id, record]));
+      for (const codeId of unknownIds) {
+        // Another lookup may have settled it meanwhile.
+        const settled = this.#known(codeId);
+        if (settled !== undefined) {
+          found.set(codeId, settled);
+          continue;
+        }
+        const record = records.get(codeId);
+        found.set(
+          codeId,
+          this.#keepOlder(
+            codeId,
+            record
+              ? new AckedCode(
+                  record.id,
+                  Date.parse(record.publishedAt),
+                  record.expiresAt === null ? null : Date.parse(record.expiresAt),
+                  undefined,
+                  record.revokedAt !== null,
+                  false,
+                )
+              : null,
+          ),
+        );
+      }
     }
-    // Another ack of the same code may have been answered meanwhile.
-    const settled = this.#held.get(codeId) ?? this.#older.get(codeId);
-    if (settled !== undefined) return settled;
-    return held && known ? this.#keepHeld(known) : this.#keepOlder(codeId, known);
+    const byUser = new Map<number, number[]>();
+    for (const [codeId, users] of wanted) {
+      const known = found.get(codeId);
+      if (!known) continue;
+      for (const userId of users) {
+        if (known.knows(userId)) continue;
+        let ids = byUser.get(userId);
+        if (!ids) byUser.set(userId, (ids = []));
+        ids.push(codeId);
+      }
+    }
+    for (const [userId, ids] of byUser) {
+      // Acks answered but not stored, which a record that left memory forgot,
+      // taken before and after the read: one being written may be stored
+      // after the read looked and gone from memory before it returns.
+      const acked = this.#unstored(userId);
+      for (const codeId of await this.store.codes.ackedBy(userId, ids)) acked.add(codeId);
+      for (const codeId of this.#unstored(userId)) acked.add(codeId);
+      for (const codeId of ids) {
+        const known = found.get(codeId) as AckedCode;
+        if (acked.has(codeId)) known.markAcked(userId);
+        else known.markNotAcked(userId);
+      }
+    }
+    return found;
+  }
+
+  #unstored(userId: number): Set<number> {
+    const ids = new Set<number>();
+    for (const ack of this.#writing) if (ack.userId === userId) ids.add(ack.codeId);
+    for (const ack of this.#pending) if (ack.userId === userId) ids.add(ack.codeId);
+    return ids;
   }
 
   #keepHeld(known: AckedCode): AckedCode {

@@ -27,10 +27,21 @@ export interface AckRow {
   readonly latencyMs: number;
 }
 
-// Rows per insert statement, largest first: a batch is written in chunks of
-// these sizes, so a batch of n costs at most n/256 + 12 statements and the
-// statement cache holds five shapes rather than one per batch size.
-const ACK_CHUNKS = [256, 64, 16, 4, 1] as const;
+// Rows per statement, largest first: a batch of rows to insert or ids to
+// look up goes in chunks of these sizes, so n of them cost at most n/256 + 12
+// statements and the statement cache holds five shapes rather than one per
+// batch size.
+const CHUNKS = [256, 64, 16, 4, 1] as const;
+
+function* chunked<T>(items: readonly T[]): Generator<readonly T[]> {
+  let at = 0;
+  for (const size of CHUNKS) {
+    while (items.length - at >= size) {
+      yield items.slice(at, at + size);
+      at += size;
+    }
+  }
+}
 
 /** The code as subscribers see it, without what only operators see. */
 export function publicCode(record: CodeRecord): Code {
@@ -167,6 +178,16 @@ export class CodeRepository {
     return row ? toRecord(row) : undefined;
   }
 
+  /** The codes of those ids that exist, in no particular order. */
+  async byIds(ids: readonly number[]): Promise<CodeRecord[]> {
+    const records: CodeRecord[] = [];
+    for (const chunk of chunked(ids)) {
+      const rows = await this.db.selectFrom('codes').selectAll().where('id', 'in', chunk).execute();
+      for (const row of rows) records.push(toRecord(row));
+    }
+    return records;
+  }
+
   /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
   async revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
@@ -203,30 +224,35 @@ export class CodeRepository {
   async addAcks(acks: readonly AckRow[]): Promise<void> {
     if (acks.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
-      let at = 0;
-      for (const size of ACK_CHUNKS) {
-        while (acks.length - at >= size) {
-          const rows = acks.slice(at, at + size).map((ack) => ({
-            code_id: ack.codeId,
-            user_id: ack.userId,
-            acked_at: new Date(ack.ackedAtMs).toISOString(),
-            latency_ms: ack.latencyMs,
-          }));
-          await trx
-            .insertInto('acks')
-            .values(rows)
-            .onConflict((oc) => oc.columns(['code_id', 'user_id']).doNothing())
-            .execute();
-          at += size;
-        }
+      for (const chunk of chunked(acks)) {
+        const rows = chunk.map((ack) => ({
+          code_id: ack.codeId,
+          user_id: ack.userId,
+          acked_at: new Date(ack.ackedAtMs).toISOString(),
+          latency_ms: ack.latencyMs,
+        }));
+        await trx
+          .insertInto('acks')
+          .values(rows)
+          .onConflict((oc) => oc.columns(['code_id', 'user_id']).doNothing())
+          .execute();
       }
     });
   }
 
-  /** The ids of the users who have acked a code. */
-  async ackers(codeId: number): Promise<number[]> {
-    const rows = await this.db.selectFrom('acks').select('user_id').where('code_id', '=', codeId).execute();
-    return rows.map((row) => row.user_id);
+  /** The codes among `ids` that `userId` has acked. */
+  async ackedBy(userId: number, ids: readonly number[]): Promise<number[]> {
+    const acked: number[] = [];
+    for (const chunk of chunked(ids)) {
+      const rows = await this.db
+        .selectFrom('acks')
+        .select('code_id')
+        .where('user_id', '=', userId)
+        .where('code_id', 'in', chunk)
+        .execute();
+      for (const row of rows) acked.push(row.code_id);
+    }
+    return acked;
   }
 
   async ackFigures(codeId: number): Promise<AckFigures> {
