@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
-import type { Config } from './config/index.js';
+import { describeDatabase, type Config } from './config/index.js';
 import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
@@ -77,19 +77,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     queried: (ms) => metrics.queried(ms),
     writesFailed: (detail) =>
       logger.error(
-        { detail },
-        'the database cannot take writes (disk full, read-only or I/O error): writes answer 503 and /readyz fails ' +
-          'until it can; free space or repair the file system, and writes resume by themselves',
+        { detail, database: describeDatabase(config.database) },
+        'the database cannot take writes (unreachable, disk full, read-only or I/O error): writes answer 503 and ' +
+          '/readyz fails until it can; bring the server back, free space or repair the file system, and writes ' +
+          'resume by themselves',
       ),
     writesResumed: () => logger.info('the database takes writes again'),
     fileGone: (detail) =>
       logger.error(
-        { path: config.database.path },
+        { database: describeDatabase(config.database) },
         `${detail}; anything written now would be lost, so writes answer 503 and /readyz fails. ` +
           'Move the file back to its path, or restore a backup there and restart the server ' +
           '(a restart on an empty path starts an empty database)',
       ),
-    fileBack: () => logger.info({ path: config.database.path }, 'the database file is back at its path: writes resume'),
+    fileBack: () => logger.info({ database: describeDatabase(config.database) }, 'the database file is back at its path: writes resume'),
   });
   const timers: NodeJS.Timeout[] = [];
   let http: FastifyInstance | undefined;

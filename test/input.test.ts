@@ -273,7 +273,7 @@ describe('a database that already holds names differing only by case', () => {
       // A database as the previous version left it: migration 0001 only, and two names differing by case.
       const db = new SqliteDatabase(path);
       const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) });
-      const migrated = await new Migrator({ db: kysely, provider: migrationProvider }).migrateTo('0001_initial');
+      const migrated = await new Migrator({ db: kysely, provider: migrationProvider('sqlite') }).migrateTo('0001_initial');
       assert.equal(migrated.error, undefined);
       db.prepare("insert into users (username, role, disabled, created_at) values ('carol', 'admin', 0, 'x'), ('Carol', 'user', 0, 'x'), ('dave', 'user', 0, 'x')").run();
       await kysely.destroy();

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { startServer, type RunningServer } from '../src/app.js';
-import { ConfigError, loadConfig, settingsTable } from '../src/config/index.js';
+import { ConfigError, describeDatabase, loadConfig, settingsTable } from '../src/config/index.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from './support/server.js';
 import { SseReader, waitFor } from './support/sse.js';
 
@@ -139,17 +139,37 @@ describe('a configuration error never echoes a secret', () => {
   });
 
   test('a refused database URL is shown without its password', () => {
-    for (const url of ['postgres://codecast:hunter2-password@db:5432/codecast', 'mysql://root:hunter2-password@localhost/db', 'postgresql://u:hunter2-p@ss/word@host/db']) {
+    const refused = [
+      'mysql://root:hunter2-password@localhost/db',
+      'postgres://codecast:hunter2-password@/codecast',
+      'postgres:///codecast?user=codecast&password=hunter2-password',
+      'mysql://u:hunter2-p@ss/word@host/db',
+    ];
+    for (const url of refused) {
       assert.throws(
         () => loadConfig({ DATABASE_URL: url }),
         (error: Error) => {
-          assert.match(error.message, /DATABASE_URL=".*:\*\*\*@/);
+          assert.match(error.message, /DATABASE_URL=".*\*\*\*/);
           assert.doesNotMatch(error.message, /hunter2/);
           return true;
         },
         url,
       );
     }
+  });
+
+  test('an accepted PostgreSQL URL is described without its passwords', () => {
+    for (const url of [
+      'postgres://codecast:hunter2-password@db:5432/codecast',
+      'postgresql://codecast@db/codecast?password=hunter2-password&sslmode=verify-full&sslpassword=hunter2-key',
+    ]) {
+      const { database } = loadConfig({ DATABASE_URL: url });
+      assert.equal(database.driver, 'postgres');
+      const described = describeDatabase(database);
+      assert.doesNotMatch(described, /hunter2/, described);
+      assert.match(described, /^postgres(ql)?:\/\/codecast(:\*\*\*)?@db/, described);
+    }
+    assert.match(describeDatabase(loadConfig({ DATABASE_URL: 'postgresql://codecast@db/codecast?sslmode=require' }).database), /sslmode=require/);
   });
 
   test('codecast serve with a bad token in the environment exits 2 and prints no secret', async () => {

@@ -1,6 +1,8 @@
 import { settingsTable, type SettingKind, type SettingName } from './settings-table.js';
 
-export type DatabaseTarget = { driver: 'sqlite'; path: string };
+import { DATABASE_URL_FORMS, parseDatabaseUrl, redactDatabaseUrl, type DatabaseTarget, type ParsedDatabaseUrl } from './database-url.js';
+
+export type { DatabaseTarget };
 
 /** Everything codecast is configured with, validated and frozen at start. */
 export interface Config {
@@ -53,7 +55,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Raw = string | number | DatabaseTarget | undefined;
+type Raw = string | number | ParsedDatabaseUrl | undefined;
 
 function describe(type: SettingKind): string {
   switch (type.kind) {
@@ -62,7 +64,7 @@ function describe(type: SettingKind): string {
     case 'enum':
       return `one of ${type.values.join(', ')}`;
     case 'database-url':
-      return 'sqlite:PATH or a file path (postgres:// arrives with the PostgreSQL store)';
+      return DATABASE_URL_FORMS;
     case 'string':
       return 'a non-empty string';
     case 'optional-string':
@@ -79,16 +81,8 @@ function describe(type: SettingKind): string {
  */
 function shown(type: SettingKind, text: string): string {
   if (type.kind === 'token') return ' (its value is not shown)';
-  if (type.kind === 'database-url') return `=${JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):.*@/i, '$1:***@'))}`;
+  if (type.kind === 'database-url') return `=${JSON.stringify(redactDatabaseUrl(text))}`;
   return `=${JSON.stringify(text)}`;
-}
-
-function parseDatabaseUrl(value: string): DatabaseTarget | undefined {
-  if (/^postgres(ql)?:\/\//i.test(value)) return undefined;
-  if (value.startsWith('sqlite://')) return { driver: 'sqlite', path: value.slice('sqlite://'.length) };
-  if (value.startsWith('sqlite:')) return { driver: 'sqlite', path: value.slice('sqlite:'.length) };
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined;
-  return value.length > 0 ? { driver: 'sqlite', path: value } : undefined;
 }
 
 function parseOne(type: SettingKind, value: string): Raw | Error {
@@ -101,7 +95,7 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
     case 'enum':
       return type.values.includes(value) ? value : new Error('not allowed');
     case 'database-url':
-      return parseDatabaseUrl(value) ?? new Error('unsupported');
+      return parseDatabaseUrl(value);
     case 'string':
       return value.trim().length > 0 ? value : new Error('empty');
     case 'optional-string':
@@ -158,10 +152,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
 
   const seconds = (name: SettingName) => num(name) * 1000;
+  const store = values.get('DATABASE_URL') as ParsedDatabaseUrl;
+  const database: DatabaseTarget = Object.freeze(
+    store.driver === 'sqlite'
+      ? store
+      : {
+          ...store,
+          poolMax: num('CODECAST_DB_POOL_MAX'),
+          connectTimeoutMs: seconds('CODECAST_DB_CONNECT_TIMEOUT_SECONDS'),
+          statementTimeoutMs: seconds('CODECAST_DB_STATEMENT_TIMEOUT_SECONDS'),
+        },
+  );
   return Object.freeze({
     port: num('PORT'),
     host: values.get('HOST') as string,
-    database: values.get('DATABASE_URL') as DatabaseTarget,
+    database,
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
     publicUrl: values.get('CODECAST_PUBLIC_URL') as string | undefined,

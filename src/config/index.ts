@@ -1,2 +1,3 @@
 export { loadConfig, ConfigError, type Config, type DatabaseTarget } from './config.js';
 export { settingsTable, type SettingSpec } from './settings-table.js';
+export { describeDatabase, redactDatabaseUrl, DATABASE_URL_FORMS } from './database-url.js';

@@ -29,7 +29,26 @@ export const settingsTable = [
     env: 'DATABASE_URL',
     default: 'sqlite:./data/codecast.db',
     type: { kind: 'database-url' },
-    description: 'Where codes and users live: `sqlite:PATH` (or a bare path) for the embedded store.',
+    description:
+      'Where codes and users live: `sqlite:PATH` (or a bare path) for the embedded store, or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too; TLS options such as `?sslmode=require` as `pg` reads them) for PostgreSQL.',
+  },
+  {
+    env: 'CODECAST_DB_POOL_MAX',
+    default: '10',
+    type: int(1, 1000),
+    description: 'PostgreSQL: most connections a process opens (the pool size). Ignored on SQLite.',
+  },
+  {
+    env: 'CODECAST_DB_CONNECT_TIMEOUT_SECONDS',
+    default: '10',
+    type: int(1, 300),
+    description: 'PostgreSQL: how long opening a connection may take before the attempt fails. Ignored on SQLite.',
+  },
+  {
+    env: 'CODECAST_DB_STATEMENT_TIMEOUT_SECONDS',
+    default: '30',
+    type: int(1, 3600),
+    description: 'PostgreSQL: how long one statement may run before the server cancels it (the client gives up 5 s later). Ignored on SQLite.',
   },
   {
     env: 'LOG_LEVEL',

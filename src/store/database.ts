@@ -1,57 +1,56 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { Kysely, Migrator, sql } from 'kysely';
 import type { DatabaseTarget } from '../config/index.js';
-import { migrationProvider } from './migrations.js';
-import { FileIdentity } from './file-identity.js';
-import { cachingStatements } from './statement-cache.js';
+import type { FileIdentity } from './file-identity.js';
+import { migrationProvider, type Dialect } from './migrations.js';
+import { openPostgres } from './postgres-database.js';
 import type { Database } from './schema.js';
-import { WriteGuard, type WriteHealthListener } from './write-guard.js';
+import { openSqlite } from './sqlite-database.js';
+import type { WriteHealth, WriteHealthListener } from './write-guard.js';
 
+/**
+ * One open database, whichever the driver: what the store needs from it
+ * beyond Kysely. Each driver decides for itself which of its errors mean
+ * "cannot serve now" and throws `DatabaseUnavailableError` for them.
+ */
 export interface OpenedDatabase {
+  readonly dialect: Dialect;
   readonly db: Kysely<Database>;
-  /** Sees every write's outcome; refuses writes once the file is gone. */
-  readonly guard: WriteGuard;
-  /** The opened file's identity; undefined for an in-memory database. */
+  /** Whether writes work now, from the outcome of every write. */
+  writeHealth(): WriteHealth;
+  /** SQLite: the opened file's identity, watched for deletion; undefined otherwise. */
   readonly identity: FileIdentity | undefined;
+  /** SQLite: the file is (again) the one at its path, or not. */
+  fileBack(): void;
+  fileGone(detail: string): void;
+  /**
+   * Runs `work` while no other process sharing the database runs work
+   * under the same lock: the migrations, the first admin. PostgreSQL takes
+   * an advisory lock on a connection of its own; SQLite, which one server
+   * owns, serialises within the process.
+   */
+  exclusively<T>(work: () => Promise<T>): Promise<T>;
   /** Queries run since open; the stats and tests read it. */
   queryCount(): number;
+  close(): Promise<void>;
 }
 
-/** `onQuery` hears the duration of every query, for metrics; `listener` hears write health change. */
-export function openDatabase(
-  target: DatabaseTarget,
-  onQuery: (ms: number) => void,
-  listener: WriteHealthListener,
-): OpenedDatabase {
-  const inMemory = target.path === ':memory:';
-  if (!inMemory) mkdirSync(dirname(target.path), { recursive: true });
-  const sqlite = new SqliteDatabase(target.path);
-  const identity = inMemory ? undefined : FileIdentity.of(target.path);
-  const guard = new WriteGuard(sqlite, identity, listener);
-  sqlite.pragma('journal_mode = WAL');
-  // NORMAL is durable across process crashes in WAL mode; only an OS crash
-  // can lose the last commits, which replay from clients cannot mend either way.
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  let queries = 0;
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: cachingStatements(sqlite, (text, statement) => guard.wrap(text, statement)) }),
-    log: (event) => {
-      queries++;
-      onQuery(event.queryDurationMillis);
-    },
+/** Opens the database `target` names: the factory of store drivers, chosen once at start. */
+export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => void, listener: WriteHealthListener): OpenedDatabase {
+  switch (target.driver) {
+    case 'sqlite':
+      return openSqlite(target, onQuery, listener);
+    case 'postgres':
+      return openPostgres(target, onQuery, listener);
+  }
+}
+
+export async function migrateToLatest(opened: OpenedDatabase): Promise<string[]> {
+  return opened.exclusively(async () => {
+    const migrator = new Migrator({ db: opened.db, provider: migrationProvider(opened.dialect) });
+    const { error, results } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
   });
-  return { db, guard, identity, queryCount: () => queries };
-}
-
-export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error) throw error instanceof Error ? error : new Error(String(error));
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 export async function ping(db: Kysely<Database>): Promise<void> {

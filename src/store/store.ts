@@ -17,7 +17,7 @@ export interface AccessRepositories {
 export interface StoreEvents {
   /** Every query's duration, for metrics. */
   queried?(ms: number): void;
-  /** Once when writes start failing (disk full, read-only, I/O error); `detail` is the driver's word. */
+  /** Once when writes start failing (disk full, read-only, I/O error, server unreachable); `detail` is the driver's word. */
   writesFailed?(detail: string): void;
   /** Once when a write commits again after they failed. */
   writesResumed?(): void;
@@ -92,7 +92,21 @@ export class Store {
   }
 
   migrate(): Promise<string[]> {
-    return migrateToLatest(this.#opened.db);
+    return migrateToLatest(this.#opened);
+  }
+
+  /**
+   * Runs `work` while no other codecast process sharing this database runs
+   * work under it (the first admin's creation): on PostgreSQL an advisory
+   * lock, on SQLite, which one server owns, within the process.
+   */
+  exclusively<T>(work: () => Promise<T>): Promise<T> {
+    return this.#opened.exclusively(work);
+  }
+
+  /** Which database this is: `sqlite` or `postgres`. */
+  get dialect(): 'sqlite' | 'postgres' {
+    return this.#opened.dialect;
   }
 
   ping(): Promise<void> {
@@ -107,11 +121,11 @@ export class Store {
    */
   async health(): Promise<StoreHealth> {
     await this.#check();
-    const writes = this.#opened.guard.health;
+    const writes = this.#opened.writeHealth();
     if (!writes.writable) {
       return {
         ok: false,
-        database: writes.reason === 'file_gone' ? 'gone' : 'unwritable',
+        database: writes.reason === 'file_gone' ? 'gone' : writes.reason === 'unreachable' ? 'unreachable' : 'unwritable',
         message: unavailableMessage(writes.reason),
       };
     }
@@ -125,13 +139,13 @@ export class Store {
 
   /** Looks whether the file is still the one open; retries a write while writes fail. */
   async #check(): Promise<void> {
-    const { guard, identity } = this.#opened;
-    if (identity) {
-      const change = await identity.change();
-      if (change === undefined) guard.fileBack();
-      else guard.fileGone(change);
+    const opened = this.#opened;
+    if (opened.identity) {
+      const change = await opened.identity.change();
+      if (change === undefined) opened.fileBack();
+      else opened.fileGone(change);
     }
-    const writes = guard.health;
+    const writes = opened.writeHealth();
     if (!writes.writable && writes.reason !== 'file_gone') await this.#probe();
   }
 
@@ -157,6 +171,6 @@ export class Store {
     clearInterval(this.#watch);
     this.#watch = undefined;
     await this.#probing;
-    await this.#opened.db.destroy();
+    await this.#opened.close();
   }
 }

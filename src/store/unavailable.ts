@@ -1,3 +1,5 @@
+import { postgresUnavailableReason } from './postgres-errors.js';
+
 /**
  * Why the database cannot serve now:
  * - `cannot_write`: the disk is full, the file system or file is read-only,
@@ -6,14 +8,17 @@
  *   busy timeout;
  * - `file_gone`: the file the server has open is no longer the one at its
  *   path (deleted, moved or replaced), so whatever it stored would be lost;
+ * - `unreachable`: the database server cannot be reached, refused or
+ *   dropped the connection, or is starting or shutting down;
  * - `closed`: the store was closed (the server is stopping).
  */
-export type UnavailableReason = 'cannot_write' | 'busy' | 'file_gone' | 'closed';
+export type UnavailableReason = 'cannot_write' | 'busy' | 'file_gone' | 'unreachable' | 'closed';
 
 const CLIENT_MESSAGES: Record<UnavailableReason, string> = {
   cannot_write: 'The database cannot take writes now (disk full, read-only or failing); retry later.',
   busy: 'The database is busy; retry later.',
   file_gone: 'The database file is gone from its path; writes are refused until an operator puts it back or restarts the server.',
+  unreachable: 'The database cannot be reached; retry later.',
   closed: 'The database is closed; retry later.',
 };
 
@@ -57,6 +62,8 @@ export function unavailableReason(error: unknown): UnavailableReason | undefined
     if (BUSY.test(code)) return 'busy';
     return undefined;
   }
+  const postgres = postgresUnavailableReason(error);
+  if (postgres !== undefined) return postgres;
   return CLOSED.test(error.message) ? 'closed' : undefined;
 }
 

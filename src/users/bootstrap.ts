@@ -9,9 +9,15 @@ export interface BootstrapResult {
 
 /**
  * When no admin exists, creates one named `admin` (or `admin-2`… if that
- * name is taken by a user) with the given token or a new one.
+ * name is taken by a user) with the given token or a new one. Under the
+ * store's exclusive lock: two processes starting at once on one database
+ * make one admin, not two.
  */
-export async function ensureFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
+export function ensureFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
+  return store.exclusively(() => createFirstAdmin(store, users, token));
+}
+
+async function createFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
   if ((await store.users.countAdmins()) > 0) return undefined;
   for (let n = 1; ; n++) {
     const username = n === 1 ? 'admin' : `admin-${n}`;

@@ -1,4 +1,5 @@
 import { startServer } from '../../app.js';
+import { describeDatabase } from '../../config/index.js';
 import { configOrExit } from '../config-or-exit.js';
 
 export async function serve(): Promise<void> {
@@ -12,6 +13,7 @@ export async function serve(): Promise<void> {
     `  admin page       ${base}/admin`,
     `  API              ${base}/api/v1`,
     `  SSE stream       ${base}/api/v1/stream`,
+    `  database         ${describeDatabase(config.database)}`,
   ];
   if (server.bootstrap) {
     lines.push('', `Created the first admin, "${server.bootstrap.username}".`);
