@@ -20,7 +20,7 @@ import { runBursts, runSustained, type BurstResult, type Mix, type SustainedResu
 import { runSoak, type SoakResult } from './soak.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
 import { comparisons, formatAttack, formatBurstTable, formatComparisons, formatSoak, formatSustained, medianRatios, type Comparison } from './report.js';
-import { REPO, remoteCodecast, startBare, startCodecast, type Target } from './targets.js';
+import { REPO, remoteCodecast, startBare, startCodecast, type StoreKind, type Target } from './targets.js';
 import type { Transport } from './protocol.js';
 
 const HELP = `npm run bench -- [options]
@@ -62,6 +62,11 @@ const HELP = `npm run bench -- [options]
   --codecast-dir DIR        run the codecast built in DIR instead of this checkout (no build)
   --also-dir DIR            also run the codecast built in DIR (its dist/), interleaved with this
                             one: an A/B of a change (DIR needs dist/, package.json, node_modules)
+  --store S                 sqlite | postgres | both (default sqlite): the store codecast runs on;
+                            both runs one of each, interleaved code by code in a burst comparison
+                            and one after the other in sustained mode. PostgreSQL is the server at
+                            CODECAST_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/
+                            postgres), in a database of the run's own, dropped after
   --no-build                skip \`tsc -p tsconfig.json\` before starting codecast
   --out FILE                where to write the JSON (default bench/results/<time>-<what>.json)`;
 
@@ -103,6 +108,7 @@ const { values } = parseArgs({
     'also-dir': { type: 'string' },
     repeat: { type: 'string', default: '1' },
     'codecast-dir': { type: 'string' },
+    store: { type: 'string', default: 'sqlite' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -143,6 +149,13 @@ const common = {
   concurrency: int('concurrency', values.concurrency),
 };
 const perUser = int('per-user', values['per-user']);
+const STORE_CHOICES: Record<string, readonly StoreKind[]> = { sqlite: ['sqlite'], postgres: ['postgres'], both: ['sqlite', 'postgres'] };
+const stores: readonly StoreKind[] =
+  STORE_CHOICES[values.store as string] ??
+  (() => {
+    console.error(`--store must be sqlite, postgres or both, not ${JSON.stringify(values.store)}`);
+    return process.exit(2);
+  })();
 const profileDir = values.profile ? join(REPO, 'bench', 'results', 'profiles') : undefined;
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -255,7 +268,7 @@ async function alsoCodecast(maxConnections: number): Promise<Target[]> {
   return [await startCodecast({ maxConnections: maxConnections + 100, perUser, dir: values['also-dir'], ...(profileDir ? { profileDir } : {}) })];
 }
 
-async function codecast(maxConnections: number, env?: Record<string, string>): Promise<Target> {
+async function codecast(maxConnections: number, env?: Record<string, string>, store: StoreKind = stores[0] as StoreKind): Promise<Target> {
   if (values.url) {
     return remoteCodecast(values.url, values.token as string, perUser, values.pid ? int('pid', values.pid) : undefined);
   }
@@ -263,10 +276,18 @@ async function codecast(maxConnections: number, env?: Record<string, string>): P
   return startCodecast({
     maxConnections: maxConnections + 100,
     perUser,
+    store,
     ...(dir ? { dir } : {}),
     ...(profileDir ? { profileDir } : {}),
     ...(env ? { env } : {}),
   });
+}
+
+/** The stores after the first, for the modes that compare them (burst and sustained). */
+async function otherStores(maxConnections: number): Promise<Target[]> {
+  const targets: Target[] = [];
+  for (const store of stores.slice(1)) targets.push(await codecast(maxConnections, undefined, store));
+  return targets;
 }
 
 const profiles: { label: string; summary: ProfileSummary }[] = [];
@@ -373,7 +394,9 @@ async function main(): Promise<void> {
       const targets: Target[] = [];
       try {
         if (plan.bare) targets.push(await startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
-        if (plan.codecast) targets.push(await codecast(plan.subscribers), ...(await alsoCodecast(plan.subscribers)));
+        if (plan.codecast) {
+          targets.push(await codecast(plan.subscribers), ...(await otherStores(plan.subscribers)), ...(await alsoCodecast(plan.subscribers)));
+        }
         const results = await runBursts(targets, options, progress);
         for (const [i, target] of targets.entries()) {
           const result = results[i] as BurstResult;
@@ -398,7 +421,7 @@ async function main(): Promise<void> {
       // One server at a time: a sustained run is long, and two would share the load clients' CPU.
       const servers: (() => Promise<Target>)[] = [];
       if (plan.bare) servers.push(() => startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
-      if (plan.codecast) servers.push(() => codecast(plan.subscribers));
+      if (plan.codecast) for (const store of stores) servers.push(() => codecast(plan.subscribers, undefined, store));
       if (plan.codecast && values['also-dir']) servers.push(async () => (await alsoCodecast(plan.subscribers))[0] as Target);
       for (const start of servers) {
         const target = await start();

@@ -4,6 +4,7 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { WebSocket } from 'ws';
 import { now, within } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
@@ -12,7 +13,7 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const LISTENING = /listening on (\S+):(\d+)/;
 
-/** `codecast`, `codecast@<dir>` for another build, or `bare-<transport>`. */
+/** `codecast`, `codecast-pg` on PostgreSQL, `codecast@<dir>` for another build, or `bare-<transport>`. */
 export type TargetName = string;
 
 export interface PublishAnswer {
@@ -310,30 +311,69 @@ class CodecastTarget implements Target {
   }
 }
 
+export type StoreKind = 'sqlite' | 'postgres';
+
+/** The PostgreSQL server benchmarks make their databases on (one per run, dropped after). */
+const BENCH_POSTGRES_URL = process.env.CODECAST_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** A fresh PostgreSQL database for one server: its URL, and how to drop it. */
+async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `codecast_bench_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(BENCH_POSTGRES_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+      await client.connect();
+      try {
+        await client.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
 /**
  * Builds nothing: starts `node dist/cli/main.js serve` (of this checkout, or
- * of `dir`) on port 0 over a fresh SQLite file, with caps large enough for
+ * of `dir`) on port 0 over a fresh SQLite file, or a fresh PostgreSQL
+ * database with `store: 'postgres'`, with caps large enough for
  * `maxConnections`.
  */
 export async function startCodecast(
-  options: ServerOptions & { maxConnections: number; perUser: number; dir?: string },
+  options: ServerOptions & { maxConnections: number; perUser: number; dir?: string; store?: StoreKind },
 ): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'codecast-bench-'));
+  const postgres = options.store === 'postgres' ? await freshPostgresDatabase() : undefined;
   const adminToken = `cc_bench-admin-${Math.random().toString(36).slice(2)}-0123456789abcdef`;
   const env = {
     ...baseEnv(),
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
+    DATABASE_URL: postgres?.url ?? `sqlite:${join(dir, 'codecast.db')}`,
     CODECAST_ADMIN_TOKEN: adminToken,
     LOG_LEVEL: 'warn',
     CODECAST_MAX_CONNECTIONS: String(options.maxConnections),
     CODECAST_MAX_CONNECTIONS_PER_USER: String(options.perUser),
     ...options.env,
   };
-  const label = options.dir === undefined ? 'codecast' : `codecast@${basename(options.dir)}`;
+  const label = `codecast${postgres ? '-pg' : ''}${options.dir === undefined ? '' : `@${basename(options.dir)}`}`;
   const main = join(options.dir ?? REPO, 'dist', 'cli', 'main.js');
-  const server = await spawnServer(label, [main, 'serve'], env, options.profileDir);
+  let server: Awaited<ReturnType<typeof spawnServer>>;
+  try {
+    server = await spawnServer(label, [main, 'serve'], env, options.profileDir);
+  } catch (error) {
+    await postgres?.drop();
+    throw error;
+  }
   return new CodecastTarget(
     label,
     server.host,
@@ -344,6 +384,7 @@ export async function startCodecast(
     async () => {
       await stopProcess(server.child);
       rmSync(dir, { recursive: true, force: true });
+      await postgres?.drop();
       return server.profile();
     },
     server.inspector,
