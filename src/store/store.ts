@@ -1,10 +1,10 @@
-import type { DatabaseTarget } from '../config/index.js';
+import { describeDatabase, type DatabaseTarget } from '../config/index.js';
 import { AuditRepository } from './audit-repository.js';
 import { AuthEventRepository } from './auth-event-repository.js';
 import { CodeRepository } from './code-repository.js';
 import { migrateToLatest, openDatabase, ping, probeWrite } from './database.js';
 import { SettingsRepository } from './settings-repository.js';
-import { unavailableMessage, type DatabaseUnavailableError } from './unavailable.js';
+import { DatabaseUnavailableError, unavailableMessage } from './unavailable.js';
 import { UserRepository } from './user-repository.js';
 
 export interface AccessRepositories {
@@ -38,6 +38,15 @@ export type StoreHealth =
 const WATCH_MS = 1_000;
 // A `/readyz` flood while unwritable costs at most one write a second.
 const PROBE_MIN_INTERVAL_MS = 1_000;
+
+/** The database could not be opened or migrated at start; says which one and why, without secrets. */
+export class StoreOpenError extends Error {
+  constructor(database: string, cause: unknown) {
+    const detail = cause instanceof DatabaseUnavailableError ? cause.detail : cause instanceof Error ? cause.message : String(cause);
+    super(`cannot open the database ${database}: ${detail}`, { cause });
+    this.name = 'StoreOpenError';
+  }
+}
 
 /** The database and its repositories, one per concern. */
 export class Store {
@@ -74,7 +83,7 @@ export class Store {
       await store.migrate();
     } catch (error) {
       await store.close();
-      throw error;
+      throw new StoreOpenError(describeDatabase(target), error);
     }
     store.#watch = setInterval(() => void store.#check().catch(() => undefined), WATCH_MS);
     store.#watch.unref();

@@ -1,0 +1,31 @@
+import { loadConfig } from '/work/main/dist/config/index.js';
+import { startServer } from '/work/main/dist/app.js';
+import { execFileSync } from 'node:child_process';
+import pino from 'pino';
+const PGCTL = ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', '/tmp/pgpriv/data', '-w'];
+const pgctl = (...args) => execFileSync('runuser', [...PGCTL, ...args], { stdio: 'ignore' });
+const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'postgres://postgres@127.0.0.1:55432/cc', CODECAST_ADMIN_TOKEN: 'cc_test-admin-token-0123456789abcdefghijklmnopq', CODECAST_DB_CONNECT_TIMEOUT_SECONDS: '2' });
+const server = await startServer(config, { logger: pino({ level: 'info' }) });
+const A = 'cc_test-admin-token-0123456789abcdefghijklmnopq';
+const h = { authorization: `Bearer ${A}`, 'content-type': 'application/json' };
+const pub = async (code) => { const t0 = Date.now(); const r = await fetch(`${server.url}/api/v1/codes`, { method: 'POST', headers: h, body: JSON.stringify({ code }) }); return `${r.status} ${r.headers.get('retry-after')} ${Date.now() - t0}ms ${(await r.text()).slice(0, 120)}`; };
+const ready = async () => { const r = await fetch(`${server.url}/readyz`); return `${r.status} ${await r.text()}`; };
+// a subscriber over SSE with raw fetch
+const ctrl = new AbortController();
+const res = await fetch(`${server.url}/api/v1/stream?token=${A}`, { signal: ctrl.signal });
+let got = '';
+(async () => { for await (const chunk of res.body) got += Buffer.from(chunk).toString(); })().catch(() => {});
+console.log('pub1', await pub('UP-1'));
+pgctl('-m', 'fast', 'stop');
+console.log('stopped');
+console.log('pub2', await pub('DOWN-1'));
+console.log('ready', await ready());
+const s2 = await fetch(`${server.url}/api/v1/stream?token=${A}`); console.log('new stream while down', s2.status); s2.body.cancel();
+pgctl('-o', '-p 55432 -k /tmp/pgpriv -c listen_addresses=127.0.0.1 -c fsync=off', '-l', '/tmp/pgpriv/log', 'start');
+console.log('started');
+for (let i = 0; i < 10; i++) { const r = await pub(`BACK-${i}`); console.log('pub3', r); if (r.startsWith('201')) break; await new Promise((r) => setTimeout(r, 500)); }
+console.log('ready', await ready());
+await new Promise((r) => setTimeout(r, 200));
+console.log('stream got codes:', [...got.matchAll(/"code":"([^"]+)"/g)].map((m) => m[1]));
+ctrl.abort();
+await server.stop();
