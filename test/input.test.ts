@@ -279,7 +279,8 @@ describe('a database that already holds names differing only by case', () => {
       await kysely.destroy();
 
       await assert.rejects(Store.open({ driver: 'sqlite', path }), (error: Error) => {
-        assert.equal(error.name, 'DuplicateUsernamesError');
+        assert.equal(error.name, 'StoreOpenError');
+        assert.equal((error.cause as Error).name, 'DuplicateUsernamesError');
         assert.match(error.message, /differ only by case/);
         assert.match(error.message, /carol, Carol|Carol, carol/);
         assert.doesNotMatch(error.message, /SQLITE_|constraint failed/i);
