@@ -291,7 +291,7 @@ describe('a database that already holds names differing only by case', () => {
       delete env.CODECAST_ADMIN_TOKEN;
       const serve = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
       assert.equal(serve.status, 1, serve.stderr);
-      assert.match(serve.stderr, /^codecast: the database holds user names that differ only by case \(\[(carol, Carol|Carol, carol)\]\)/);
+      assert.match(serve.stderr, /^codecast: cannot open the database sqlite:\S+: the database holds user names that differ only by case \(\[(carol, Carol|Carol, carol)\]\)/);
       assert.equal(serve.stderr.trim().split('\n').length, 1, serve.stderr);
       assert.doesNotMatch(serve.stderr, /SqliteError|SQLITE_|\n\s+at /);
       // Nothing was changed: both names are there, no index was made.
