@@ -22,6 +22,7 @@ import {
   waitForStatus,
   type ServeProcess,
 } from './support/cli-helpers.js';
+import { settingsTable } from '../src/config/index.js';
 import { SseReader, waitFor } from './support/sse.js';
 
 const dirs: string[] = [];
@@ -418,6 +419,16 @@ describe('--help', () => {
     assert.match(userAdd.stdout, /Usage: codecast user add .*<name>/);
     assert.match(userAdd.stdout, /--admin/);
     assert.match(userAdd.stdout, /last line/);
+  });
+
+  test('`serve --help` lists every setting with its default, from the one settings table', async () => {
+    const help = await runCli(['serve', '--help'], {});
+    assert.equal(help.code, 0, help.stderr);
+    for (const spec of settingsTable) {
+      const shown = spec.default === undefined ? `${spec.env} (unset)` : `${spec.env}=${spec.default}`;
+      assert.ok(help.stdout.includes(`  ${shown}\n`), `serve --help lists ${shown}`);
+    }
+    assert.match(help.stdout, /CODECAST_DB_POOL_MAX=10\n\s+PostgreSQL: most connections/);
   });
 
   test('`bench` hands its options to the harness in bench/', async () => {

@@ -4,13 +4,14 @@ import { Command } from 'commander';
 import type { ListenOptions } from './commands/listen.js';
 import type { PublishOptions } from './commands/publish.js';
 import { DEFAULT_URL } from './commands/remote.js';
+import { settingsHelp } from './settings-help.js';
 import { migrate, tokenCreate, tokenRevoke, userAdd, userList, userSetDisabled } from './commands/admin-commands.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command()
   .name('codecast')
-  .description('Real-time code broadcast server. Settings come from environment variables (see README).')
+  .description('Real-time code broadcast server. Settings come from environment variables: `codecast serve --help` lists them.')
   .version(version);
 
 // The server and its transports load only for `serve`, so the user and token
@@ -18,6 +19,7 @@ const program = new Command()
 program
   .command('serve')
   .description('start the server (what `npm start` runs)')
+  .addHelpText('after', settingsHelp)
   .action(async () => (await import('./commands/serve.js')).serve());
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
 
