@@ -58,10 +58,10 @@ export interface TestServerOptions {
  */
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const store = options.database?.store ?? options.store ?? 'sqlite';
-  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'codecast-test-'));
   // A database made here is this server's alone: dropped when it stops.
   const owned = options.database === undefined && store === 'postgres' ? await createStoreDatabase('postgres', 'server') : undefined;
   const database = options.database ?? owned;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'codecast-test-'));
   const sqlitePath = database === undefined ? join(dir, 'codecast.db') : database.store === 'sqlite' ? database.path : undefined;
   const databaseUrl = env.DATABASE_URL ?? database?.url ?? `sqlite:${sqlitePath}`;
   const cleanUp = async (): Promise<void> => {
