@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // Runs the whole suite: every test/*.test.ts with Node's test runner under
-// tsx. Arguments narrow it to files whose names contain them.
-import { spawnSync } from 'node:child_process';
+// tsx. Arguments narrow it to files whose names contain them. Before the
+// tests, makes sure a PostgreSQL and a Redis answer (scripts/test-services.mjs)
+// and hands their URLs to the test processes.
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { constants } from 'node:os';
 import { ensureSystemPackages } from './system-deps.mjs';
+import { TestServices } from './test-services.mjs';
 
 const filters = process.argv.slice(2);
 const files = readdirSync('test')
@@ -25,12 +29,49 @@ if (files.some((file) => file.includes('storage-faults'))) {
     { command: 'findmnt', pkg: 'util-linux' },
   ]);
 }
+// Private servers started for the run are stopped however it ends: the tests
+// finishing, failing, or the run being interrupted. A signal goes on to the
+// tests (a terminal's Ctrl-C reaches them anyway); the run ends when they do.
+// While the servers are being set up (bounded waits), a first signal waits
+// for that to finish so nothing half-started is left; a second one exits at
+// once, and the support modules' exit hooks stop what had started.
+const services = new TestServices();
+let child;
+let settingUp = true;
+let interrupted;
+let ending = false;
+async function end(status) {
+  if (ending) return;
+  ending = true;
+  await services.stop();
+  process.exit(status);
+}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    const status = 128 + constants.signals[signal];
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
+    else if (settingUp && interrupted === undefined) {
+      interrupted = status;
+      console.error(`test setup: ${signal}: stopping once the test servers are set up (again to exit now)`);
+    } else if (settingUp) process.exit(status);
+    else void end(status);
+  });
+}
+const ready = await services.ensure();
+settingUp = false;
+if (interrupted !== undefined) await end(interrupted);
+if (!ready) await end(1);
+
 // The timeout bounds each file as a whole, not only each test in it: three
 // minutes leave room for the bench's two-minute soak (test/soak-smoke.test.ts)
 // with its connecting and draining.
-const result = spawnSync(
+child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: 'test' } },
+  { stdio: 'inherit', env: { ...process.env, ...services.env, NODE_ENV: 'test' } },
 );
-process.exit(result.status ?? 1);
+child.once('exit', (code, signal) => void end(code ?? (signal ? 128 + constants.signals[signal] : 1)));
+child.once('error', (error) => {
+  console.error(`could not run the tests: ${error.message}`);
+  void end(1);
+});

@@ -5,9 +5,17 @@ import { spawnSync } from 'node:child_process';
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
 
-/** @param {{command: string, pkg: string}[]} needs */
+// The package lists are fetched once a run, however many needs come up.
+let updated = false;
+
+/**
+ * A need is met when `present()` says so (for programs kept out of PATH,
+ * like Debian's PostgreSQL server binaries), else when `command` is on PATH.
+ * @param {{command?: string, present?: () => boolean, pkg: string}[]} needs
+ */
 export function ensureSystemPackages(needs) {
-  const missing = needs.filter((need) => !has(need.command));
+  const met = (need) => (need.present ? need.present() : has(need.command));
+  const missing = needs.filter((need) => !met(need));
   if (missing.length === 0) return true;
   const packages = missing.map((need) => need.pkg);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -18,7 +26,8 @@ export function ensureSystemPackages(needs) {
   console.error(`test setup: installing ${packages.join(', ')} with apt-get…`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const run = (args) => spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'], env }).status === 0;
-  const ok = run(['update', '-qq']) && run(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
+  if (!updated) updated = run(['update', '-qq']);
+  const ok = updated && run(['install', '-y', '-qq', '--no-install-recommends', ...packages]);
   if (!ok) console.error(`test setup: apt-get could not install ${packages.join(', ')}`);
-  return ok && missing.every((need) => has(need.command));
+  return ok && missing.every(met);
 }

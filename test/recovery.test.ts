@@ -3,15 +3,12 @@
 // every transport, in order with the codes, and ends holding what a client
 // that never left holds. Run unchanged over SSE, WebSocket and Socket.IO.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { Code, Principal } from '../src/domain/index.js';
 import { HistoryRing, Hub, type CloseReason, type Connection } from '../src/hub/index.js';
 import { SseEncoder } from '../src/transports/sse/sse-encoder.js';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
-import { startTestServer, type TestServer } from './support/server.js';
+import { STORE_KINDS, createStoreDatabase, startTestServer, type TestServer } from './support/server.js';
 import { uniqueCode, waitForConnections } from './support/sse-stream-helpers.js';
 
 /** The codes a client holds after its events: codes added, revoked ones dropped, in arrival order. */
@@ -133,31 +130,34 @@ for (const transport of TRANSPORT_KINDS) {
   });
 }
 
-describe('revokes across a restart', () => {
-  test('after a restart every revoked code up to the last id is told again: when it was revoked is not kept', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'codecast-recovery-'));
-    let server: TestServer | undefined;
-    try {
-      server = await startTestServer({}, { dir });
-      const token = (await server.createUser('restart')).token;
-      const a = (await server.publish(uniqueCode('RST'))).id;
-      const b = (await server.publish(uniqueCode('RST'))).id;
-      assert.equal((await server.api('DELETE', `/api/v1/codes/${a}`)).status, 200);
-      await server.stop();
-      server = await startTestServer({}, { dir });
-      const url = server.url;
-      const subs = await Promise.all(TRANSPORT_KINDS.map((kind) => connectSubscriber(kind, url, { token, since: b })));
-      const sentinel = (await server.publish(uniqueCode('RST'))).id;
-      await Promise.all(subs.map((s) => s.waitForCodes(1)));
-      for (const sub of subs) assert.deepEqual(trail(sub), [`revoke ${a}`, `code ${sentinel}`], sub.transport);
-      await Promise.all(subs.map((s) => s.close()));
-      await waitForConnections(server, 0);
-    } finally {
-      await server?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
+// What a restart replays is read back from the store: on each (issue 10).
+for (const store of STORE_KINDS) {
+  describe(`revokes across a restart on ${store}`, () => {
+    test('after a restart every revoked code up to the last id is told again: when it was revoked is not kept', async () => {
+      const database = await createStoreDatabase(store, 'recovery');
+      let server: TestServer | undefined;
+      try {
+        server = await startTestServer({}, { database });
+        const token = (await server.createUser('restart')).token;
+        const a = (await server.publish(uniqueCode('RST'))).id;
+        const b = (await server.publish(uniqueCode('RST'))).id;
+        assert.equal((await server.api('DELETE', `/api/v1/codes/${a}`)).status, 200);
+        await server.stop();
+        server = await startTestServer({}, { database });
+        const url = server.url;
+        const subs = await Promise.all(TRANSPORT_KINDS.map((kind) => connectSubscriber(kind, url, { token, since: b })));
+        const sentinel = (await server.publish(uniqueCode('RST'))).id;
+        await Promise.all(subs.map((s) => s.waitForCodes(1)));
+        for (const sub of subs) assert.deepEqual(trail(sub), [`revoke ${a}`, `code ${sentinel}`], sub.transport);
+        await Promise.all(subs.map((s) => s.close()));
+        await waitForConnections(server, 0);
+      } finally {
+        await server?.stop();
+        await database.drop();
+      }
+    });
   });
-});
+}
 
 /** A connection that keeps what the hub writes to it, as SSE events. */
 class RecordingConnection implements Connection<Buffer> {

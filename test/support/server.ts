@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startServer, type RunningServer } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
+import { createStoreDatabase, type StoreDatabase, type StoreKind } from './stores.js';
+
+export { STORE_KINDS, createStoreDatabase, type StoreDatabase, type StoreKind } from './stores.js';
 
 export const ADMIN_TOKEN = 'cc_test-admin-token-0123456789abcdefghijklmnopq';
 
@@ -11,6 +14,11 @@ export interface TestServer {
   readonly url: string;
   readonly server: RunningServer;
   readonly dir: string;
+  /** The store this server runs on. */
+  readonly store: StoreKind;
+  /** The `DATABASE_URL` it was started with. */
+  readonly databaseUrl: string;
+  /** The SQLite file; throws on PostgreSQL, where a test that opens the file has no meaning. */
   readonly databasePath: string;
   readonly adminToken: string;
   /** JSON request to the API; answers status, headers and parsed body. */
@@ -28,23 +36,53 @@ export interface ApiResponse {
   readonly body: any;
 }
 
+export interface TestServerOptions {
+  /** The working directory; on SQLite its codecast.db is the database, and a given dir outlives stop() (restart tests). */
+  dir?: string;
+  /** Replaces the silent logger (a test that reads the log passes a pino logger over its own stream). */
+  logger?: Logger;
+  /** The store to run on, each time a fresh database dropped in stop(); SQLite by default. */
+  store?: StoreKind;
+  /**
+   * A database the caller made with `createStoreDatabase` and drops itself,
+   * for several servers in turn on one database (restart tests). Its store
+   * wins over `store`.
+   */
+  database?: StoreDatabase;
+}
+
 /**
- * A real codecast on an ephemeral port over a fresh SQLite file. `env`
- * overrides settings as the environment would; `logger` replaces the silent
- * one (a test that reads the log passes a pino logger over its own stream).
+ * A real codecast on an ephemeral port over a fresh database: an SQLite file
+ * by default, or a new PostgreSQL database with `{ store: 'postgres' }`.
+ * `env` overrides settings as the environment would.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { dir?: string; logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
+  const store = options.database?.store ?? options.store ?? 'sqlite';
+  // A database made here is this server's alone: dropped when it stops.
+  const owned = options.database === undefined && store === 'postgres' ? await createStoreDatabase('postgres', 'server') : undefined;
+  const database = options.database ?? owned;
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'codecast-test-'));
-  const databasePath = join(dir, 'codecast.db');
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATABASE_URL: `sqlite:${databasePath}`,
-    LOG_LEVEL: 'silent',
-    CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
-    ...env,
-  });
-  const server = await startServer(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const sqlitePath = database === undefined ? join(dir, 'codecast.db') : database.store === 'sqlite' ? database.path : undefined;
+  const databaseUrl = env.DATABASE_URL ?? database?.url ?? `sqlite:${sqlitePath}`;
+  const cleanUp = async (): Promise<void> => {
+    await owned?.drop();
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+  };
+  let server: RunningServer;
+  try {
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
+      ...env,
+      DATABASE_URL: databaseUrl,
+    });
+    server = await startServer(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
   const url = server.url;
 
   const api: TestServer['api'] = async (method, path, opts = {}) => {
@@ -72,7 +110,12 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     url,
     server,
     dir,
-    databasePath,
+    store,
+    databaseUrl,
+    get databasePath(): string {
+      if (sqlitePath === undefined) throw new Error(`databasePath is an SQLite file; this server runs on ${store} (${databaseUrl})`);
+      return sqlitePath;
+    },
     adminToken: ADMIN_TOKEN,
     api,
     async createUser(username, role = 'user') {
@@ -88,8 +131,11 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     async stop() {
       if (stopped) return;
       stopped = true;
-      await server.stop();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      try {
+        await server.stop();
+      } finally {
+        await cleanUp();
+      }
     },
   };
 }
