@@ -1,0 +1,145 @@
+/**
+ * What only PostgreSQL can show: several processes starting at once on one
+ * empty database, and a database server that stops and starts again under
+ * load (a private server of this test's own, never the shared one).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
+import { killAll, request, startServe, type ServeProcess } from './support/cli-helpers.js';
+import { createTestDatabase, PrivatePostgres, type TestDatabase } from './support/postgres.js';
+import { startTestServer, type ApiResponse, type TestServer } from './support/server.js';
+import { waitFor } from './support/sse.js';
+
+async function rows<T>(url: string, text: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+describe('two processes starting at once on an empty database', () => {
+  let database: TestDatabase;
+  const servers: ServeProcess[] = [];
+
+  before(async () => {
+    database = await createTestDatabase('concurrent-start');
+  });
+  after(async () => {
+    await killAll();
+    await database?.drop();
+  });
+
+  test('migrate once and make one first admin', async () => {
+    // No CODECAST_ADMIN_TOKEN: each would make an admin of its own with a
+    // new token, and the second `admin` would fail its start.
+    const env = { DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CODECAST_ADMIN_TOKEN: undefined };
+    servers.push(...(await Promise.all([startServe(env), startServe(env)])));
+    const admins = await rows<{ username: string }>(database.url, "select username from users where role = 'admin'");
+    assert.deepEqual(admins.map((row) => row.username), ['admin']);
+    const migrations = await rows<{ name: string }>(database.url, 'select name from kysely_migration order by name');
+    assert.deepEqual(
+      migrations.map((row) => row.name),
+      ['0001_initial', '0002_write_probe', '0003_usernames_unique_regardless_of_case', '0004_idempotency_keys_per_user'],
+    );
+    const told = servers.filter((server) => /Created the first admin/.test(server.process.stdout));
+    assert.equal(told.length, 1, 'exactly one process says it created the admin');
+    const token = told[0]!.process.stdout.match(/^\s+(\S{16,})\s*$/m)?.[1];
+    assert.ok(token, told[0]!.process.stdout);
+    // The token works on both: they share the database.
+    for (const server of servers) assert.equal((await request(`${server.url}/api/v1/stats`, { token })).status, 200);
+  });
+});
+
+describe('PostgreSQL stops and starts again under load', () => {
+  let postgres: PrivatePostgres;
+  let t: TestServer;
+  let alice: { token: string };
+  const subscribers: Subscriber[] = [];
+
+  before(async () => {
+    postgres = await PrivatePostgres.create();
+    await postgres.start();
+    await rows(postgres.url(), 'create database codecast');
+    t = await startTestServer(
+      // Short waits, so the test sees the outage quickly: a refused
+      // connection fails at once anyway; these bound the rest.
+      { DATABASE_URL: postgres.url('codecast'), CODECAST_DB_CONNECT_TIMEOUT_SECONDS: '2', CODECAST_DB_STATEMENT_TIMEOUT_SECONDS: '5' },
+    );
+    alice = await t.createUser('pg-alice');
+  });
+  after(async () => {
+    for (const subscriber of subscribers) await subscriber.close();
+    await t?.stop();
+    await postgres?.destroy();
+  });
+
+  test('streams stay up, known users connect, writes answer 503, and it all resumes by itself', async () => {
+    for (const transport of TRANSPORT_KINDS) {
+      const subscriber = await connectSubscriber(transport, t.url, { token: alice.token });
+      await subscriber.waitForEvent('hello');
+      subscribers.push(subscriber);
+    }
+    // A publisher that keeps going throughout: every code answered 201 must
+    // reach every subscriber, whatever the database did meanwhile.
+    const accepted: number[] = [];
+    const refused: ApiResponse[] = [];
+    let publishing = true;
+    let n = 0;
+    const publisher = (async () => {
+      while (publishing) {
+        const res = await t.api('POST', '/api/v1/codes', { body: { code: `LOAD-${n++}` } });
+        if (res.status === 201) accepted.push(res.body.code.id as number);
+        else refused.push(res);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    await waitFor(() => accepted.length >= 5, 'publishes before the stop');
+
+    await postgres.stop();
+    const outageStart = refused.length;
+    await waitFor(() => refused.length > outageStart, 'a publish refused while the database is down', 10_000);
+    const down = refused.at(-1)!;
+    assert.equal(down.status, 503, JSON.stringify(down.body));
+    assert.equal(down.body.error, 'database_unavailable');
+    assert.ok(Number(down.headers.get('retry-after')) > 0, 'Retry-After');
+
+    const ready = await t.api('GET', '/readyz', { token: null });
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.database, 'unreachable');
+    const admin = await t.api('POST', '/api/v1/users', { body: { username: 'pg-while-down', role: 'user' } });
+    assert.equal(admin.status, 503, JSON.stringify(admin.body));
+    assert.equal(admin.body.error, 'database_unavailable');
+    // A user the cache knows connects while the database is away.
+    const late = await connectSubscriber('ws', t.url, { token: alice.token });
+    await late.waitForEvent('hello');
+    subscribers.push(late);
+
+    await postgres.start();
+    const resumedFrom = accepted.length;
+    await waitFor(() => accepted.length > resumedFrom + 5, 'publishes accepted again, with nobody restarting codecast', 20_000);
+    const readyAgain = await t.api('GET', '/readyz', { token: null });
+    assert.equal(readyAgain.status, 200, JSON.stringify(readyAgain.body));
+    publishing = false;
+    await publisher;
+
+    for (const subscriber of subscribers) {
+      assert.equal(subscriber.status, 'open', `${subscriber.transport} stayed connected`);
+    }
+    for (const subscriber of subscribers.slice(0, TRANSPORT_KINDS.length)) {
+      await waitFor(() => accepted.every((id) => subscriber.codeIds.includes(id)), `${subscriber.transport} got every accepted code`);
+      const ids = subscriber.codeIds;
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `${subscriber.transport}: in id order`);
+      assert.equal(new Set(ids).size, ids.length, `${subscriber.transport}: no repeats`);
+    }
+    // Every accepted code is stored: history from the database has them all.
+    const history = await t.api('GET', '/api/v1/codes?since=0&limit=1000', { token: alice.token });
+    assert.equal(history.status, 200);
+    const stored = new Set((history.body.codes as { id: number }[]).map((code) => code.id));
+    assert.deepEqual(accepted.filter((id) => !stored.has(id)), [], 'accepted codes missing from the database');
+  });
+});
