@@ -23,6 +23,8 @@ import {
   type ServeProcess,
 } from './support/cli-helpers.js';
 import { settingsTable } from '../src/config/index.js';
+import { createTestDatabase, type TestDatabase } from './support/postgres.js';
+import { STORE_KINDS } from './support/stores.js';
 import { SseReader, waitFor } from './support/sse.js';
 
 const dirs: string[] = [];
@@ -85,24 +87,32 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('migrate, user and token commands on one database', () => {
-  const db = tempDatabase();
-  const env = { DATABASE_URL: db.url, LOG_LEVEL: 'silent' };
+for (const store of STORE_KINDS) describe(`migrate, user and token commands on one database (${store})`, () => {
+  // An SQLite path in a folder that does not exist yet, or an empty PostgreSQL database.
+  const sqlite = store === 'sqlite' ? tempDatabase() : undefined;
+  let postgres: TestDatabase | undefined;
+  const db = { get url(): string { return sqlite?.url ?? (postgres as TestDatabase).url; } };
+  const env: Record<string, string> = { LOG_LEVEL: 'silent' };
   let server: ServeProcess | undefined;
   let aliceToken = '';
   let bobToken = '';
 
+  before(async () => {
+    if (store === 'postgres') postgres = await createTestDatabase('cli');
+    env.DATABASE_URL = db.url;
+  });
   after(async () => {
     server?.process.kill();
     await server?.process.exited;
+    await postgres?.drop();
   });
 
   test('migrate creates the database, says it is up to date, and can run again', async () => {
-    assert.equal(existsSync(db.path), false);
+    if (sqlite) assert.equal(existsSync(sqlite.path), false);
     const first = await runCli(['migrate'], env);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /up to date/i);
-    assert.equal(existsSync(db.path), true, 'the SQLite file exists after migrate');
+    if (sqlite) assert.equal(existsSync(sqlite.path), true, 'the SQLite file exists after migrate');
 
     const second = await runCli(['migrate'], env);
     assert.equal(second.code, 0, second.stderr);
