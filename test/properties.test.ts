@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { Decoder, PacketType, type Packet } from 'socket.io-parser';
-import { Receiver } from 'ws';
+import * as wsModule from 'ws';
 import {
   CodecastError,
   USERNAME_PATTERN,
@@ -29,7 +29,7 @@ import {
   type CodeDraft,
 } from '../src/domain/index.js';
 import type { HubEvent } from '../src/hub/index.js';
-import { SocketIoEncoder, NAMESPACES } from '../src/transports/socketio/socketio-encoder.js';
+import { SocketIoEncoder, NAMESPACES, type EncodedPacket } from '../src/transports/socketio/socketio-encoder.js';
 import { SseEncoder } from '../src/transports/sse/sse-encoder.js';
 import { WsEncoder } from '../src/transports/ws/ws-encoder.js';
 import { startTestServer, type TestServer } from './support/server.js';
@@ -117,7 +117,7 @@ describe('validators (properties)', () => {
           return;
         }
         for (const field of ['code', 'type', 'source'] as const) {
-          const v = draft[field];
+          const v: string | null = draft[field];
           if (v !== null) {
             assert.equal(forbiddenIn(field, v), undefined, `${field} ${JSON.stringify(v)}`);
             assert.ok(canonical(v), `${field} is canonical`);
@@ -302,6 +302,16 @@ function sseEvents(chunks: readonly string[]): EventSourceMessage[] {
   return events;
 }
 
+/** The slice of ws's frame parser used here; @types/ws does not declare it, though ws exports it. */
+interface FrameReceiver {
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+  write(bytes: Buffer): void;
+}
+const { Receiver } = wsModule as unknown as {
+  Receiver: new (options: { isServer: boolean; allowSynchronousEvents: boolean }) => FrameReceiver;
+};
+
 /** Every message ws's own Receiver (as a client: server frames are unmasked) reads from `bytes`. */
 function wsMessages(bytes: Buffer): { text: string; binary: boolean }[] {
   const messages: { text: string; binary: boolean }[] = [];
@@ -388,7 +398,7 @@ describe('encoders (properties)', () => {
         const frame = encoder.encode(codeEvent(code));
         assert.ok(frame);
         for (const nsp of NAMESPACES) {
-          const encoded = frame[nsp];
+          const encoded: EncodedPacket = frame[nsp];
           assert.equal(encoded.packets.length, 1);
           const packetText = encoded.packets[0];
           assert.equal(typeof packetText, 'string');
