@@ -231,7 +231,7 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
 
   test('every stdout line but the banner is a JSON log line with level, time and msg', async () => {
     await waitFor(() => logLines(server.process).length > 0, 'a log line');
-    const banner = /^(codecast is listening on |  (subscriber page|admin page|API|SSE stream) |Created the first admin|Its token is the one in )/;
+    const banner = /^(codecast is listening on |  (subscriber page|admin page|API|SSE stream|database) |Created the first admin|Its token is the one in )/;
     const others = server.process.stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('{'));
     for (const line of others) assert.match(line, banner, 'a stdout line that is not JSON is part of the banner');
     for (const { entry } of logLines(server.process)) {
