@@ -6,13 +6,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
-import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
+import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
+import { buildHttpServer } from './http/index.js';
 import { Acknowledger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import { Metrics } from './metrics/index.js';
 import { Store, publicCode } from './store/index.js';
-import { SOCKETIO_PATH, SocketIoTransport } from './transports/socketio/index.js';
-import { WS_PATH, WsTransport } from './transports/ws/index.js';
+import { SocketIoTransport } from './transports/socketio/index.js';
+import { SseTransport } from './transports/sse/index.js';
+import { WsTransport } from './transports/ws/index.js';
 import {
   AuthWatcher,
   Authenticator,
@@ -215,10 +217,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
-      sseRetryMs: config.sseRetryMs,
-      pongIntervalMs: config.pongIntervalMs,
       authenticator,
-      hub,
       publisher,
       acknowledger,
       httpAckBudget,
@@ -233,27 +232,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       pending: (socket) => guard?.counts(socket as Socket) ?? false,
     });
     guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
-    const ws = new WsTransport({
-      hub,
-      authenticator,
-      acknowledger,
-      maxInboundBytes: config.maxInboundFrameBytes,
-      inboundBudget,
-      authenticated,
-    });
-    const socketIo = new SocketIoTransport(http.server, {
-      hub,
-      authenticator,
-      acknowledger,
-      heartbeatMs: config.heartbeatMs,
-      maxInboundBytes: config.maxInboundFrameBytes,
-      inboundBudget,
-      pending,
-      authTimeoutMs: config.pending.authTimeoutMs,
-      authenticated,
-    });
     const socketGuard = guard;
-    routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
+
+    // Every transport is built from the same parts and mounted the same way.
+    const transportParts: TransportParts = { hub, authenticator, acknowledger, inboundBudget, authenticated };
+    const transports: readonly Transport[] = [
+      new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),
+      new WsTransport(transportParts, { maxInboundBytes: config.maxInboundFrameBytes }),
+      new SocketIoTransport(transportParts, {
+        heartbeatMs: config.heartbeatMs,
+        maxInboundBytes: config.maxInboundFrameBytes,
+        pending,
+        authTimeoutMs: config.pending.authTimeoutMs,
+      }),
+    ];
+    const mounts = new TransportMounts(http);
+    for (const transport of transports) await transport.mount(mounts);
+    mounts.routeUpgrades();
+    const closeTransports = () => {
+      for (const transport of transports) transport.close();
+    };
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
 
@@ -306,12 +304,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // would discard the farewells still queued for its clients.
       const grace = setTimeout(() => {
         app.server.closeAllConnections();
-        socketIo.close();
+        closeTransports();
       }, STOP_GRACE_MS);
       await closing;
       clearTimeout(grace);
-      socketIo.close();
-      ws.close();
+      closeTransports();
       await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
       await broker.stop();
