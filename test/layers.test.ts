@@ -24,9 +24,8 @@ interface Rule {
 const RULES: Readonly<Record<string, Rule>> = {
   domain: { values: [] },
   broker: { values: ['domain'] },
-  // Until the core has its ports, it still takes store values.
-  hub: { values: ['domain', 'store'], types: ['broker'] },
-  users: { values: ['domain', 'store'] },
+  hub: { values: ['domain'], types: ['store', 'broker'] },
+  users: { values: ['domain'], types: ['store'] },
   config: { values: ['domain'] },
   store: { values: ['domain', 'config'] },
   edge: { values: ['domain', 'store'], types: ['hub'] },

@@ -16,3 +16,4 @@ export { Acknowledger, type AckResult, type AckStats } from './acknowledger.js';
 export { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 export { newConnectionId } from './connection-id.js';
 export { InboundBudget, UserBudgets } from './inbound-budget.js';
+export type { AckLedger, CodeLedger, DeliveryRecords, SettingsRecord } from './ports.js';

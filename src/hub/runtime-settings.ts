@@ -1,5 +1,5 @@
 import { CodecastError } from '../domain/index.js';
-import type { Store } from '../store/index.js';
+import type { SettingsRecord } from './ports.js';
 
 /** Settings an admin may change while codecast runs. */
 export interface RuntimeSettingsValues {
@@ -36,10 +36,10 @@ function validate(patch: Record<string, unknown>): Partial<RuntimeSettingsValues
 export class RuntimeSettings {
   #values: RuntimeSettingsValues = RUNTIME_DEFAULTS;
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly stored: SettingsRecord) {}
 
   async load(): Promise<void> {
-    const stored = await this.store.settings.all();
+    const stored = await this.stored.all();
     const known = Object.fromEntries(Object.entries(stored).filter(([key]) => key in RUNTIME_DEFAULTS));
     this.#values = Object.freeze({ ...RUNTIME_DEFAULTS, ...validate(known) });
   }
@@ -58,7 +58,7 @@ export class RuntimeSettings {
     const before = this.#values;
     const after = Object.freeze({ ...before, ...change });
     const now = new Date();
-    await this.store.settings.put(change, {
+    await this.stored.put(change, {
       entry: { actor, action: 'settings.update', target: null, details: { before, after } },
       now,
     });
