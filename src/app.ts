@@ -7,9 +7,10 @@ import type { Logger } from 'pino';
 import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import type { Config } from './config/index.js';
 import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
-import { buildHttpServer } from './http/index.js';
+import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import {
   Acknowledger,
+  DeliveryLedger,
   HistoryRing,
   Hub,
   InboundBudget,
@@ -19,6 +20,8 @@ import {
   type PublishLog,
 } from './hub/index.js';
 import { createLogger } from './logging.js';
+import type { PeriodicTasks } from './periodic-tasks.js';
+import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
 import { Store } from './store/index.js';
@@ -37,11 +40,6 @@ import {
 } from './users/index.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const LEDGER_FLUSH_MS = 5_000;
-/** How long a first ack may wait in memory before it is written (with others). */
-const ACK_FLUSH_MS = 500;
-const HOUSEKEEPING_MS = 3_600_000;
-const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
 const STOP_GRACE_MS = 5_000;
 
 export interface StartOptions {
@@ -78,7 +76,7 @@ export interface RunningServer {
   readonly store: Store;
   readonly hub: Hub;
   readonly logger: Logger;
-  stats(): Record<string, unknown>;
+  stats(): ServerStats;
   /** Graceful stop: refuse new work, say `shutdown` to every stream, close the store. */
   stop(): Promise<void>;
 }
@@ -117,7 +115,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ),
     fileBack: () => logger.info({ path: config.database.path }, 'the database file is back at its path: writes resume'),
   });
-  const timers: NodeJS.Timeout[] = [];
+  let upkeep: PeriodicTasks | undefined;
   let http: FastifyInstance | undefined;
   let stopping = false;
 
@@ -131,6 +129,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       recent.codes.map((record) => ({ code: publicCode(record), revoked: record.revokedAt !== null })),
       recent.floor,
     );
+    const deliveries = new DeliveryLedger(store.codes);
     const hub = new Hub(
       {
         maxConnections: config.maxConnections,
@@ -153,6 +152,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         delivered: (transport, count, kind) => metrics.delivered(transport, count, kind),
         fannedOut: (ms) => metrics.fannedOut(ms),
       },
+      deliveries,
     );
     parts.hub = hub;
 
@@ -201,6 +201,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       { node, dedupMs: config.dedupMs, idempotencyMs: config.idempotencyMs },
       store.codes,
       hub,
+      deliveries,
       broker,
       settings,
       publishLog,
@@ -216,27 +217,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
 
     const pending = new PendingBudget(config.pending);
-    const stats = () => {
-      const memory = process.memoryUsage();
-      const hubStats = hub.stats();
-      return {
+    const stats = () =>
+      readServerStats({
         node,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        connections: { total: hubStats.connections, byTransport: hubStats.byTransport, opened: hubStats.opened },
-        usersOnline: hubStats.usersOnline,
-        queuedBytes: hubStats.queuedBytes,
-        closes: hubStats.closes,
-        slowConsumerCloses: hubStats.closes.slow_consumer,
-        staleCloses: hubStats.closes.stale,
-        deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
-        codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
-        pending: pending.stats(),
-        userCache: cache.stats(),
-        acks: acknowledger.stats(),
-        database: { queries: store.queryCount },
-        memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
-      };
-    };
+        startedAt,
+        hub: () => hub.stats(),
+        pending: () => pending.stats(),
+        userCache: () => cache.stats(),
+        acks: () => acknowledger.stats(),
+        queries: () => store.queryCount,
+      });
 
     // Made once the HTTP server exists; sockets authenticate only after it listens.
     let guard: SocketGuard | undefined;
@@ -284,37 +274,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
 
-    const flushLedger = async () => {
-      const entries = [...hub.takeReplayLedger()];
-      for (const [index, [codeId, counts]] of entries.entries()) {
-        try {
-          await store.codes.addDeliveries(codeId, counts, counts.sse + counts.ws + counts.socketio);
-        } catch (error) {
-          // Keep what is not stored for the next flush, then report.
-          for (const [laterId, later] of entries.slice(index)) hub.returnReplayCounts(laterId, later);
-          throw error;
-        }
-      }
-    };
-    const every = (ms: number, task: () => unknown) => {
-      const timer = setInterval(() => {
-        Promise.resolve()
-          .then(task)
-          .catch((err: unknown) => logger.warn({ err }, 'periodic task failed'));
-      }, ms);
-      timer.unref();
-      timers.push(timer);
-    };
-    every(config.heartbeatMs, () => hub.heartbeat());
-    every(config.sweepMs, () => {
-      const closed = hub.sweep();
-      if (closed > 0) logger.info({ closed }, 'closed stale connections');
-    });
-    every(LEDGER_FLUSH_MS, flushLedger);
-    every(ACK_FLUSH_MS, () => acknowledger.flushDue());
-    every(HOUSEKEEPING_MS, async () => {
-      await publisher.forgetOldKeys();
-      await store.authEvents.forget(Date.now() - AUTH_EVENT_RETENTION_MS);
+    upkeep = startUpkeep({
+      hub,
+      deliveries,
+      acknowledger,
+      publisher,
+      authEvents: store.authEvents,
+      heartbeatMs: config.heartbeatMs,
+      sweepMs: config.sweepMs,
+      swept: (closed) => logger.info({ closed }, 'closed stale connections'),
+      failed: (err) => logger.warn({ err }, 'periodic task failed'),
     });
     await watcher.start(config.authPollMs);
 
@@ -322,7 +291,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let stopped: Promise<void> | undefined;
     const stop = async () => {
       stopping = true;
-      for (const timer of timers) clearInterval(timer);
+      upkeep?.stop();
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
@@ -338,7 +307,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await closing;
       clearTimeout(grace);
       closeTransports();
-      await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
+      await deliveries.flush().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
       await broker.stop();
       await store.close();
@@ -355,7 +324,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stop: () => (stopped ??= stop()),
     };
   } catch (error) {
-    for (const timer of timers) clearInterval(timer);
+    upkeep?.stop();
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;

@@ -38,6 +38,8 @@ const RULES: Readonly<Record<string, Rule>> = {
   metrics: { values: [], types: ['hub', 'users'] },
   web: { values: [] },
   logging: { values: ['edge'] },
+  'periodic-tasks': { values: [] },
+  upkeep: { values: ['periodic-tasks'], types: ['hub'] },
 };
 const ROOTS = new Set(['app', 'cli']);
 

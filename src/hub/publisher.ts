@@ -10,8 +10,9 @@ import {
   type Principal,
   publicCode,
 } from '../domain/index.js';
-import type { CodeLedger, DeliveryRecords } from './ports.js';
-import type { DeliveryCounts, Hub } from './hub.js';
+import type { CodeLedger } from './ports.js';
+import type { DeliveryCounts, DeliveryLedger } from './delivery-ledger.js';
+import type { Hub } from './hub.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 
 export interface PublisherOptions {
@@ -57,8 +58,9 @@ export class Publisher {
 
   constructor(
     private readonly options: PublisherOptions,
-    private readonly codes: CodeLedger & DeliveryRecords,
+    private readonly codes: CodeLedger,
     private readonly hub: Hub,
+    private readonly deliveries: DeliveryLedger,
     private readonly broker: Broker,
     private readonly settings: RuntimeSettings,
     private readonly log: PublishLog,
@@ -131,7 +133,7 @@ export class Publisher {
     const missed = { sse: audience.sse - counted.sse, ws: audience.ws - counted.ws, socketio: audience.socketio - counted.socketio };
     if (missed.sse !== 0 || missed.ws !== 0 || missed.socketio !== 0) {
       try {
-        await this.codes.addDeliveries(code.id, missed, 0);
+        await this.deliveries.record(code.id, missed);
       } catch (error) {
         this.log.bookkeepingFailed(code.id, error);
       }
