@@ -4,7 +4,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
+import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
+import { BrokerReceiver } from './broker-receiver.js';
 import type { Config } from './config/index.js';
 import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
@@ -120,7 +121,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let stopping = false;
 
   try {
-    const settings = new RuntimeSettings(store.settings);
+    // Made first, started once every part it feeds exists: the parts that
+    // change what other nodes hold tell them through it.
+    // The kind comes from the config once it parses one (issue 11); `memory` until then.
+    const broker: Broker = createBroker('memory', { node, bus: options.bus });
+    const tellOthers = (message: BrokerMessage) =>
+      broker.publish(message).catch((err: unknown) => logger.warn({ err, type: message.type }, 'telling other nodes failed'));
+
+    const settings = new RuntimeSettings(store.settings, () => void tellOthers({ type: 'settings', node }));
     await settings.load();
 
     const recent = await store.codes.newest(config.historySize);
@@ -159,11 +167,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const cache = new UserCache(config.userCache, (hash) => outage(store.users.principalByTokenHash(hash)));
     parts.cache = cache;
     const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
+    // Access withdrawn here closes connections here and tells the other
+    // nodes; withdrawn elsewhere (heard by the watcher), only here.
     const enforcer: AccessEnforcer = {
       closeUser: (userId) => hub.closeUser(userId, 'user_disabled'),
       closeToken: (userId, tokenId) => hub.closeToken(userId, tokenId, 'token_revoked'),
     };
-    const users = new UserAdmin(store, cache, enforcer);
+    const enforcerTellingOthers: AccessEnforcer = {
+      closeUser: (userId) => {
+        enforcer.closeUser(userId);
+        void tellOthers({ type: 'access', node, userId, tokenId: null });
+      },
+      closeToken: (userId, tokenId) => {
+        enforcer.closeToken(userId, tokenId);
+        void tellOthers({ type: 'access', node, userId, tokenId });
+      },
+    };
+    const users = new UserAdmin(store, cache, enforcerTellingOthers);
     const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
@@ -180,14 +200,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     parts.acknowledger = acknowledger;
     hub.onRevoke((id) => acknowledger.revoked(id));
 
-    const broker: Broker = new MemoryBroker(node, options.bus);
-    await broker.start((message: BrokerMessage) => {
-      if (message.type === 'code') {
-        hub.broadcastCode(message.code);
-      } else {
-        hub.revokeCode(message.id);
-      }
-    });
+    await broker.start(
+      new BrokerReceiver({
+        hub,
+        history,
+        codes: store.codes,
+        settings,
+        access: watcher,
+        failed: (err, message) => logger.warn({ err, type: message.type }, 'acting on another node\'s message failed'),
+      }),
+    );
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>

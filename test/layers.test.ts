@@ -40,6 +40,7 @@ const RULES: Readonly<Record<string, Rule>> = {
   logging: { values: ['edge'] },
   'periodic-tasks': { values: [] },
   upkeep: { values: ['periodic-tasks'], types: ['hub'] },
+  'broker-receiver': { values: ['domain'], types: ['broker', 'hub', 'store', 'users'] },
 };
 const ROOTS = new Set(['app', 'cli']);
 

@@ -36,7 +36,11 @@ function validate(patch: Record<string, unknown>): Partial<RuntimeSettingsValues
 export class RuntimeSettings {
   #values: RuntimeSettingsValues = RUNTIME_DEFAULTS;
 
-  constructor(private readonly stored: SettingsRecord) {}
+  /** `updated` hears of every change made here, once stored (other nodes are told through it). */
+  constructor(
+    private readonly stored: SettingsRecord,
+    private readonly updated: (values: RuntimeSettingsValues) => void = () => undefined,
+  ) {}
 
   async load(): Promise<void> {
     const stored = await this.stored.all();
@@ -63,6 +67,7 @@ export class RuntimeSettings {
       now,
     });
     this.#values = after;
+    this.updated(after);
     return after;
   }
 }

@@ -1,3 +1,4 @@
+import type { AuthEvent } from '../store/index.js';
 import type { AccessChangeFeed } from './ports.js';
 import type { AccessEnforcer } from './user-admin.js';
 import type { UserCache } from './user-cache.js';
@@ -32,14 +33,7 @@ export class AuthWatcher {
     try {
       const events = await this.feed.authEvents.after(this.#lastId);
       for (const event of events) {
-        if (event.kind === 'token_revoked' && event.tokenId !== null) {
-          this.cache.evictToken(event.tokenId);
-          this.enforcer.closeToken(event.userId, event.tokenId);
-        } else {
-          this.cache.evictUser(event.userId);
-          const user = await this.feed.users.byId(event.userId);
-          if (!user || user.disabled) this.enforcer.closeUser(event.userId);
-        }
+        await this.apply(event);
         // Only once handled: a failure above retries this event next poll.
         this.#lastId = event.id;
       }
@@ -47,6 +41,22 @@ export class AuthWatcher {
       this.onError(error);
     } finally {
       this.#running = false;
+    }
+  }
+
+  /**
+   * Applies one change of access, whoever reports it (the poll, or another
+   * node through the broker): forgets what the cache holds of it, and closes
+   * the connections that lost access. Applying a change twice is harmless.
+   */
+  async apply(change: Pick<AuthEvent, 'kind' | 'userId' | 'tokenId'>): Promise<void> {
+    if (change.kind === 'token_revoked' && change.tokenId !== null) {
+      this.cache.evictToken(change.tokenId);
+      this.enforcer.closeToken(change.userId, change.tokenId);
+    } else {
+      this.cache.evictUser(change.userId);
+      const user = await this.feed.users.byId(change.userId);
+      if (!user || user.disabled) this.enforcer.closeUser(change.userId);
     }
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startServer, type RunningServer } from '../../src/app.js';
+import type { MemoryBus } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/index.js';
 
 export const ADMIN_TOKEN = 'cc_test-admin-token-0123456789abcdefghijklmnopq';
@@ -32,8 +33,9 @@ export interface ApiResponse {
  * A real codecast on an ephemeral port over a fresh SQLite file. `env`
  * overrides settings as the environment would; `logger` replaces the silent
  * one (a test that reads the log passes a pino logger over its own stream).
+ * Nodes given the same `dir` and `bus` form one deployment in this process.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { dir?: string; logger?: Logger } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { dir?: string; logger?: Logger; bus?: MemoryBus } = {}): Promise<TestServer> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'codecast-test-'));
   const databasePath = join(dir, 'codecast.db');
   const config = loadConfig({
@@ -44,7 +46,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
     ...env,
   });
-  const server = await startServer(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+  const server = await startServer(config, {
+    logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(options.bus ? { bus: options.bus } : {}),
+  });
   const url = server.url;
 
   const api: TestServer['api'] = async (method, path, opts = {}) => {
