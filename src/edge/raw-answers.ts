@@ -31,7 +31,7 @@ export function writeRawError(socket: Duplex, error: CodecastError, headers: Rea
 }
 
 /** The raw HTTP answer for a refusal made before any request was read (no framework to send it yet). */
-export function rawRefusal(error: CodecastError): string {
+function rawRefusal(error: CodecastError): string {
   const body = JSON.stringify({ error: error.code, message: error.message });
   const reason = error.status === 429 ? 'Too Many Requests' : 'Service Unavailable';
   return (

@@ -27,7 +27,7 @@ export interface AuthHooks {
   readonly userFromHeaderOrQuery: AuthHook;
 }
 
-export function bearerToken(request: FastifyRequest, allowQuery: boolean): string | undefined {
+function bearerToken(request: FastifyRequest, allowQuery: boolean): string | undefined {
   const fromHeader = bearerFromHeader(request.headers.authorization);
   if (fromHeader !== undefined) return fromHeader;
   if (allowQuery) {
