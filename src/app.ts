@@ -4,15 +4,32 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { MemoryBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
+import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
+import { BrokerReceiver } from './broker-receiver.js';
 import { describeDatabase, type Config } from './config/index.js';
-import { PendingBudget, SocketGuard, buildHttpServer, routeUpgrades } from './http/index.js';
-import { Acknowledger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
+import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
+import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
+import {
+  Acknowledger,
+  DeliveryLedger,
+  HistoryRing,
+  Hub,
+  InboundBudget,
+  Publisher,
+  RuntimeSettings,
+  type AckLedger,
+  type PublishLog,
+} from './hub/index.js';
 import { createLogger } from './logging.js';
+import type { PeriodicTasks } from './periodic-tasks.js';
+import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
-import { Store, publicCode } from './store/index.js';
-import { SOCKETIO_PATH, SocketIoTransport } from './transports/socketio/index.js';
-import { WS_PATH, WsTransport } from './transports/ws/index.js';
+import { publicCode } from './domain/index.js';
+import { Store } from './store/index.js';
+import { asStoreError } from './store/unavailable.js';
+import { SocketIoTransport } from './transports/socketio/index.js';
+import { SseTransport } from './transports/sse/index.js';
+import { WsTransport } from './transports/ws/index.js';
 import {
   AuthWatcher,
   Authenticator,
@@ -24,17 +41,25 @@ import {
 } from './users/index.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-const LEDGER_FLUSH_MS = 5_000;
-/** How long a first ack may wait in memory before it is written (with others). */
-const ACK_FLUSH_MS = 500;
-const HOUSEKEEPING_MS = 3_600_000;
-const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
 const STOP_GRACE_MS = 5_000;
 
 export interface StartOptions {
   readonly logger?: Logger;
   /** Joins nodes living in one process (tests of several nodes). */
   readonly bus?: MemoryBus;
+}
+
+/**
+ * A store call as the core's ports promise it: an outage rejects with
+ * `DatabaseUnavailableError`. The store classifies its writes itself but
+ * lets some read failures through as the driver's errors (a locked or
+ * closed SQLite); those the core meets are classified here, by the store's
+ * own rule, so the core knows an outage by its class alone.
+ */
+function outage<T>(call: Promise<T>): Promise<T> {
+  return call.catch((error: unknown) => {
+    throw asStoreError(error);
+  });
 }
 
 /** A host a local client can reach the server on. */
@@ -52,7 +77,7 @@ export interface RunningServer {
   readonly store: Store;
   readonly hub: Hub;
   readonly logger: Logger;
-  stats(): Record<string, unknown>;
+  stats(): ServerStats;
   /** Graceful stop: refuse new work, say `shutdown` to every stream, close the store. */
   stop(): Promise<void>;
 }
@@ -92,12 +117,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       ),
     fileBack: () => logger.info({ database: describeDatabase(config.database) }, 'the database file is back at its path: writes resume'),
   });
-  const timers: NodeJS.Timeout[] = [];
+  let upkeep: PeriodicTasks | undefined;
   let http: FastifyInstance | undefined;
   let stopping = false;
 
   try {
-    const settings = new RuntimeSettings(store);
+    // Made first, started once every part it feeds exists: the parts that
+    // change what other nodes hold tell them through it.
+    // The kind comes from the config once it parses one (issue 11); `memory` until then.
+    const broker: Broker = createBroker('memory', { node, bus: options.bus });
+    const tellOthers = (message: BrokerMessage) =>
+      broker.publish(message).catch((err: unknown) => logger.warn({ err, type: message.type }, 'telling other nodes failed'));
+
+    const settings = new RuntimeSettings(store.settings, () => void tellOthers({ type: 'settings', node }));
     await settings.load();
 
     const recent = await store.codes.newest(config.historySize);
@@ -106,6 +138,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       recent.codes.map((record) => ({ code: publicCode(record), revoked: record.revokedAt !== null })),
       recent.floor,
     );
+    const deliveries = new DeliveryLedger(store.codes);
     const hub = new Hub(
       {
         maxConnections: config.maxConnections,
@@ -128,21 +161,39 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         delivered: (transport, count, kind) => metrics.delivered(transport, count, kind),
         fannedOut: (ms) => metrics.fannedOut(ms),
       },
+      deliveries,
     );
     parts.hub = hub;
 
-    const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
+    const cache = new UserCache(config.userCache, (hash) => outage(store.users.principalByTokenHash(hash)));
     parts.cache = cache;
     const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
+    // Access withdrawn here closes connections here and tells the other
+    // nodes; withdrawn elsewhere (heard by the watcher), only here.
     const enforcer: AccessEnforcer = {
       closeUser: (userId) => hub.closeUser(userId, 'user_disabled'),
       closeToken: (userId, tokenId) => hub.closeToken(userId, tokenId, 'token_revoked'),
     };
-    const users = new UserAdmin(store, cache, enforcer);
+    const enforcerTellingOthers: AccessEnforcer = {
+      closeUser: (userId) => {
+        enforcer.closeUser(userId);
+        void tellOthers({ type: 'access', node, userId, tokenId: null });
+      },
+      closeToken: (userId, tokenId) => {
+        enforcer.closeToken(userId, tokenId);
+        void tellOthers({ type: 'access', node, userId, tokenId });
+      },
+    };
+    const users = new UserAdmin(store, cache, enforcerTellingOthers);
     const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
-    const acknowledger = new Acknowledger(store, history, {
+    const ackLedger: AckLedger = {
+      byIds: (ids) => outage(store.codes.byIds(ids)),
+      ackedBy: (userId, ids) => outage(store.codes.ackedBy(userId, ids)),
+      addAcks: (acks) => outage(store.codes.addAcks(acks)),
+    };
+    const acknowledger = new Acknowledger(ackLedger, history, {
       onFirstAck: (latencyMs) => metrics.acked(latencyMs),
       onFlushFailed: (err, count, kept) =>
         logger.error({ err, count, kept }, kept ? 'storing acks failed; kept for the next flush' : 'storing acks failed; dropped'),
@@ -150,14 +201,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     parts.acknowledger = acknowledger;
     hub.onRevoke((id) => acknowledger.revoked(id));
 
-    const broker: Broker = new MemoryBroker(node, options.bus);
-    await broker.start((message: BrokerMessage) => {
-      if (message.type === 'code') {
-        hub.broadcastCode(message.code);
-      } else {
-        hub.revokeCode(message.id);
-      }
-    });
+    await broker.start(
+      new BrokerReceiver({
+        hub,
+        history,
+        codes: store.codes,
+        settings,
+        access: watcher,
+        failed: (err, message) => logger.warn({ err, type: message.type }, 'acting on another node\'s message failed'),
+      }),
+    );
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
@@ -169,8 +222,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     };
     const publisher = new Publisher(
       { node, dedupMs: config.dedupMs, idempotencyMs: config.idempotencyMs },
-      store,
+      store.codes,
       hub,
+      deliveries,
       broker,
       settings,
       publishLog,
@@ -186,27 +240,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
 
     const pending = new PendingBudget(config.pending);
-    const stats = () => {
-      const memory = process.memoryUsage();
-      const hubStats = hub.stats();
-      return {
+    const stats = () =>
+      readServerStats({
         node,
-        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-        connections: { total: hubStats.connections, byTransport: hubStats.byTransport, opened: hubStats.opened },
-        usersOnline: hubStats.usersOnline,
-        queuedBytes: hubStats.queuedBytes,
-        closes: hubStats.closes,
-        slowConsumerCloses: hubStats.closes.slow_consumer,
-        staleCloses: hubStats.closes.stale,
-        deliveries: { live: hubStats.delivered, replayed: hubStats.replayed },
-        codes: { published: hubStats.codesBroadcast, lastId: hubStats.lastId, held: hubStats.historySize },
-        pending: pending.stats(),
-        userCache: cache.stats(),
-        acks: acknowledger.stats(),
-        database: { queries: store.queryCount },
-        memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
-      };
-    };
+        startedAt,
+        hub: () => hub.stats(),
+        pending: () => pending.stats(),
+        userCache: () => cache.stats(),
+        acks: () => acknowledger.stats(),
+        queries: () => store.queryCount,
+      });
 
     // Made once the HTTP server exists; sockets authenticate only after it listens.
     let guard: SocketGuard | undefined;
@@ -216,10 +259,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
-      sseRetryMs: config.sseRetryMs,
-      pongIntervalMs: config.pongIntervalMs,
       authenticator,
-      hub,
       publisher,
       acknowledger,
       httpAckBudget,
@@ -234,61 +274,39 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       pending: (socket) => guard?.counts(socket as Socket) ?? false,
     });
     guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
-    const ws = new WsTransport({
-      hub,
-      authenticator,
-      acknowledger,
-      maxInboundBytes: config.maxInboundFrameBytes,
-      inboundBudget,
-      authenticated,
-    });
-    const socketIo = new SocketIoTransport(http.server, {
-      hub,
-      authenticator,
-      acknowledger,
-      heartbeatMs: config.heartbeatMs,
-      maxInboundBytes: config.maxInboundFrameBytes,
-      inboundBudget,
-      pending,
-      authTimeoutMs: config.pending.authTimeoutMs,
-      authenticated,
-    });
     const socketGuard = guard;
-    routeUpgrades(http.server, { [WS_PATH]: (req, socket, head) => ws.handleUpgrade(req, socket, head) }, [SOCKETIO_PATH]);
+
+    // Every transport is built from the same parts and mounted the same way.
+    const transportParts: TransportParts = { hub, authenticator, acknowledger, inboundBudget, authenticated };
+    const transports: readonly Transport[] = [
+      new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),
+      new WsTransport(transportParts, { maxInboundBytes: config.maxInboundFrameBytes }),
+      new SocketIoTransport(transportParts, {
+        heartbeatMs: config.heartbeatMs,
+        maxInboundBytes: config.maxInboundFrameBytes,
+        pending,
+        authTimeoutMs: config.pending.authTimeoutMs,
+      }),
+    ];
+    const mounts = new TransportMounts(http);
+    for (const transport of transports) await transport.mount(mounts);
+    mounts.routeUpgrades();
+    const closeTransports = () => {
+      for (const transport of transports) transport.close();
+    };
     await http.listen({ port: config.port, host: config.host });
     const port = (http.server.address() as AddressInfo).port;
 
-    const flushLedger = async () => {
-      const entries = [...hub.takeReplayLedger()];
-      for (const [index, [codeId, counts]] of entries.entries()) {
-        try {
-          await store.codes.addDeliveries(codeId, counts, counts.sse + counts.ws + counts.socketio);
-        } catch (error) {
-          // Keep what is not stored for the next flush, then report.
-          for (const [laterId, later] of entries.slice(index)) hub.returnReplayCounts(laterId, later);
-          throw error;
-        }
-      }
-    };
-    const every = (ms: number, task: () => unknown) => {
-      const timer = setInterval(() => {
-        Promise.resolve()
-          .then(task)
-          .catch((err: unknown) => logger.warn({ err }, 'periodic task failed'));
-      }, ms);
-      timer.unref();
-      timers.push(timer);
-    };
-    every(config.heartbeatMs, () => hub.heartbeat());
-    every(config.sweepMs, () => {
-      const closed = hub.sweep();
-      if (closed > 0) logger.info({ closed }, 'closed stale connections');
-    });
-    every(LEDGER_FLUSH_MS, flushLedger);
-    every(ACK_FLUSH_MS, () => acknowledger.flushDue());
-    every(HOUSEKEEPING_MS, async () => {
-      await publisher.forgetOldKeys();
-      await store.authEvents.forget(Date.now() - AUTH_EVENT_RETENTION_MS);
+    upkeep = startUpkeep({
+      hub,
+      deliveries,
+      acknowledger,
+      publisher,
+      authEvents: store.authEvents,
+      heartbeatMs: config.heartbeatMs,
+      sweepMs: config.sweepMs,
+      swept: (closed) => logger.info({ closed }, 'closed stale connections'),
+      failed: (err) => logger.warn({ err }, 'periodic task failed'),
     });
     await watcher.start(config.authPollMs);
 
@@ -296,7 +314,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let stopped: Promise<void> | undefined;
     const stop = async () => {
       stopping = true;
-      for (const timer of timers) clearInterval(timer);
+      upkeep?.stop();
       watcher.stop();
       const closing = app.close();
       hub.shutdown(config.shutdownReconnectMs);
@@ -307,13 +325,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // would discard the farewells still queued for its clients.
       const grace = setTimeout(() => {
         app.server.closeAllConnections();
-        socketIo.close();
+        closeTransports();
       }, STOP_GRACE_MS);
       await closing;
       clearTimeout(grace);
-      socketIo.close();
-      ws.close();
-      await flushLedger().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
+      closeTransports();
+      await deliveries.flush().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
       await broker.stop();
       await store.close();
@@ -330,7 +347,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stop: () => (stopped ??= stop()),
     };
   } catch (error) {
-    for (const timer of timers) clearInterval(timer);
+    upkeep?.stop();
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw error;

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { serializeRequest } from './http/index.js';
+import { serializeRequest } from './edge/index.js';
 
 /**
  * Structured JSON logs; pretty when a person reads them in a terminal.

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { WebSocket } from 'ws';
-import { redactUrl } from '../src/http/index.js';
+import { redactUrl } from '../src/edge/index.js';
 import { startTestServer, type TestServer } from './support/server.js';
 
 let t: TestServer;

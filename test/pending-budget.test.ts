@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
-import { clientAddress } from '../src/http/index.js';
+import { clientAddress } from '../src/edge/index.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 

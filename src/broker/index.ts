@@ -1,2 +1,3 @@
-export type { Broker, BrokerMessage, BrokerHandler } from './broker.js';
+export { BROKER_KINDS, type Broker, type BrokerKind, type BrokerMessage, type BrokerNode } from './broker.js';
+export { createBroker, type BrokerSetup } from './broker-factory.js';
 export { MemoryBroker, MemoryBus } from './memory-broker.js';

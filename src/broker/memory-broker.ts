@@ -1,22 +1,29 @@
-import type { Broker, BrokerHandler, BrokerMessage } from './broker.js';
+import type { Broker, BrokerMessage, BrokerNode } from './broker.js';
+
+type BusListener = (message: BrokerMessage) => void;
 
 /** Joins the memory brokers of several nodes living in one process. */
 export class MemoryBus {
-  readonly #handlers = new Set<BrokerHandler>();
+  readonly #listeners = new Set<BusListener>();
 
-  join(handler: BrokerHandler): () => void {
-    this.#handlers.add(handler);
-    return () => this.#handlers.delete(handler);
+  join(listener: BusListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   send(message: BrokerMessage): void {
-    for (const handler of this.#handlers) handler(message);
+    for (const listener of this.#listeners) listener(message);
   }
 }
 
-/** The broker of a single process, or of nodes sharing a `MemoryBus`. */
+/**
+ * The broker of a single process, or of nodes sharing a `MemoryBus`. It
+ * meets the contract in broker.ts by construction: delivery is synchronous
+ * and in publish order, and nothing is ever lost, so it never needs
+ * `catchUp`.
+ */
 export class MemoryBroker implements Broker {
-  readonly driver = 'memory';
+  readonly driver = 'memory' as const;
   #leave: (() => void) | undefined;
 
   constructor(
@@ -24,9 +31,9 @@ export class MemoryBroker implements Broker {
     private readonly bus: MemoryBus = new MemoryBus(),
   ) {}
 
-  async start(onMessage: BrokerHandler): Promise<void> {
+  async start(node: BrokerNode): Promise<void> {
     this.#leave = this.bus.join((message) => {
-      if (message.node !== this.node) onMessage(message);
+      if (message.node !== this.node) node.deliver(message);
     });
   }
 

@@ -96,3 +96,13 @@ export function dedupKey(code: string, caseInsensitive: boolean): string {
 export function isExpired(code: Pick<Code, 'expiresAt'>, nowMs: number): boolean {
   return code.expiresAt !== null && Date.parse(code.expiresAt) <= nowMs;
 }
+
+/**
+ * The code as subscribers see it, from any record that holds one (the
+ * store's, with what only operators see): the fields of `Code`, named one by
+ * one, so a field added to a record never leaks to a subscriber by default.
+ */
+export function publicCode(record: Code): Code {
+  const { id, code, value, type, message, publishedAt, expiresAt, source } = record;
+  return { id, code, value, type, message, publishedAt, expiresAt, source };
+}

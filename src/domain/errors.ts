@@ -65,3 +65,49 @@ export class CodecastError extends Error {
     this.status = errorCatalog[code].status;
   }
 }
+
+/**
+ * Why the database cannot serve now:
+ * - `cannot_write`: the disk is full, the file system or file is read-only,
+ *   or the disk answers with I/O errors; reads may still work;
+ * - `busy`: another process holds the database locked for longer than the
+ *   busy timeout;
+ * - `file_gone`: the file the server has open is no longer the one at its
+ *   path (deleted, moved or replaced), so whatever it stored would be lost;
+ * - `unreachable`: the database server cannot be reached, refused or
+ *   dropped the connection, or is starting or shutting down;
+ * - `closed`: the store was closed (the server is stopping).
+ */
+export type UnavailableReason = 'cannot_write' | 'busy' | 'file_gone' | 'unreachable' | 'closed';
+
+const CLIENT_MESSAGES: Record<UnavailableReason, string> = {
+  cannot_write: 'The database cannot take writes now (disk full, read-only or failing); retry later.',
+  busy: 'The database is busy; retry later.',
+  file_gone: 'The database file is gone from its path; writes are refused until an operator puts it back or restarts the server.',
+  unreachable: 'The database cannot be reached; retry later.',
+  closed: 'The database is closed; retry later.',
+};
+
+/** What a client is told for each reason; no driver detail. */
+export function unavailableMessage(reason: UnavailableReason): string {
+  return CLIENT_MESSAGES[reason];
+}
+
+/**
+ * The one error the store throws when the database cannot serve now rather
+ * than because a query is wrong. Only the store knows which driver errors
+ * these are (it classifies them, `store/unavailable.ts`); everything outside
+ * it sees this class. Here, not in the store, so that the core can recognise
+ * it without importing the store.
+ */
+export class DatabaseUnavailableError extends Error {
+  constructor(
+    readonly reason: UnavailableReason,
+    /** What the driver said, for the log; never sent to a client. */
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(CLIENT_MESSAGES[reason], options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}

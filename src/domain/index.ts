@@ -1,4 +1,11 @@
 export * from './code.js';
 export * from './user.js';
-export { errorCatalog, CodecastError, type ErrorCode } from './errors.js';
+export {
+  errorCatalog,
+  CodecastError,
+  DatabaseUnavailableError,
+  unavailableMessage,
+  type ErrorCode,
+  type UnavailableReason,
+} from './errors.js';
 export * from './wire-input.js';

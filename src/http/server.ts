@@ -3,12 +3,11 @@ import type { Duplex } from 'node:stream';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Acknowledger, Hub, InboundBudget, Publisher, RuntimeSettings } from '../hub/index.js';
+import type { Acknowledger, InboundBudget, Publisher, RuntimeSettings } from '../hub/index.js';
 import type { Store } from '../store/index.js';
-import { sseRoutes } from '../transports/sse/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
-import { authHooks, serializeRequest } from './auth.js';
+import { API_PREFIX, authHooks, serializeRequest } from '../edge/index.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
@@ -24,10 +23,7 @@ export interface HttpServerParts {
   readonly logger: Logger;
   readonly version: string;
   readonly bodyLimitBytes: number;
-  readonly sseRetryMs: number;
-  readonly pongIntervalMs: number;
   readonly authenticator: Authenticator;
-  readonly hub: Hub;
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
   /** Each user's budget of HTTP acks. */
@@ -59,6 +55,11 @@ function validatorCompilers() {
   };
 }
 
+/**
+ * The HTTP API, health, metrics and the web pages on one Fastify app. The
+ * transports are mounted on it afterwards by the composition root (see
+ * `TransportMounts`), before it listens.
+ */
 export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // Whatever logger we are given, requests are logged without tokens.
@@ -111,14 +112,8 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
       });
       await api.register(userRoutes, { auth, users: parts.users });
       await api.register(adminRoutes, { auth, settings: parts.settings, store: parts.store, stats: parts.stats });
-      await api.register(sseRoutes, {
-        hub: parts.hub,
-        auth,
-        retryMs: parts.sseRetryMs,
-        pongIntervalMs: parts.pongIntervalMs,
-      });
     },
-    { prefix: '/api/v1' },
+    { prefix: API_PREFIX },
   );
   await app.register(webRoutes);
   return app;

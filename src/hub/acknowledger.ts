@@ -1,5 +1,6 @@
-import { CodecastError, type Principal } from '../domain/index.js';
-import { isDatabaseUnavailable, type AckRow, type Store } from '../store/index.js';
+import { CodecastError, DatabaseUnavailableError, type Principal } from '../domain/index.js';
+import type { AckRow } from '../store/index.js';
+import type { AckLedger } from './ports.js';
 import { AckedCode } from './acked-code.js';
 import type { HistoryRing } from './history-ring.js';
 
@@ -86,7 +87,7 @@ export class Acknowledger {
   #retryAt = 0;
 
   constructor(
-    private readonly store: Store,
+    private readonly acks: AckLedger,
     private readonly history: HistoryRing,
     private readonly options: AcknowledgerOptions = {},
   ) {
@@ -159,7 +160,7 @@ export class Acknowledger {
       else found.set(codeId, known);
     }
     if (unknownIds.length > 0) {
-      const records = new Map((await this.store.codes.byIds(unknownIds)).map((record) => [record.id, record]));
+      const records = new Map((await this.acks.byIds(unknownIds)).map((record) => [record.id, record]));
       for (const codeId of unknownIds) {
         // Another lookup may have settled it meanwhile.
         const settled = this.#known(codeId);
@@ -202,7 +203,7 @@ export class Acknowledger {
       // taken before and after the read: one being written may be stored
       // after the read looked and gone from memory before it returns.
       const acked = this.#unstored(userId);
-      for (const codeId of await this.store.codes.ackedBy(userId, ids)) acked.add(codeId);
+      for (const codeId of await this.acks.ackedBy(userId, ids)) acked.add(codeId);
       for (const codeId of this.#unstored(userId)) acked.add(codeId);
       for (const codeId of ids) {
         const known = found.get(codeId) as AckedCode;
@@ -294,13 +295,13 @@ export class Acknowledger {
     this.#pending = [];
     this.#writing = batch;
     try {
-      await this.store.codes.addAcks(batch);
+      await this.acks.addAcks(batch);
       this.#failures = 0;
       this.#retryAt = 0;
     } catch (error) {
       this.#failures++;
       this.#retryAt = Date.now() + Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (this.#failures - 1));
-      const kept = isDatabaseUnavailable(error);
+      const kept = error instanceof DatabaseUnavailableError;
       // Kept in front of what came since, in the order they were answered.
       if (kept) this.#pending = batch.concat(this.#pending);
       this.options.onFlushFailed?.(error, batch.length, kept);

@@ -1,6 +1,7 @@
 import type { ConnectionRegistry } from './connection-registry.js';
 import { TRANSPORTS, type Connection, type Encoder, type HubEvent, type TransportName } from './connection.js';
 import { frameOfHeld, revokeFrameOfHeld, type HeldCode } from './history-ring.js';
+import { isSlowConsumer } from './slow-consumer.js';
 
 /** The revoke of a code still in history, whose frames are memoised there for replay too. */
 export interface HeldRevoke {
@@ -212,7 +213,7 @@ export class FanOut {
         const frame = this.#frameSince(mark, laneIndex);
         if (frame !== null) {
           connection.send(frame);
-          if (connection.backlog > limit) (slow ??= []).push(connection);
+          if (isSlowConsumer(connection.backlog, limit)) (slow ??= []).push(connection);
         }
         delivered += this.#codesAppended - this.#codesUpTo(mark);
       }

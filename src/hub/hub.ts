@@ -10,6 +10,7 @@ import {
   type HubEvent,
   type TransportName,
 } from './connection.js';
+import { DeliveryLedger, type DeliveryCounts } from './delivery-ledger.js';
 import { FanOut } from './fan-out.js';
 import { FloodCooloff } from './flood-cooloff.js';
 import { frameOfHeld, HistoryRing, revokeFrameOfHeld } from './history-ring.js';
@@ -26,7 +27,6 @@ export interface HubOptions extends RegistryLimits {
   readonly floodCooloffMs?: number;
 }
 
-export type DeliveryCounts = Record<TransportName, number>;
 
 export interface HubStats {
   readonly connections: number;
@@ -42,8 +42,6 @@ export interface HubStats {
   readonly historySize: number;
 }
 
-const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
-
 /**
  * The fan-out: the history ring, the connection registry and its limits.
  * It knows connections only through the `Connection` contract and encodes
@@ -55,10 +53,7 @@ export class Hub {
   readonly #history: HistoryRing;
   readonly #encoders = new Map<TransportName, Encoder<unknown>>();
   readonly #closes = Object.fromEntries(CLOSE_REASONS.map((r) => [r, 0])) as Record<CloseReason, number>;
-  readonly #delivered = zeroCounts();
-  /** Replayed deliveries per code id, not yet written to the store. */
-  #replayLedger = new Map<number, DeliveryCounts>();
-  #replayed = 0;
+  readonly #deliveries: DeliveryLedger;
   #opened = 0;
   #codesBroadcast = 0;
   #closing = false;
@@ -67,8 +62,14 @@ export class Hub {
   readonly #cooloff: FloodCooloff;
   readonly #revokeListeners: ((id: number) => void)[] = [];
 
-  constructor(options: HubOptions, history: HistoryRing, observer: HubObserver = SILENT_OBSERVER) {
+  constructor(
+    options: HubOptions,
+    history: HistoryRing,
+    observer: HubObserver = SILENT_OBSERVER,
+    deliveries: DeliveryLedger = new DeliveryLedger(),
+  ) {
     this.#options = options;
+    this.#deliveries = deliveries;
     this.#registry = new ConnectionRegistry(options);
     this.#cooloff = new FloodCooloff(options.floodCooloffMs ?? 10_000);
     this.#history = history;
@@ -78,7 +79,7 @@ export class Hub {
       {
         encoderOf: (transport) => this.#encoderOf(transport),
         delivered: (transport, count) => {
-          this.#delivered[transport] += count;
+          this.#deliveries.live(transport, count);
           this.#observer.delivered(transport, count, 'live');
         },
         // Closed, not skipped: a slow consumer recovers the codes by replay.
@@ -138,7 +139,7 @@ export class Hub {
       let replayed = 0;
       for (const held of history.after(since, now)) {
         connection.send(frameOfHeld(held, encoder));
-        this.#countReplay(held.code.id, connection.transport);
+        this.#deliveries.replayed(held.code.id, connection.transport);
         replayed++;
       }
       if (replayed > 0) this.#observer.delivered(connection.transport, replayed, 'replay');
@@ -218,27 +219,6 @@ export class Hub {
     return this.#registry.countByTransport();
   }
 
-  #countReplay(codeId: number, transport: TransportName): void {
-    let counts = this.#replayLedger.get(codeId);
-    if (!counts) this.#replayLedger.set(codeId, (counts = zeroCounts()));
-    counts[transport]++;
-    this.#replayed++;
-  }
-
-  /** Replayed deliveries since the last call, by code id, for the store. */
-  takeReplayLedger(): Map<number, DeliveryCounts> {
-    const ledger = this.#replayLedger;
-    this.#replayLedger = new Map();
-    return ledger;
-  }
-
-  /** Puts back counts that could not be stored, to be tried again. */
-  returnReplayCounts(codeId: number, counts: DeliveryCounts): void {
-    let pending = this.#replayLedger.get(codeId);
-    if (!pending) this.#replayLedger.set(codeId, (pending = zeroCounts()));
-    for (const transport of TRANSPORTS) pending[transport] += counts[transport];
-  }
-
   /** Ends a connection for a reason the hub or an operator chose. */
   close(connection: Connection, reason: CloseReason, farewell?: unknown): void {
     if (reason === 'too_many_messages') this.#cooloff.flooded(connection.principal.user.id);
@@ -305,8 +285,7 @@ export class Hub {
       queuedBytes,
       opened: this.#opened,
       closes: { ...this.#closes },
-      delivered: { ...this.#delivered },
-      replayed: this.#replayed,
+      ...this.#deliveries.stats(),
       codesBroadcast: this.#codesBroadcast,
       lastId: this.#history.lastId,
       historySize: this.#history.size,

@@ -1,4 +1,5 @@
-export { Hub, type HubOptions, type HubStats, type DeliveryCounts } from './hub.js';
+export { Hub, type HubOptions, type HubStats } from './hub.js';
+export { DeliveryLedger, type DeliveryCounts, type DeliveryStats } from './delivery-ledger.js';
 export { HistoryRing } from './history-ring.js';
 export {
   TRANSPORTS,
@@ -16,3 +17,5 @@ export { Acknowledger, type AckResult, type AckStats } from './acknowledger.js';
 export { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 export { newConnectionId } from './connection-id.js';
 export { InboundBudget, UserBudgets } from './inbound-budget.js';
+export { isSlowConsumer, writesBehind } from './slow-consumer.js';
+export type { AckLedger, CodeLedger, DeliveryRecords, SettingsRecord } from './ports.js';

@@ -8,9 +8,11 @@ import {
   type CodeDraft,
   type CodeInput,
   type Principal,
+  publicCode,
 } from '../domain/index.js';
-import { publicCode, type Store } from '../store/index.js';
-import type { DeliveryCounts, Hub } from './hub.js';
+import type { CodeLedger } from './ports.js';
+import type { DeliveryCounts, DeliveryLedger } from './delivery-ledger.js';
+import type { Hub } from './hub.js';
 import type { RuntimeSettings } from './runtime-settings.js';
 
 export interface PublisherOptions {
@@ -56,8 +58,9 @@ export class Publisher {
 
   constructor(
     private readonly options: PublisherOptions,
-    private readonly store: Store,
+    private readonly codes: CodeLedger,
     private readonly hub: Hub,
+    private readonly deliveries: DeliveryLedger,
     private readonly broker: Broker,
     private readonly settings: RuntimeSettings,
     private readonly log: PublishLog,
@@ -84,7 +87,7 @@ export class Publisher {
     const draft = draftCode(input, settings.defaultValue);
     const requestHash = idempotencyKey === undefined ? undefined : fingerprint(draft);
     if (idempotencyKey !== undefined) {
-      const earlier = await this.store.codes.idempotent(actor.user.id, idempotencyKey);
+      const earlier = await this.codes.idempotent(actor.user.id, idempotencyKey);
       if (earlier) {
         if (earlier.requestHash !== requestHash) {
           throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
@@ -97,7 +100,7 @@ export class Publisher {
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
     const now = Date.now();
     if (this.options.dedupMs > 0) {
-      const earlierId = await this.store.codes.recentDuplicate(key, now - this.options.dedupMs);
+      const earlierId = await this.codes.recentDuplicate(key, now - this.options.dedupMs);
       if (earlierId !== undefined) {
         throw new CodecastError(
           'duplicate_code',
@@ -114,7 +117,7 @@ export class Publisher {
     // at the broadcast, in case a connection attached while the insert was
     // awaited (with SQLite the continuations can interleave), and mended then.
     const counted = this.hub.audience();
-    const code = await this.store.codes.insert(draft, key, actor.user.id, now, {
+    const code = await this.codes.insert(draft, key, actor.user.id, now, {
       audience: counted,
       idempotency,
       audit: (stored) => ({ actor: actor.user.username, action: 'code.publish', target: String(stored.id), details: { code: stored.code } }),
@@ -130,7 +133,7 @@ export class Publisher {
     const missed = { sse: audience.sse - counted.sse, ws: audience.ws - counted.ws, socketio: audience.socketio - counted.socketio };
     if (missed.sse !== 0 || missed.ws !== 0 || missed.socketio !== 0) {
       try {
-        await this.store.codes.addDeliveries(code.id, missed, 0);
+        await this.deliveries.record(code.id, missed);
       } catch (error) {
         this.log.bookkeepingFailed(code.id, error);
       }
@@ -140,13 +143,13 @@ export class Publisher {
   }
 
   async #revoke(id: number, actor: Principal): Promise<Code> {
-    const record = await this.store.codes.byId(id);
+    const record = await this.codes.byId(id);
     if (!record) throw new CodecastError('code_not_found');
     if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
     const now = new Date();
     // Stored (with its audit entry) before anyone is told: a revoke that
     // fails answers 503 and changes nothing.
-    await this.store.codes.revoke(id, now, {
+    await this.codes.revoke(id, now, {
       actor: actor.user.username,
       action: 'code.revoke',
       target: String(id),
@@ -159,6 +162,6 @@ export class Publisher {
 
   /** Forgets idempotency keys older than the configured retention. */
   async forgetOldKeys(): Promise<void> {
-    await this.store.codes.forgetIdempotencyKeys(Date.now() - this.options.idempotencyMs);
+    await this.codes.forgetIdempotencyKeys(Date.now() - this.options.idempotencyMs);
   }
 }

@@ -1,5 +1,5 @@
 import { CodecastError } from '../domain/index.js';
-import type { Store } from '../store/index.js';
+import type { SettingsRecord } from './ports.js';
 
 /** Settings an admin may change while codecast runs. */
 export interface RuntimeSettingsValues {
@@ -36,10 +36,14 @@ function validate(patch: Record<string, unknown>): Partial<RuntimeSettingsValues
 export class RuntimeSettings {
   #values: RuntimeSettingsValues = RUNTIME_DEFAULTS;
 
-  constructor(private readonly store: Store) {}
+  /** `updated` hears of every change made here, once stored (other nodes are told through it). */
+  constructor(
+    private readonly stored: SettingsRecord,
+    private readonly updated: (values: RuntimeSettingsValues) => void = () => undefined,
+  ) {}
 
   async load(): Promise<void> {
-    const stored = await this.store.settings.all();
+    const stored = await this.stored.all();
     const known = Object.fromEntries(Object.entries(stored).filter(([key]) => key in RUNTIME_DEFAULTS));
     this.#values = Object.freeze({ ...RUNTIME_DEFAULTS, ...validate(known) });
   }
@@ -58,11 +62,12 @@ export class RuntimeSettings {
     const before = this.#values;
     const after = Object.freeze({ ...before, ...change });
     const now = new Date();
-    await this.store.settings.put(change, {
+    await this.stored.put(change, {
       entry: { actor, action: 'settings.update', target: null, details: { before, after } },
       now,
     });
     this.#values = after;
+    this.updated(after);
     return after;
   }
 }

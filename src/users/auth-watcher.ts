@@ -1,4 +1,5 @@
-import type { Store } from '../store/index.js';
+import type { AuthEvent } from '../store/index.js';
+import type { AccessChangeFeed } from './ports.js';
 import type { AccessEnforcer } from './user-admin.js';
 import type { UserCache } from './user-cache.js';
 
@@ -14,14 +15,14 @@ export class AuthWatcher {
   #running = false;
 
   constructor(
-    private readonly store: Store,
+    private readonly feed: AccessChangeFeed,
     private readonly cache: UserCache,
     private readonly enforcer: AccessEnforcer,
     private readonly onError: (error: unknown) => void,
   ) {}
 
   async start(periodMs: number): Promise<void> {
-    this.#lastId = await this.store.authEvents.lastId();
+    this.#lastId = await this.feed.authEvents.lastId();
     this.#timer = setInterval(() => void this.poll(), periodMs);
     this.#timer.unref();
   }
@@ -30,16 +31,9 @@ export class AuthWatcher {
     if (this.#running) return;
     this.#running = true;
     try {
-      const events = await this.store.authEvents.after(this.#lastId);
+      const events = await this.feed.authEvents.after(this.#lastId);
       for (const event of events) {
-        if (event.kind === 'token_revoked' && event.tokenId !== null) {
-          this.cache.evictToken(event.tokenId);
-          this.enforcer.closeToken(event.userId, event.tokenId);
-        } else {
-          this.cache.evictUser(event.userId);
-          const user = await this.store.users.byId(event.userId);
-          if (!user || user.disabled) this.enforcer.closeUser(event.userId);
-        }
+        await this.apply(event);
         // Only once handled: a failure above retries this event next poll.
         this.#lastId = event.id;
       }
@@ -47,6 +41,22 @@ export class AuthWatcher {
       this.onError(error);
     } finally {
       this.#running = false;
+    }
+  }
+
+  /**
+   * Applies one change of access, whoever reports it (the poll, or another
+   * node through the broker): forgets what the cache holds of it, and closes
+   * the connections that lost access. Applying a change twice is harmless.
+   */
+  async apply(change: Pick<AuthEvent, 'kind' | 'userId' | 'tokenId'>): Promise<void> {
+    if (change.kind === 'token_revoked' && change.tokenId !== null) {
+      this.cache.evictToken(change.tokenId);
+      this.enforcer.closeToken(change.userId, change.tokenId);
+    } else {
+      this.cache.evictUser(change.userId);
+      const user = await this.feed.users.byId(change.userId);
+      if (!user || user.disabled) this.enforcer.closeUser(change.userId);
     }
   }
 

@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { CodecastError, hashToken, looksLikeToken, type Principal } from '../domain/index.js';
-import { isDatabaseUnavailable } from '../store/index.js';
+import { CodecastError, DatabaseUnavailableError, hashToken, looksLikeToken, type Principal } from '../domain/index.js';
 import type { UserCache } from './user-cache.js';
 
 const WINDOW_MS = 60_000;
@@ -37,7 +36,7 @@ export class Authenticator {
     try {
       principal = await this.cache.get(hash);
     } catch (error) {
-      if (isDatabaseUnavailable(error)) throw new CodecastError('database_unavailable', undefined, undefined, 5);
+      if (error instanceof DatabaseUnavailableError) throw new CodecastError('database_unavailable', undefined, undefined, 5);
       throw error;
     }
     if (!principal) this.#fail(clientAddress);

@@ -8,7 +8,8 @@ import {
   type Role,
   type User,
 } from '../domain/index.js';
-import type { Store, TokenInfo } from '../store/index.js';
+import type { TokenInfo } from '../store/index.js';
+import type { UserDirectory } from './ports.js';
 import type { UserCache } from './user-cache.js';
 
 /** What must happen to open connections when access is withdrawn. */
@@ -34,7 +35,7 @@ const actorName = (actor: Actor) => actor?.user.username ?? null;
  */
 export class UserAdmin {
   constructor(
-    private readonly store: Store,
+    private readonly directory: UserDirectory,
     private readonly cache: UserCache | undefined,
     private readonly enforcer: AccessEnforcer | undefined,
   ) {}
@@ -52,7 +53,7 @@ export class UserAdmin {
     const hash = hashToken(token);
     // One commit: a user never exists without its first token or its audit
     // entry, whatever fails half-way (a full disk), so a retry is not a 409.
-    const created = await this.store.transaction(async (tx) => {
+    const created = await this.directory.transaction(async (tx) => {
       const user = await tx.users.create(username, role, now);
       if (!user) return undefined;
       const info = await tx.users.addToken(user.id, hash, 'first token', now);
@@ -66,18 +67,18 @@ export class UserAdmin {
   }
 
   list(): Promise<User[]> {
-    return this.store.users.list();
+    return this.directory.users.list();
   }
 
   async get(username: string): Promise<User> {
-    const user = await this.store.users.byName(username);
+    const user = await this.directory.users.byName(username);
     if (!user) throw new CodecastError('user_not_found', `No user is named "${username}".`);
     return user;
   }
 
   async tokens(username: string): Promise<TokenInfo[]> {
     const user = await this.get(username);
-    return this.store.users.tokensOf(user.id);
+    return this.directory.users.tokensOf(user.id);
   }
 
   async update(username: string, change: { disabled?: boolean; role?: Role }, actor: Actor): Promise<User> {
@@ -86,7 +87,7 @@ export class UserAdmin {
       throw new CodecastError('invalid_request', 'An admin cannot disable or demote itself; ask another admin.');
     }
     const now = new Date();
-    const updated = await this.store.transaction(async (tx) => {
+    const updated = await this.directory.transaction(async (tx) => {
       const after = (await tx.users.update(user.id, change)) as User;
       await tx.authEvents.record('user_changed', user.id, null, now.getTime());
       await tx.audit.record({ actor: actorName(actor), action: 'user.update', target: username, details: { ...change } }, now);
@@ -104,7 +105,7 @@ export class UserAdmin {
     const now = new Date();
     const token = newToken();
     const hash = hashToken(token);
-    const info = await this.store.transaction(async (tx) => {
+    const info = await this.directory.transaction(async (tx) => {
       const added = await tx.users.addToken(user.id, hash, label, now);
       await tx.audit.record({ actor: actorName(actor), action: 'token.create', target: username, details: { tokenId: added.id, label } }, now);
       return added;
@@ -115,7 +116,7 @@ export class UserAdmin {
 
   async revokeToken(tokenId: number, actor: Actor): Promise<void> {
     const now = new Date();
-    const revoked = await this.store.transaction(async (tx) => {
+    const revoked = await this.directory.transaction(async (tx) => {
       const owner = await tx.users.revokeToken(tokenId, now);
       if (!owner) return undefined;
       await tx.authEvents.record('token_revoked', owner.userId, tokenId, now.getTime());
@@ -123,7 +124,7 @@ export class UserAdmin {
       return owner;
     });
     if (!revoked) {
-      const exists = await this.store.users.tokenExists(tokenId);
+      const exists = await this.directory.users.tokenExists(tokenId);
       if (!exists) throw new CodecastError('token_not_found', `No token has the id ${tokenId}.`);
       return; // Revoking twice is harmless: the token is revoked either way.
     }

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../domain/index.js';
+import type { PrincipalLoader } from './ports.js';
 
 export interface UserCacheOptions {
   readonly maxEntries: number;
@@ -26,8 +27,6 @@ interface Entry {
   readonly loadedAt: number;
 }
 
-/** How the cache reaches the database: the principal behind a token hash. */
-export type PrincipalLoader = (tokenHash: string) => Promise<Principal | undefined>;
 
 /**
  * Authenticated principals by token hash: a bounded LRU (lru-cache) with

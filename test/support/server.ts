@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { startServer, type RunningServer } from '../../src/app.js';
+import type { MemoryBus } from '../../src/broker/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createStoreDatabase, type StoreDatabase, type StoreKind } from './stores.js';
 
@@ -49,12 +50,15 @@ export interface TestServerOptions {
    * wins over `store`.
    */
   database?: StoreDatabase;
+  /** The in-process bus several nodes of one deployment share. */
+  bus?: MemoryBus;
 }
 
 /**
  * A real codecast on an ephemeral port over a fresh database: an SQLite file
  * by default, or a new PostgreSQL database with `{ store: 'postgres' }`.
- * `env` overrides settings as the environment would.
+ * `env` overrides settings as the environment would. Nodes given the same
+ * database and `bus` form one deployment in this process.
  */
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   const store = options.database?.store ?? options.store ?? 'sqlite';
@@ -78,7 +82,10 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       ...env,
       DATABASE_URL: databaseUrl,
     });
-    server = await startServer(config, { logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) });
+    server = await startServer(config, {
+      logger: options.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      ...(options.bus ? { bus: options.bus } : {}),
+    });
   } catch (error) {
     await cleanUp();
     throw error;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RuntimeSettings } from '../../hub/index.js';
 import type { Store } from '../../store/index.js';
-import { principalOf, type AuthHooks } from '../auth.js';
+import { principalOf, type AuthHooks } from '../../edge/index.js';
 import { AuditQuery, SettingsBody } from '../schemas.js';
 
 export interface AdminRoutesOptions {

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import { CodecastError } from '../../domain/index.js';
 import { UserBudgets, type Acknowledger, type InboundBudget, type Publisher } from '../../hub/index.js';
 import { publicCode, type Store } from '../../store/index.js';
-import { principalOf, type AuthHooks } from '../auth.js';
+import { principalOf, type AuthHooks } from '../../edge/index.js';
 import { IdParams, ListCodesQuery, PublishBody } from '../schemas.js';
 
 export interface CodeRoutesOptions {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { UserAdmin } from '../../users/index.js';
-import { principalOf, type AuthHooks } from '../auth.js';
+import { principalOf, type AuthHooks } from '../../edge/index.js';
 import { CreateTokenBody, CreateUserBody, UpdateUserBody, UsernameParams } from '../schemas.js';
 
 export interface UserRoutesOptions {

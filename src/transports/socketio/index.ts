@@ -1,1 +1,1 @@
-export { SocketIoTransport, SOCKETIO_PATH, LISTENER_ROOM, type SocketIoTransportOptions } from './socketio-transport.js';
+export { SocketIoTransport, SOCKETIO_PATH, LISTENER_ROOM, type SocketIoOptions } from './socketio-transport.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { CodecastError } from '../../domain/index.js';
-import type { PendingBudget, PendingTicket } from '../../http/index.js';
+import type { PendingBudget, PendingTicket } from '../../edge/index.js';
 
 /** The slice of engine.io's Socket (one client session) this file uses. */
 export interface EngineSession {

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'socket.io';
 import type { Principal } from '../../domain/index.js';
-import type { CloseReason, Connection, InboundBudget } from '../../hub/index.js';
+import { writesBehind, type CloseReason, type Connection, type InboundBudget } from '../../hub/index.js';
 import type { Namespace, SocketIoFrame } from './socketio-encoder.js';
 
 /**
@@ -161,8 +161,8 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     const bytes = encoded.options.wsPreEncodedFrame;
     const socket = bytes ? this.#idleWebSocketStream() : undefined;
     if (socket && bytes) {
-      if (socket.writableNeedDrain) this.#directBacklog++;
-      else this.#directBacklog = 0;
+      // The hub's slow-consumer rule counts writes behind a full buffer.
+      this.#directBacklog = writesBehind(this.#directBacklog, socket.writableNeedDrain);
       for (const chunk of bytes) socket.write(chunk);
       return;
     }

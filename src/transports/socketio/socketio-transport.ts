@@ -1,30 +1,27 @@
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'socket.io';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
-import type { Acknowledger, Hub, InboundBudget } from '../../hub/index.js';
-import { toCodecastError } from '../../http/errors.js';
-import { clientAddress, refuseSocket, type PendingBudget } from '../../http/index.js';
+import {
+  clientAddress,
+  refuseSocket,
+  toCodecastError,
+  type EdgeMount,
+  type PendingBudget,
+  type Transport,
+  type TransportParts,
+} from '../../edge/index.js';
 import { PendingSessions, type EngineSession } from './pending-sessions.js';
-import type { Authenticator } from '../../users/index.js';
 import { SocketIoConnection, type SocketIoClient, type SocketIoConnectionHost } from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
 import { FewFragmentsServer } from '../websocket-limits.js';
 
-export interface SocketIoTransportOptions {
-  readonly hub: Hub;
-  readonly authenticator: Authenticator;
-  readonly acknowledger: Acknowledger;
+export interface SocketIoOptions {
   readonly heartbeatMs: number;
   readonly maxInboundBytes: number;
-  /** Packets of any kind each client may send, its namespaces together. */
-  readonly inboundBudget: InboundBudget;
   /** Sessions that have joined no namespace count here until one admits them. */
   readonly pending: PendingBudget;
   /** A session that has joined no namespace by then is closed. */
   readonly authTimeoutMs: number;
-  /** Hears of each TCP socket that carries an admitted session: it no longer counts as pending. */
-  readonly authenticated: (socket: Duplex | undefined) => void;
 }
 
 export const SOCKETIO_PATH = '/socket.io/';
@@ -74,27 +71,36 @@ function sessionIdOf(url: string | undefined): string | undefined {
  * Socket.IO on `/socket.io/`, namespaces `/` and `/events`, with the event
  * names the replaced service's clients listen for: `new_code`, `revoke_code`.
  */
-export class SocketIoTransport {
-  readonly #io: Server;
+export class SocketIoTransport implements Transport {
+  readonly name = 'socketio' as const;
+  readonly #parts: TransportParts;
+  readonly #options: SocketIoOptions;
+  // Made at mount, when the HTTP server exists: engine.io attaches to it.
+  #io: Server | undefined;
   readonly #sessions: PendingSessions;
-
   // Made once per transport, not once per connection (see socketio-connection.ts).
   readonly #host: SocketIoConnectionHost;
 
-  constructor(
-    httpServer: HttpServer,
-    private readonly options: SocketIoTransportOptions,
-  ) {
+  constructor(parts: TransportParts, options: SocketIoOptions) {
+    this.#parts = parts;
+    this.#options = options;
     this.#host = {
-      budget: options.inboundBudget,
+      // Packets of any kind each client may send, its namespaces together.
+      budget: parts.inboundBudget,
       gone: (connection) => {
-        options.hub.detach(connection);
+        parts.hub.detach(connection);
         closeIfNoNamespace(connection.client);
       },
       flooded: (client) => this.#flooded(client),
       ack: (connection, id, reply) => this.#ack(connection, id, reply),
     };
-    this.#io = new Server(httpServer, {
+    this.#sessions = new PendingSessions(options.pending, options.authTimeoutMs);
+    parts.hub.useEncoder(new SocketIoEncoder());
+  }
+
+  async mount(edge: EdgeMount): Promise<void> {
+    const options = this.#options;
+    const io = new Server(edge.server, {
       path: SOCKETIO_PATH,
       serveClient: false,
       // Other upgrade paths (our WebSocket) are not engine.io's to destroy.
@@ -112,18 +118,18 @@ export class SocketIoTransport {
       // for a poll, and our forced close could no longer cut it short.
       connectTimeout: options.authTimeoutMs * 2,
     });
-    this.#sessions = new PendingSessions(options.pending, options.authTimeoutMs);
-    const engine = this.#io.engine;
-    engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => this.#gate(req, res, next));
+    this.#io = io;
+    const engine = io.engine;
+    engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => this.#gate(io, req, res, next));
     engine.on('connection', (session: EngineSession) => this.#sessions.opened(session));
     engine.on('connection_error', (failure: { req: IncomingMessage }) => this.#sessions.failed(failure.req));
-    options.hub.useEncoder(new SocketIoEncoder());
-    for (const name of NAMESPACES) this.#serve(name);
+    for (const name of NAMESPACES) this.#serve(io, name);
+    edge.delegateUpgrades(SOCKETIO_PATH);
   }
 
-  #serve(name: Namespace): void {
-    const { hub } = this.options;
-    const namespace = this.#io.of(name);
+  #serve(io: Server, name: Namespace): void {
+    const { hub } = this.#parts;
+    const namespace = io.of(name);
     namespace.use((socket, next) => {
       this.#admit(socket).then(
         () => next(),
@@ -155,7 +161,7 @@ export class SocketIoTransport {
     for (const socket of client.sockets.values()) {
       if (socket.data instanceof SocketIoConnection) connections.push(socket.data);
     }
-    for (const connection of connections) this.options.hub.close(connection, 'too_many_messages');
+    for (const connection of connections) this.#parts.hub.close(connection, 'too_many_messages');
     // After the DISCONNECT packets, which it sends first; a namespace still
     // authenticating goes with it. Packets that arrive from here on are dropped.
     client.conn.close();
@@ -173,7 +179,7 @@ export class SocketIoTransport {
       answer?.({ error: err.code, message: err.message });
       return;
     }
-    this.options.acknowledger.ack(id, connection.principal).then(
+    this.#parts.acknowledger.ack(id, connection.principal).then(
       (result) => answer?.(result),
       (error: unknown) => {
         const err = toCodecastError(error);
@@ -184,13 +190,13 @@ export class SocketIoTransport {
 
   async #admit(socket: Socket): Promise<void> {
     const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
-    const principal = await this.options.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
+    const principal = await this.#parts.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
     // Admitted before it leaves the pending budget: a session refused here
     // (a cap, a cool-off) still counts there until its deadline closes it.
-    this.options.hub.admit(principal.user.id);
+    this.#parts.hub.admit(principal.user.id);
     const session = socket.conn as unknown as EngineSession;
     this.#sessions.authenticated(session);
-    this.options.authenticated(session.transport.socket?._socket);
+    this.#parts.authenticated(session.transport.socket?._socket);
     (socket.data as { admitted?: Admitted }).admitted = { principal, since };
   }
 
@@ -200,14 +206,14 @@ export class SocketIoTransport {
    * error; a request of an admitted session frees the socket it came on
    * (long-polling requests come on any of the client's sockets).
    */
-  #gate(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+  #gate(io: Server, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     const sid = sessionIdOf(req.url);
     if (sid !== undefined) {
       // `clients` is engine.io's documented map of open sessions by id; its
       // type declarations mark it protected.
-      const { clients } = this.#io.engine as unknown as { clients: Record<string, EngineSession | undefined> };
+      const { clients } = io.engine as unknown as { clients: Record<string, EngineSession | undefined> };
       if (this.#sessions.isAuthenticated(clients[sid])) {
-        this.options.authenticated(req.socket);
+        this.#parts.authenticated(req.socket);
       }
       next();
       return;
@@ -238,6 +244,6 @@ export class SocketIoTransport {
   /** Closes engine.io's remaining connections; the HTTP server is closed by the HTTP layer. */
   close(): void {
     this.#sessions.close();
-    this.#io.engine.close();
+    this.#io?.engine.close();
   }
 }

@@ -1,1 +1,1 @@
-export { sseRoutes, type SseOptions } from './sse-routes.js';
+export { SseTransport, type SseOptions } from './sse-transport.js';

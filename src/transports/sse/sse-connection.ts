@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Principal } from '../../domain/index.js';
-import type { CloseReason, Connection } from '../../hub/index.js';
+import { writesBehind, type CloseReason, type Connection } from '../../hub/index.js';
 
 /**
  * The response head, written by us straight to the socket. The body is
@@ -63,12 +63,8 @@ export class SseConnection implements Connection<Buffer> {
 
   send(frame: Buffer): void {
     if (this.#closed) return;
-    // Count frames that land behind a full buffer; the hub closes the
-    // connection as a slow consumer when the count passes the queue bound.
-    // Frames written while the buffer is full, in a row: once it has room
-    // again the count starts over.
-    if (this.socket.writableNeedDrain) this.#backlog++;
-    else this.#backlog = 0;
+    // The hub's slow-consumer rule counts writes behind a full buffer.
+    this.#backlog = writesBehind(this.#backlog, this.socket.writableNeedDrain);
     this.socket.write(frame);
   }
 

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Principal } from '../../domain/index.js';
-import type { CloseReason, Connection, InboundBudget } from '../../hub/index.js';
+import { writesBehind, type CloseReason, type Connection, type InboundBudget } from '../../hub/index.js';
 import { CLOSE_FOR_REASON } from './close-codes.js';
 import { PING_FRAME, type WsFrame } from './ws-encoder.js';
 
@@ -127,10 +127,8 @@ export class WsConnection implements Connection<WsFrame> {
 
   send(frame: WsFrame): void {
     if (this.#closed) return;
-    // Frames written while the buffer is full, in a row: once it has room
-    // again the count starts over (no 'drain' listener per connection needed).
-    if (this.socket.writableNeedDrain) this.#backlog++;
-    else this.#backlog = 0;
+    // The hub's slow-consumer rule counts writes behind a full buffer.
+    this.#backlog = writesBehind(this.#backlog, this.socket.writableNeedDrain);
     this.socket.write(frame.bytes);
     if (frame.heartbeat) this.socket.write(PING_FRAME);
   }

@@ -2,25 +2,23 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData } from 'ws';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
-import { newConnectionId, type Acknowledger, type Hub, type InboundBudget } from '../../hub/index.js';
-import { toCodecastError, writeRawError } from '../../http/errors.js';
-import { releaseUpgradeSocket } from '../../http/upgrade-router.js';
-import type { Authenticator } from '../../users/index.js';
+import {
+  releaseUpgradeSocket,
+  toCodecastError,
+  writeRawError,
+  type EdgeMount,
+  type Transport,
+  type TransportParts,
+} from '../../edge/index.js';
+import { newConnectionId } from '../../hub/index.js';
 import { closeCodeForError } from './close-codes.js';
 import { OwnedWebSocket, WsConnection, type WsConnectionHost } from './ws-connection.js';
 import { WsEncoder } from './ws-encoder.js';
 import { MAX_FRAGMENTS } from '../websocket-limits.js';
 
-export interface WsTransportOptions {
-  readonly hub: Hub;
-  readonly authenticator: Authenticator;
-  readonly acknowledger: Acknowledger;
+export interface WsOptions {
   /** Largest frame a client may send; ws closes with 1009 past it. */
   readonly maxInboundBytes: number;
-  /** Messages (text, binary, ping, pong) each connection may send. */
-  readonly inboundBudget: InboundBudget;
-  /** Hears of each upgrade socket whose token was good: it no longer counts as pending. */
-  readonly authenticated: (socket: Duplex | undefined) => void;
 }
 
 export const WS_PATH = '/api/v1/ws';
@@ -48,12 +46,15 @@ function tokenOf(request: IncomingMessage, url: URL): string | undefined {
  * close code and reason, which the browser's WebSocket API exposes while it
  * hides HTTP statuses.
  */
-export class WsTransport {
+export class WsTransport implements Transport {
+  readonly name = 'ws' as const;
   readonly #server: WebSocketServer;
   // Made once per transport, not once per connection (see ws-connection.ts).
   readonly #host: WsConnectionHost;
+  readonly #parts: TransportParts;
 
-  constructor(private readonly options: WsTransportOptions) {
+  constructor(parts: TransportParts, options: WsOptions) {
+    this.#parts = parts;
     this.#server = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxInboundBytes,
@@ -75,13 +76,17 @@ export class WsTransport {
       const version = /Version/.test(error.message) ? { 'Sec-WebSocket-Version': '13' } : undefined;
       writeRawError(socket, new CodecastError('invalid_request', `Not a WebSocket handshake: ${error.message}.`), version);
     });
-    options.hub.useEncoder(new WsEncoder());
+    parts.hub.useEncoder(new WsEncoder());
     this.#host = {
-      budget: options.inboundBudget,
+      budget: parts.inboundBudget,
       received: (connection, data, isBinary) => this.#onMessage(connection, data, isBinary),
-      flooded: (connection) => options.hub.close(connection, 'too_many_messages'),
-      gone: (connection) => options.hub.detach(connection),
+      flooded: (connection) => parts.hub.close(connection, 'too_many_messages'),
+      gone: (connection) => parts.hub.detach(connection),
     };
+  }
+
+  async mount(edge: EdgeMount): Promise<void> {
+    edge.upgrade(WS_PATH, (request, socket, head) => this.handleUpgrade(request, socket, head));
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -95,7 +100,7 @@ export class WsTransport {
     try {
       const url = new URL(request.url ?? '/', 'http://codecast');
       const since = parseSince(url.searchParams.get('since'));
-      const principal = await this.options.authenticator.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
+      const principal = await this.#parts.authenticator.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
       return { principal, since };
     } catch (error) {
       return toCodecastError(error);
@@ -103,7 +108,7 @@ export class WsTransport {
   }
 
   #open(ws: OwnedWebSocket, socket: Duplex, admission: Admission | CodecastError): void {
-    const { hub } = this.options;
+    const { hub } = this.#parts;
     // ws has its own error handling on the socket now.
     releaseUpgradeSocket(socket);
     if (admission instanceof CodecastError) {
@@ -118,7 +123,7 @@ export class WsTransport {
     }
     const connection = new WsConnection(newConnectionId(), admission.principal, ws, socket, this.#host);
     hub.attach(connection, admission.since);
-    this.options.authenticated(socket);
+    this.#parts.authenticated(socket);
   }
 
   /**
@@ -139,7 +144,7 @@ export class WsTransport {
 
   #onMessage(connection: WsConnection, data: RawData, isBinary: boolean): void {
     if (isBinary) {
-      this.options.hub.close(connection, 'protocol_error');
+      this.#parts.hub.close(connection, 'protocol_error');
       return;
     }
     let message: unknown;
@@ -158,7 +163,7 @@ export class WsTransport {
       this.#reject(connection, new CodecastError('invalid_request', 'An ack needs "id": the id of a code.'));
       return;
     }
-    this.options.acknowledger.ack(id, connection.principal).catch((error: unknown) => {
+    this.#parts.acknowledger.ack(id, connection.principal).catch((error: unknown) => {
       const refusal = toCodecastError(error);
       if (refusal.code === 'code_not_found') this.#reject(connection, refusal);
       else this.#reply(connection, refusal);
@@ -171,14 +176,14 @@ export class WsTransport {
    */
   #reject(connection: WsConnection, error: CodecastError): void {
     if (connection.noteInvalidFrame() > INVALID_FRAMES_ALLOWED) {
-      this.options.hub.close(connection, 'protocol_error');
+      this.#parts.hub.close(connection, 'protocol_error');
       return;
     }
     this.#reply(connection, error);
   }
 
   #reply(connection: WsConnection, error: CodecastError): void {
-    if (!connection.reply(errorFrame(error))) this.options.hub.close(connection, 'slow_consumer');
+    if (!connection.reply(errorFrame(error))) this.#parts.hub.close(connection, 'slow_consumer');
   }
 
   close(): void {

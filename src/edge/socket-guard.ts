@@ -2,15 +2,14 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { CodecastError } from '../domain/index.js';
-import { clientAddress, rawRefusal, type PendingBudget, type PendingTicket } from './pending-budget.js';
+import { clientAddress } from './client-address.js';
+import type { PendingBudget, PendingTicket } from './pending-budget.js';
+import { refuseSocket } from './raw-answers.js';
 
 export interface SocketGuardOptions {
   /** A socket that has not sent a complete request by then is closed. */
   readonly authTimeoutMs: number;
 }
-
-/** How long a refused socket gets to take its answer before it is cut. */
-const REFUSAL_LINGER_MS = 250;
 
 /**
  * Counts every accepted TCP socket against the pending budget until a
@@ -103,18 +102,4 @@ export class SocketGuard {
   close(): void {
     clearInterval(this.#sweeper);
   }
-}
-
-/**
- * Answers a refusal on a socket no request was read from yet, half-closes
- * it, and cuts it shortly after: reading on for a moment lets a request the
- * peer had already sent be taken rather than answered with a reset that
- * could destroy our answer in its buffers, and the cut bounds how long a
- * refused socket holds a file descriptor. A request read meanwhile is
- * served as any other and dies with the socket.
- */
-export function refuseSocket(socket: Duplex, error: CodecastError): void {
-  socket.on('error', () => undefined);
-  if (socket.writable) socket.end(rawRefusal(error));
-  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
 }

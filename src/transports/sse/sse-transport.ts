@@ -1,17 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { CodecastError, parseSince } from '../../domain/index.js';
+import { authHooks, principalOf, type EdgeMount, type Transport, type TransportParts } from '../../edge/index.js';
 import { newConnectionId, type Hub } from '../../hub/index.js';
-import type { AuthHooks } from '../../http/auth.js';
-import { principalOf } from '../../http/auth.js';
 import { SseConnection } from './sse-connection.js';
 import { SseEncoder } from './sse-encoder.js';
 
 export interface SseOptions {
-  readonly hub: Hub;
-  readonly auth: AuthHooks;
+  /** The reconnect delay a client is told (`retry:`). */
   readonly retryMs: number;
+  /** The shortest time between two pongs of a connection. */
   readonly pongIntervalMs: number;
+}
+
+interface SseRouteOptions extends SseOptions {
+  readonly hub: Hub;
+  readonly auth: ReturnType<typeof authHooks>;
 }
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -26,9 +31,8 @@ function sinceOf(lastEventId: string | string[] | undefined, since: number | und
 }
 
 /** The SSE stream and its HTTP pong: `GET /stream`, `POST /stream/:connectionId/pong`. */
-export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, options) => {
+const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, options) => {
   const { hub, auth } = options;
-  hub.useEncoder(new SseEncoder());
   // Open SSE connections by id, for the pong: only this transport looks
   // connections up by id, so only it pays for the index.
   const open = new Map<string, SseConnection>();
@@ -101,3 +105,28 @@ export const sseRoutes: FastifyPluginAsyncTypebox<SseOptions> = async (app, opti
     },
   );
 };
+
+/**
+ * Server-Sent Events at `GET /api/v1/stream`: plain HTTP routes, so it is
+ * mounted as routes; its clients ack and pong over HTTP, through the same
+ * auth as the rest of the API.
+ */
+export class SseTransport implements Transport {
+  readonly name = 'sse' as const;
+  readonly #routes: FastifyPluginAsync;
+
+  constructor(parts: TransportParts, options: SseOptions) {
+    parts.hub.useEncoder(new SseEncoder());
+    const routeOptions: SseRouteOptions = { ...options, hub: parts.hub, auth: authHooks(parts.authenticator, parts.authenticated) };
+    this.#routes = async (app) => {
+      await app.register(sseRoutes, routeOptions);
+    };
+  }
+
+  async mount(edge: EdgeMount): Promise<void> {
+    await edge.routes(this.#routes);
+  }
+
+  /** Nothing to let go of: its streams are the hub's to close, its routes the server's. */
+  close(): void {}
+}

@@ -1,0 +1,86 @@
+// Two nodes in one process, sharing one SQLite file and a MemoryBus: what
+// one node publishes through the broker reaches the other at once, not at
+// its next poll of the database (the poll is set to a minute here).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MemoryBus } from '../src/broker/index.js';
+import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
+import { startTestServer, type TestServer } from './support/server.js';
+
+const SLOW_POLL = { CODECAST_AUTH_POLL_MS: '60000' };
+
+describe('broker: two nodes on one bus', () => {
+  let dir: string;
+  let a: TestServer;
+  let b: TestServer;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'codecast-nodes-'));
+    const bus = new MemoryBus();
+    a = await startTestServer(SLOW_POLL, { dir, bus });
+    b = await startTestServer(SLOW_POLL, { dir, bus });
+  });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a code and its revoke published on one node reach subscribers of the other', async () => {
+    const user = await a.createUser('reader');
+    const subscriber = await connectSubscriber('ws', b.url, { token: user.token });
+    try {
+      await subscriber.waitForEvent('hello');
+      const { id } = await a.publish('ACROSS-1');
+      await subscriber.waitForCodes(1);
+      assert.deepEqual(subscriber.codeIds, [id]);
+      assert.equal((await a.api('DELETE', `/api/v1/codes/${id}`)).status, 200);
+      await subscriber.waitForEvent('revoke');
+      assert.equal(subscriber.of('revoke')[0]?.data.id ?? subscriber.of('revoke')[0]?.data, id);
+    } finally {
+      await subscriber.close();
+    }
+  });
+
+  for (const transport of TRANSPORT_KINDS) {
+    test(`disabling a user on one node closes its ${transport} connection on the other at once`, async () => {
+      const user = await a.createUser(`gone-${transport}`);
+      // Known to B's cache first: without the broker, B would keep serving it until its poll.
+      const subscriber = await connectSubscriber(transport, b.url, { token: user.token });
+      await subscriber.waitForEvent('hello');
+      const started = Date.now();
+      assert.equal((await a.api('PATCH', `/api/v1/users/gone-${transport}`, { body: { disabled: true } })).status, 200);
+      await subscriber.waitForEnd(5_000);
+      assert.ok(Date.now() - started < 5_000, 'closed long before the 60 s poll');
+      const again = await connectSubscriber(transport, b.url, { token: user.token });
+      await again.waitForEnd(5_000);
+      assert.equal(again.refusal, 'user_disabled', 'B no longer serves the cached user');
+    });
+  }
+
+  test('revoking a token on one node closes its connections on the other at once', async () => {
+    const user = await a.createUser('token-holder');
+    const subscriber = await connectSubscriber('sse', b.url, { token: user.token });
+    await subscriber.waitForEvent('hello');
+    assert.equal((await a.api('DELETE', `/api/v1/tokens/${user.tokenId}`)).status, 200);
+    await subscriber.waitForEnd(5_000);
+    const again = await connectSubscriber('sse', b.url, { token: user.token });
+    await again.waitForEnd(5_000);
+    assert.equal(again.refusal, 'unauthorized');
+  });
+
+  test('a settings change on one node is in effect on the other at once', async () => {
+    assert.equal((await a.api('PUT', '/api/v1/settings', { body: { defaultValue: 7 } })).status, 200);
+    let seen: unknown;
+    for (let i = 0; i < 50 && seen !== 7; i++) {
+      seen = (await b.api('GET', '/api/v1/settings')).body.defaultValue;
+      if (seen !== 7) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(seen, 7);
+    const published = await b.api('POST', '/api/v1/codes', { body: { code: 'DEFAULTED-1' } });
+    assert.equal(published.body.code.value, 7, 'B publishes with the default set on A');
+  });
+});

@@ -1,0 +1,97 @@
+// A node's side of the broker contract, over fakes of its ports: what it
+// does with each message, and how it catches up from the database when a
+// driver says messages may have been lost.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BrokerReceiver } from '../src/broker-receiver.js';
+import type { AuthEvent } from '../src/store/index.js';
+import { coreParts } from './support/core-parts.js';
+import { FakeConnection, principal } from './support/fakes.js';
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+function receiverOver(parts: ReturnType<typeof coreParts>) {
+  const applied: Pick<AuthEvent, 'kind' | 'userId' | 'tokenId'>[] = [];
+  let polls = 0;
+  const receiver = new BrokerReceiver({
+    hub: parts.hub,
+    history: parts.history,
+    codes: parts.codes,
+    settings: parts.settings,
+    access: {
+      apply: async (change) => void applied.push(change),
+      poll: async () => void polls++,
+    },
+    failed: (error) => {
+      throw error;
+    },
+  });
+  return { receiver, applied, polls: () => polls };
+}
+
+describe('broker receiver', () => {
+  test('codes and revokes from other nodes reach local connections in the order received', async () => {
+    const parts = coreParts();
+    const { receiver } = receiverOver(parts);
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    const stored = await parts.codes.insert({ code: 'FROM-B', value: null, type: null, message: null, ttlSeconds: null, source: 'api' }, 'from-b', 1, Date.now());
+    receiver.deliver({ type: 'code', node: 'node-b', code: stored });
+    receiver.deliver({ type: 'revoke', node: 'node-b', id: stored.id });
+    await tick();
+    assert.deepEqual(reader.trail, [`code ${stored.id}`, `revoke ${stored.id}`]);
+    parts.hub.detach(reader);
+  });
+
+  test('access withdrawn elsewhere is applied as the auth watcher applies it; settings are read again', async () => {
+    const parts = coreParts();
+    const { receiver, applied } = receiverOver(parts);
+    receiver.deliver({ type: 'access', node: 'node-b', userId: 4, tokenId: null });
+    receiver.deliver({ type: 'access', node: 'node-b', userId: 4, tokenId: 9 });
+    // Changed on another node: stored, and this node's copy is stale until told.
+    parts.storedSettings.defaultValue = 3;
+    assert.equal(parts.settings.values.defaultValue, null);
+    receiver.deliver({ type: 'settings', node: 'node-b' });
+    await tick();
+    assert.equal(parts.settings.values.defaultValue, 3);
+    assert.deepEqual(applied, [
+      { kind: 'user_changed', userId: 4, tokenId: null },
+      { kind: 'token_revoked', userId: 4, tokenId: 9 },
+    ]);
+  });
+
+  test('catching up delivers the live codes it missed in id order, then the revokes of codes it holds', async () => {
+    const parts = coreParts();
+    const { receiver, polls } = receiverOver(parts);
+    const draft = (text: string, ttlSeconds: number | null = null) => ({ code: text, value: null, type: null, message: null, ttlSeconds, source: 'api' });
+    // Codes 1 and 2 reached this node; 3 to 6 were published while its broker was away.
+    for (let id = 1; id <= 6; id++) await parts.codes.insert(draft(`C${id}`), `c${id}`, 1, Date.now());
+    for (const id of [1, 2]) parts.hub.broadcastCode((await parts.codes.byId(id))!);
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, 2);
+    await parts.codes.revoke(2, new Date()); // a held code, revoked meanwhile
+    await parts.codes.revoke(4, new Date()); // a missed code, revoked before it arrived
+    parts.codes.codes[4]!.record = { ...parts.codes.codes[4]!.record, expiresAt: new Date(Date.now() - 1000).toISOString() }; // 5 expired
+
+    await receiver.catchUp();
+    await tick();
+    assert.deepEqual(reader.trail, ['code 3', 'code 6', 'revoke 2']);
+    assert.equal(parts.hub.lastId, 6);
+    assert.equal(polls(), 1, 'access changes are read again');
+
+    await receiver.catchUp();
+    await tick();
+    assert.deepEqual(reader.trail, ['code 3', 'code 6', 'revoke 2'], 'a second catch-up repeats nothing');
+    parts.hub.detach(reader);
+  });
+
+  test('catching up reads the codes page by page', async () => {
+    const parts = coreParts({ dedupMs: 0 });
+    const { receiver } = receiverOver(parts);
+    const draft = { code: 'P', value: null, type: null, message: null, ttlSeconds: null, source: 'api' };
+    for (let id = 1; id <= 1203; id++) await parts.codes.insert(draft, `p${id}`, 1, Date.now());
+    await receiver.catchUp();
+    assert.equal(parts.hub.lastId, 1203);
+    assert.equal(parts.codes.calls.filter((c) => c === 'list').length, 4, 'three pages of 500, the last short, and the held codes');
+  });
+});

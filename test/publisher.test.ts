@@ -1,0 +1,104 @@
+// The publish pipeline over fakes of its ports (code ledger, broker,
+// delivery records): what a publish and a revoke do, in which order, and
+// what the dedup window and an Idempotency-Key change.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { CodecastError, type Principal } from '../src/domain/index.js';
+import { coreParts } from './support/core-parts.js';
+import { FakeConnection, principal } from './support/fakes.js';
+
+const admin: Principal = { ...principal(1), user: { ...principal(1).user, role: 'admin', username: 'admin' } };
+
+function codeOf(error: unknown): string | undefined {
+  return error instanceof CodecastError ? error.code : undefined;
+}
+
+describe('publisher', () => {
+  test('stores the code, hands it to local connections, then tells the other nodes', async () => {
+    const parts = coreParts();
+    const reader = new FakeConnection('reader', principal(2), 'ws');
+    parts.hub.attach(reader, undefined);
+    let localFirst = false;
+    parts.broker.publish = async function (message) {
+      localFirst = parts.hub.lastId === (message.type === 'code' ? message.code.id : -1);
+      this.published.push(message);
+    };
+    const result = await parts.publisher.publish({ code: ' summer-26 ', value: 3 }, admin);
+    assert.equal(result.code.code, 'summer-26');
+    assert.equal(result.replayed, false);
+    assert.deepEqual(result.audience, { connections: 1, byTransport: { sse: 0, ws: 1, socketio: 0 } });
+    assert.deepEqual(parts.codes.codes[0]?.record.delivered, { sse: 0, ws: 1, socketio: 0 }, 'the audience is stored with the code');
+    assert.deepEqual(parts.broker.published, [{ type: 'code', node: 'node-a', code: result.code }]);
+    assert.ok(localFirst, 'the local broadcast comes before the broker');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(reader.trail, [`code ${result.code.id}`]);
+    assert.equal(parts.logged.published.length, 1, 'logged once the fan-out is done');
+    parts.hub.detach(reader);
+  });
+
+  test('a duplicate inside the window is refused with the earlier id; case counts unless the setting says not', async () => {
+    const parts = coreParts();
+    const first = await parts.publisher.publish({ code: 'ABC' }, admin);
+    const again = await parts.publisher.publish({ code: 'ABC' }, admin).catch((error: unknown) => error);
+    assert.equal(codeOf(again), 'duplicate_code');
+    assert.deepEqual((again as CodecastError).details, { id: first.code.id });
+    await parts.publisher.publish({ code: 'abc' }, admin);
+    await parts.settings.update({ dedupCaseInsensitive: true }, 'admin');
+    assert.equal(codeOf(await parts.publisher.publish({ code: 'aBc' }, admin).catch((e: unknown) => e)), 'duplicate_code');
+    assert.equal(parts.broker.published.length, 2, 'refused publishes tell no one');
+  });
+
+  test('an Idempotency-Key answers the first publish again, and refuses a different request under it', async () => {
+    const parts = coreParts();
+    const first = await parts.publisher.publish({ code: 'ONCE', value: 1 }, admin, 'key-1');
+    const retried = await parts.publisher.publish({ code: ' ONCE ', value: 1 }, admin, 'key-1');
+    assert.equal(retried.replayed, true);
+    assert.equal(retried.code.id, first.code.id);
+    assert.equal(parts.broker.published.length, 1, 'a retry is never broadcast twice');
+    const other = await parts.publisher.publish({ code: 'ONCE', value: 2 }, admin, 'key-1').catch((e: unknown) => e);
+    assert.equal(codeOf(other), 'idempotency_key_reused');
+  });
+
+  test('publishes run one at a time: the second is not checked before the first is stored', async () => {
+    const parts = coreParts();
+    let open!: () => void;
+    parts.codes.insertGate = new Promise((resolve) => (open = resolve));
+    const first = parts.publisher.publish({ code: 'SAME' }, admin);
+    const second = parts.publisher.publish({ code: 'SAME' }, admin).catch((e: unknown) => e);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(parts.codes.calls, ['recentDuplicate', 'insert'], 'the second waits');
+    open();
+    await first;
+    assert.equal(codeOf(await second), 'duplicate_code', 'and then sees the first');
+  });
+
+  test('a connection that attaches while the code is stored is added to its delivery figures', async () => {
+    const parts = coreParts();
+    let open!: () => void;
+    parts.codes.insertGate = new Promise((resolve) => (open = resolve));
+    const publishing = parts.publisher.publish({ code: 'RACE' }, admin);
+    await new Promise((resolve) => setImmediate(resolve));
+    const late = new FakeConnection('late', principal(3), 'socketio');
+    parts.hub.attach(late, undefined);
+    open();
+    const result = await publishing;
+    assert.deepEqual(result.audience.byTransport, { sse: 0, ws: 0, socketio: 1 });
+    assert.deepEqual(parts.written, [[result.code.id, { sse: 0, ws: 0, socketio: 1 }, 0]]);
+    parts.hub.detach(late);
+  });
+
+  test('a revoke is stored before anyone is told, and refused for a code missing or revoked already', async () => {
+    const parts = coreParts();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    const { code } = await parts.publisher.publish({ code: 'GONE' }, admin);
+    await parts.publisher.revoke(code.id, admin);
+    assert.notEqual(parts.codes.codes[0]?.record.revokedAt, null);
+    assert.deepEqual(parts.broker.published.at(-1), { type: 'revoke', node: 'node-a', id: code.id });
+    assert.equal(codeOf(await parts.publisher.revoke(code.id, admin).catch((e: unknown) => e)), 'code_revoked');
+    assert.equal(codeOf(await parts.publisher.revoke(99, admin).catch((e: unknown) => e)), 'code_not_found');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(reader.trail, [`code ${code.id}`, `revoke ${code.id}`]);
+    parts.hub.detach(reader);
+  });
+});

@@ -1,0 +1,60 @@
+// A publish pipeline over fakes of the hub's ports: an in-memory code
+// ledger, a recording broker and delivery records, a real hub and history
+// (both in memory). For unit tests of the publisher and of outages.
+import { DeliveryLedger, HistoryRing, Hub, Publisher, RuntimeSettings, type PublishResult } from '../../src/hub/index.js';
+import { EventEncoder, FakeBroker, FakeCodeLedger, outage } from './fakes.js';
+
+export interface CoreParts {
+  readonly codes: FakeCodeLedger;
+  readonly history: HistoryRing;
+  readonly hub: Hub;
+  readonly deliveries: DeliveryLedger;
+  /** What the delivery ledger wrote: code id, counts, replayed. */
+  readonly written: [number, Record<string, number>, number][];
+  readonly broker: FakeBroker;
+  readonly settings: RuntimeSettings;
+  readonly publisher: Publisher;
+  /** What the publisher logged. */
+  readonly logged: { published: PublishResult[]; failed: number[] };
+  /** The runtime settings as stored; a test may change them behind the node's back. */
+  readonly storedSettings: Record<string, unknown>;
+  /** Makes the delivery records fail (an outage) until set back. */
+  deliveriesDown: boolean;
+}
+
+export function coreParts(options: { dedupMs?: number } = {}): CoreParts {
+  const codes = new FakeCodeLedger();
+  const history = new HistoryRing(100);
+  const written: CoreParts['written'] = [];
+  const parts = { deliveriesDown: false } as { deliveriesDown: boolean };
+  const deliveries = new DeliveryLedger({
+    addDeliveries: async (id, counts, replayed) => {
+      if (parts.deliveriesDown) throw outage();
+      written.push([id, { ...counts }, replayed]);
+    },
+  });
+  const hub = new Hub(
+    { maxConnections: 100, maxConnectionsPerUser: 100, connectionQueue: 100, heartbeatMs: 60_000, staleMs: 120_000 },
+    history,
+    undefined,
+    deliveries,
+  );
+  for (const transport of ['sse', 'ws', 'socketio'] as const) hub.useEncoder(new EventEncoder(transport));
+  const broker = new FakeBroker();
+  const stored: Record<string, unknown> = {};
+  const settings = new RuntimeSettings({
+    all: async () => ({ ...stored }),
+    put: async (values) => void Object.assign(stored, values),
+  });
+  const logged: CoreParts['logged'] = { published: [], failed: [] };
+  const publisher = new Publisher(
+    { node: 'node-a', dedupMs: options.dedupMs ?? 2000, idempotencyMs: 86_400_000 },
+    codes,
+    hub,
+    deliveries,
+    broker,
+    settings,
+    { published: (result) => void logged.published.push(result), bookkeepingFailed: (id) => void logged.failed.push(id) },
+  );
+  return Object.assign(parts, { codes, history, hub, deliveries, written, broker, settings, publisher, logged, storedSettings: stored });
+}
