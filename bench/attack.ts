@@ -106,7 +106,11 @@ export async function runAttack(target: Target, options: AttackOptions, progress
   const phases = [
     { name: 'before', fromS: 0, toS: options.baselineSeconds },
     { name: 'attack', fromS: options.baselineSeconds, toS: options.baselineSeconds + options.attackSeconds },
-    { name: 'after', fromS: options.baselineSeconds + options.attackSeconds, toS: options.baselineSeconds + options.attackSeconds + options.afterSeconds },
+    {
+      name: 'after',
+      fromS: options.baselineSeconds + options.attackSeconds,
+      toS: options.baselineSeconds + options.attackSeconds + options.afterSeconds,
+    },
   ];
   let measuredStart: number | undefined;
   const samples: Sample[] = [];

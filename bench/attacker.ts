@@ -55,10 +55,18 @@ export interface AttackerReport {
   /** How long cut connections had lived, median and longest (ms). */
   readonly cutLifetimeMs: { readonly p50: number | null; readonly max: number | null };
   /** Per second: sent, held, cut and refused so far. */
-  readonly timeline: readonly { readonly atS: number; readonly sent: number; readonly held: number; readonly cut: number; readonly refused: number }[];
+  readonly timeline: readonly {
+    readonly atS: number;
+    readonly sent: number;
+    readonly held: number;
+    readonly cut: number;
+    readonly refused: number;
+  }[];
 }
 
-export type AttackerMessage = { readonly type: 'progress'; readonly line: string } | { readonly type: 'report'; readonly report: AttackerReport };
+export type AttackerMessage =
+  | { readonly type: 'progress'; readonly line: string }
+  | { readonly type: 'report'; readonly report: AttackerReport };
 
 interface Held {
   readonly socket: Socket;
@@ -231,7 +239,16 @@ function attempt(start: AttackerStart): void {
   inFlight++;
   if (attack !== 'ack-ws' && attack !== 'ack-socketio') sent++;
   const socket = connect({ host, port, localAddress });
-  const h: Held = { socket, openedAt: now(), established: false, pending: undefined, upgraded: false, flooding: false, ended: false, closing: undefined };
+  const h: Held = {
+    socket,
+    openedAt: now(),
+    established: false,
+    pending: undefined,
+    upgraded: false,
+    flooding: false,
+    ended: false,
+    closing: undefined,
+  };
   open.add(h);
   socket.setNoDelay(true);
   socket.on('connect', () => {
@@ -281,7 +298,10 @@ process.on('message', (message: AttackerStart | { type: 'stop' }) => {
   const ticker = setInterval(() => {
     const atS = Math.round((now() - started) / 1000);
     timeline.push({ atS, sent, held, cut: cutTotal, refused: refusedTotal });
-    send({ type: 'progress', line: `attacker ${start.attack}: ${atS} s, sent ${sent}, held ${held}, cut ${cutTotal}, refused ${refusedTotal}, answers ${answers}` });
+    send({
+      type: 'progress',
+      line: `attacker ${start.attack}: ${atS} s, sent ${sent}, held ${held}, cut ${cutTotal}, refused ${refusedTotal}, answers ${answers}`,
+    });
   }, 1000);
   topUp(start);
   setTimeout(() => {

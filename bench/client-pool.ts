@@ -52,7 +52,7 @@ export class ClientPool {
     this.#children = children;
     this.#size = size;
     this.#track = track;
-    children.forEach((child, i) => child.process.on('message', (m: ClientMessage) => this.#onMessage(i, m)));
+    for (const [i, child] of children.entries()) child.process.on('message', (m: ClientMessage) => this.#onMessage(i, m));
   }
 
   /**
@@ -110,7 +110,10 @@ export class ClientPool {
         break;
       case 'code': {
         let entry = this.#codes.get(message.code);
-        if (!entry) this.#codes.set(message.code, (entry = { parts: this.#children.map(() => undefined), got: 0, complete: true }));
+        if (!entry) {
+          entry = { parts: this.#children.map(() => undefined), got: 0, complete: true };
+          this.#codes.set(message.code, entry);
+        }
         if (entry.parts[i] === undefined) {
           entry.parts[i] = message.times;
           entry.got++;
@@ -131,7 +134,11 @@ export class ClientPool {
         break;
       }
     }
-    this.#waiters = this.#waiters.filter((w) => (w.test() ? (w.resolve(), false) : true));
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.test()) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   #until(test: () => boolean, timeoutMs: number): Promise<boolean> {
@@ -174,7 +181,10 @@ export class ClientPool {
       this.#send(child, { type: 'open', host, port, concurrency, subscribers: child.specs.slice(from, to), track: this.#track });
     }
     const ticker = setInterval(() => {
-      progress(this.#sum((c) => c.connected), this.#sum((c) => c.failed));
+      progress(
+        this.#sum((c) => c.connected),
+        this.#sum((c) => c.failed),
+      );
     }, 1000);
     await this.#until(() => this.#opened >= target, timeoutMs);
     clearInterval(ticker);

@@ -85,7 +85,10 @@ function record(sub: Subscriber, text: string, at: number): number {
     if (j < text.length && j > i + MARKER.length && !finished.has(k)) {
       scanned = j;
       let times = received.get(k);
-      if (!times) received.set(k, (times = new Float64Array(subscribers.length)));
+      if (!times) {
+        times = new Float64Array(subscribers.length);
+        received.set(k, times);
+      }
       if (times[sub.index] === 0) {
         times[sub.index] = at;
         const count = (receivedCount.get(k) ?? 0) + 1;
@@ -275,7 +278,8 @@ function open(sub: Subscriber): void {
   socket.setNoDelay(true);
   sub.timer = setTimeout(() => fail(sub, 'handshake timeout'), HANDSHAKE_TIMEOUT_MS);
   // Coming back (soak): resume after the last id seen (Socket.IO sends it in auth).
-  const path = sub.lastId >= 0 && spec.transport !== 'socketio' ? `${spec.path}${spec.path.includes('?') ? '&' : '?'}since=${sub.lastId}` : spec.path;
+  const path =
+    sub.lastId >= 0 && spec.transport !== 'socketio' ? `${spec.path}${spec.path.includes('?') ? '&' : '?'}since=${sub.lastId}` : spec.path;
   socket.on('connect', () => {
     const authorization = spec.transport === 'socketio' || spec.token === undefined ? '' : `Authorization: Bearer ${spec.token}\r\n`;
     if (spec.transport === 'sse') {

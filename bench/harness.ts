@@ -208,7 +208,18 @@ export async function runBursts(targets: readonly Target[], options: BurstOption
       await target.prepare(options.subscribers);
       const { pool, specs } = startPool(target, options);
       const label = `${target.name} ${options.transport} ${options.subscribers}`;
-      states.push({ target, label, pool, specs, rssBefore: null, rssConnected: null, heapBefore: null, heapConnected: null, codes: [], windowFrom: 0 });
+      states.push({
+        target,
+        label,
+        pool,
+        specs,
+        rssBefore: null,
+        rssConnected: null,
+        heapBefore: null,
+        heapConnected: null,
+        codes: [],
+        windowFrom: 0,
+      });
     }
     await sleep(500);
     for (const state of states) {
@@ -315,10 +326,14 @@ async function summarize(state: BurstState, options: BurstOptions, windowTo: num
     connect,
     rssKb: { before: rssBefore, connected: rssConnected, after: rssAfter },
     kbPerConnection:
-      rssBefore === null || rssConnected === null || connect.connected === 0 ? null : round((rssConnected - rssBefore) / connect.connected, 2),
+      rssBefore === null || rssConnected === null || connect.connected === 0
+        ? null
+        : round((rssConnected - rssBefore) / connect.connected, 2),
     heapUsedKb: { before: heapBefore, connected: heapConnected },
     heapKbPerConnection:
-      heapBefore === null || heapConnected === null || connect.connected === 0 ? null : round((heapConnected - heapBefore) / connect.connected, 2),
+      heapBefore === null || heapConnected === null || connect.connected === 0
+        ? null
+        : round((heapConnected - heapBefore) / connect.connected, 2),
     codes,
     summary: {
       allDelivered: missing === 0 && connect.failed === 0,

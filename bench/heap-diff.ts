@@ -94,19 +94,21 @@ async function perConnection(target: Target, transport: Transport, n: number): P
 if (import.meta.url === `file://${process.argv[1]}`) await main();
 
 async function main(): Promise<void> {
-const transport = (process.argv[2] ?? 'ws') as Transport;
-const n = Number(process.argv[3] ?? 2000);
-const bare = await perConnection(await startBare(transport), transport, n);
-const codecast = await perConnection(await startCodecast({ maxConnections: n + 100, perUser: 500 }), transport, n);
-const total = (m: Sizes) => [...m.values()].reduce((sum, v) => sum + v.size, 0);
-console.log(`heap per ${transport} connection, N=${n}: bare ${total(bare).toFixed(0)} B, codecast ${total(codecast).toFixed(0)} B`);
-console.log('   bare B  codecast B   bare objs  codecast objs  what');
-const keys = [...new Set([...bare.keys(), ...codecast.keys()])];
-const delta = (k: string) => Math.abs((codecast.get(k)?.size ?? 0) - (bare.get(k)?.size ?? 0));
-for (const key of keys.sort((a, b) => delta(b) - delta(a)).slice(0, 25)) {
-  const b = bare.get(key) ?? { size: 0, count: 0 };
-  const c = codecast.get(key) ?? { size: 0, count: 0 };
-  console.log(`${b.size.toFixed(0).padStart(9)} ${c.size.toFixed(0).padStart(11)} ${b.count.toFixed(2).padStart(11)} ${c.count.toFixed(2).padStart(14)}  ${key}`);
-}
-process.exit(0);
+  const transport = (process.argv[2] ?? 'ws') as Transport;
+  const n = Number(process.argv[3] ?? 2000);
+  const bare = await perConnection(await startBare(transport), transport, n);
+  const codecast = await perConnection(await startCodecast({ maxConnections: n + 100, perUser: 500 }), transport, n);
+  const total = (m: Sizes) => [...m.values()].reduce((sum, v) => sum + v.size, 0);
+  console.log(`heap per ${transport} connection, N=${n}: bare ${total(bare).toFixed(0)} B, codecast ${total(codecast).toFixed(0)} B`);
+  console.log('   bare B  codecast B   bare objs  codecast objs  what');
+  const keys = [...new Set([...bare.keys(), ...codecast.keys()])];
+  const delta = (k: string) => Math.abs((codecast.get(k)?.size ?? 0) - (bare.get(k)?.size ?? 0));
+  for (const key of keys.sort((a, b) => delta(b) - delta(a)).slice(0, 25)) {
+    const b = bare.get(key) ?? { size: 0, count: 0 };
+    const c = codecast.get(key) ?? { size: 0, count: 0 };
+    console.log(
+      `${b.size.toFixed(0).padStart(9)} ${c.size.toFixed(0).padStart(11)} ${b.count.toFixed(2).padStart(11)} ${c.count.toFixed(2).padStart(14)}  ${key}`,
+    );
+  }
+  process.exit(0);
 }

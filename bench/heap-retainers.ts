@@ -27,7 +27,12 @@ function describeRetainers(snap: Snapshot, n: number): void {
   const ef = snap.snapshot.meta.edge_fields;
   const nodeTypes = snap.snapshot.meta.node_types[0];
   const edgeTypes = snap.snapshot.meta.edge_types[0];
-  const [typeAt, nameAt, sizeAt, edgeCountAt] = ['type', 'name', 'self_size', 'edge_count'].map((f) => nf.indexOf(f)) as [number, number, number, number];
+  const [typeAt, nameAt, sizeAt, edgeCountAt] = ['type', 'name', 'self_size', 'edge_count'].map((f) => nf.indexOf(f)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const [eTypeAt, eNameAt, eToAt] = ['type', 'name_or_index', 'to_node'].map((f) => ef.indexOf(f)) as [number, number, number];
   const kind = (i: number) => {
     const type = nodeTypes[snap.nodes[i + typeAt] as number] as string;
@@ -81,7 +86,10 @@ function chainsOf(snap: Snapshot, what: string, samples = 12, depth = 2): void {
       const t = edgeTypes[snap.edges[edge + eTypeAt] as number] as string;
       if (t === 'weak' || t === 'shortcut') continue;
       const to = snap.edges[edge + eToAt] as number;
-      const label = t === 'element' || t === 'hidden' ? `[${snap.edges[edge + eNameAt]}]` : (snap.strings[snap.edges[edge + eNameAt] as number] as string);
+      const label =
+        t === 'element' || t === 'hidden'
+          ? `[${snap.edges[edge + eNameAt]}]`
+          : (snap.strings[snap.edges[edge + eNameAt] as number] as string);
       const list = parents.get(to) ?? [];
       list.push({ from: i, edge: label });
       parents.set(to, list);

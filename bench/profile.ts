@@ -69,7 +69,8 @@ export function summarizeProfile(file: string, options: { fromUs?: number; toUs?
     byId.set(node.id, node);
     for (const child of node.children ?? []) parent.set(child, node.id);
   }
-  const keyOf = (node: ProfileNode) => `${node.callFrame.functionName || '(anonymous)'}\u0000${where(node.callFrame.url, node.callFrame.lineNumber)}`;
+  const keyOf = (node: ProfileNode) =>
+    `${node.callFrame.functionName || '(anonymous)'}\u0000${where(node.callFrame.url, node.callFrame.lineNumber)}`;
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const files = new Map<string, number>();
@@ -113,7 +114,13 @@ export function summarizeProfile(file: string, options: { fromUs?: number; toUs?
     .slice(0, top)
     .map(([key, us]) => {
       const [name, at] = key.split('\u0000') as [string, string];
-      return { name, where: at, selfMs: Math.round(us / 100) / 10, totalMs: Math.round((total.get(key) ?? 0) / 100) / 10, selfPct: pct(us) };
+      return {
+        name,
+        where: at,
+        selfMs: Math.round(us / 100) / 10,
+        totalMs: Math.round((total.get(key) ?? 0) / 100) / 10,
+        selfPct: pct(us),
+      };
     });
   return {
     file,

@@ -34,7 +34,13 @@ export type ParentMessage =
 
 export type ClientMessage =
   | { readonly type: 'progress'; readonly connected: number; readonly failed: number }
-  | { readonly type: 'opened'; readonly connected: number; readonly failed: number; readonly ms: number; readonly errors: Record<string, number> }
+  | {
+      readonly type: 'opened';
+      readonly connected: number;
+      readonly failed: number;
+      readonly ms: number;
+      readonly errors: Record<string, number>;
+    }
   /** Receive times of one code per local subscriber (0: not received); `complete` when every open one has it. */
   | { readonly type: 'code'; readonly code: number; readonly times: Float64Array; readonly complete: boolean }
   | { readonly type: 'flushed'; readonly open: number; readonly closes: Record<string, number> }

@@ -45,7 +45,22 @@ export function formatBurstTable(results: readonly BurstResult[]): string {
   return [
     `One code at a time to N subscribers; medians over ${results[0]?.codes.filter((c) => !c.warmup).length ?? 0} codes per server (ms unless noted). Memory per connection read after a full GC.`,
     table(
-      ['server', 'transport', 'N', 'connected', 'connect ms', 'RSS KB/conn', 'heap KB/conn', 'p50', 'p99', 'last', 'publish p50', 'cpu/code ms', 'µs/delivery', 'every code to everyone'],
+      [
+        'server',
+        'transport',
+        'N',
+        'connected',
+        'connect ms',
+        'RSS KB/conn',
+        'heap KB/conn',
+        'p50',
+        'p99',
+        'last',
+        'publish p50',
+        'cpu/code ms',
+        'µs/delivery',
+        'every code to everyone',
+      ],
       rows,
     ),
   ].join('\n');
@@ -158,12 +173,32 @@ export function formatAttack(r: AttackResult): string {
   const s = r.sustained;
   const a = r.attacker;
   const phases = s.phases ?? [];
-  const cutOff = a === null ? 'unknown (no report from the attacker)' : a.firstCutMs === null ? 'NO' : `yes, first after ${(a.firstCutMs / 1000).toFixed(2)} s`;
+  const cutOff =
+    a === null
+      ? 'unknown (no report from the attacker)'
+      : a.firstCutMs === null
+        ? 'NO'
+        : `yes, first after ${(a.firstCutMs / 1000).toFixed(2)} s`;
   return [
     `Attack ${r.attack}: ${r.rate} codes/s to ${r.subscribers} ${r.transport} subscribers (${r.target}); ${r.baselineSeconds} s before, ${r.attackSeconds} s of attack, ${r.afterSeconds} s after.`,
     `  deliveries lost ${s.lost} (${s.lostInWarmup} in the warm-up), publishes refused ${s.publishErrors}, slow-consumer closes ${s.slowConsumerCloses ?? '-'}, subscribers' closes ${JSON.stringify(s.clientCloses)}`,
     table(
-      ['phase', 'seconds', 'codes', 'lost', 'p50', 'p99', 'max', 'publish p50', 'publish p99', 'publish max', '/healthz p50', '/healthz p99', '/healthz max', 'probes failed'],
+      [
+        'phase',
+        'seconds',
+        'codes',
+        'lost',
+        'p50',
+        'p99',
+        'max',
+        'publish p50',
+        'publish p99',
+        'publish max',
+        '/healthz p50',
+        '/healthz p99',
+        '/healthz max',
+        'probes failed',
+      ],
       phases.map((p) => {
         const h = r.healthz.find((x) => x.phase === p.name);
         return [

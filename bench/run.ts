@@ -19,7 +19,16 @@ import { ATTACKS, type Attack } from './attacker.js';
 import { runBursts, runSustained, type BurstResult, type Mix, type SustainedResult } from './harness.js';
 import { runSoak, type SoakResult } from './soak.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
-import { comparisons, formatAttack, formatBurstTable, formatComparisons, formatSoak, formatSustained, medianRatios, type Comparison } from './report.js';
+import {
+  comparisons,
+  formatAttack,
+  formatBurstTable,
+  formatComparisons,
+  formatSoak,
+  formatSustained,
+  medianRatios,
+  type Comparison,
+} from './report.js';
 import { REPO, remoteCodecast, startBare, startCodecast, type StoreKind, type Target } from './targets.js';
 import type { Transport } from './protocol.js';
 
@@ -265,7 +274,9 @@ function build(): void {
 
 async function alsoCodecast(maxConnections: number): Promise<Target[]> {
   if (!values['also-dir']) return [];
-  return [await startCodecast({ maxConnections: maxConnections + 100, perUser, dir: values['also-dir'], ...(profileDir ? { profileDir } : {}) })];
+  return [
+    await startCodecast({ maxConnections: maxConnections + 100, perUser, dir: values['also-dir'], ...(profileDir ? { profileDir } : {}) }),
+  ];
 }
 
 async function codecast(maxConnections: number, env?: Record<string, string>, store: StoreKind = stores[0] as StoreKind): Promise<Target> {
@@ -395,7 +406,11 @@ async function main(): Promise<void> {
       try {
         if (plan.bare) targets.push(await startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
         if (plan.codecast) {
-          targets.push(await codecast(plan.subscribers), ...(await otherStores(plan.subscribers)), ...(await alsoCodecast(plan.subscribers)));
+          targets.push(
+            await codecast(plan.subscribers),
+            ...(await otherStores(plan.subscribers)),
+            ...(await alsoCodecast(plan.subscribers)),
+          );
         }
         const results = await runBursts(targets, options, progress);
         for (const [i, target] of targets.entries()) {

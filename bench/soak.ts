@@ -71,7 +71,12 @@ export interface SoakResult {
   readonly verdict: {
     /** No id skipped, repeated or never reached; no reset; no publish refused. */
     readonly nothingLost: boolean;
-    readonly rss: { readonly firstKb: number | null; readonly lastKb: number | null; readonly growth: number | null; readonly flat: boolean | null };
+    readonly rss: {
+      readonly firstKb: number | null;
+      readonly lastKb: number | null;
+      readonly growth: number | null;
+      readonly flat: boolean | null;
+    };
     readonly fdsBack: boolean | null;
   };
 }
@@ -91,8 +96,12 @@ export async function runSoak(target: Target, options: SoakOptions, progress: Pr
   const pool = ClientPool.start(specsFor(target, options.transport, options.subscribers), options.perProcess, 'ids');
   let poolClosed = false;
   try {
-    const connect = await pool.open(target.host, target.port, options.concurrency, (c, f) => progress(`${label}: connecting ${c} open, ${f} failed`));
-    progress(`${label}: ${connect.connected} connected in ${connect.ms.toFixed(0)} ms${connect.failed ? `, ${connect.failed} failed: ${JSON.stringify(connect.errors)}` : ''}`);
+    const connect = await pool.open(target.host, target.port, options.concurrency, (c, f) =>
+      progress(`${label}: connecting ${c} open, ${f} failed`),
+    );
+    progress(
+      `${label}: ${connect.connected} connected in ${connect.ms.toFixed(0)} ms${connect.failed ? `, ${connect.failed} failed: ${JSON.stringify(connect.errors)}` : ''}`,
+    );
     await sleep(1000);
     const connected = { fds: fds(), rssKb: rss() };
 
@@ -233,7 +242,12 @@ export async function runSoak(target: Target, options: SoakOptions, progress: Pr
       drainedMs,
       verdict: {
         nothingLost:
-          publishErrors === 0 && final.lost === 0 && final.duplicated === 0 && final.behind === 0 && final.resets === 0 && connect.failed === 0,
+          publishErrors === 0 &&
+          final.lost === 0 &&
+          final.duplicated === 0 &&
+          final.behind === 0 &&
+          final.resets === 0 &&
+          connect.failed === 0,
         rss: { firstKb, lastKb, growth, flat: growth === null ? null : Math.abs(growth) <= 0.1 },
         fdsBack: after === null || baseline.fds === null ? null : after <= baseline.fds,
       },

@@ -298,7 +298,12 @@ class CodecastTarget implements Target {
     const ms = now() - t0;
     const body = res.body as { audience?: { connections?: number }; code?: { id?: number } } | undefined;
     if (res.status !== 201) process.stderr.write(`publish BENCH-${k}: ${res.status} ${JSON.stringify(res.body)}\n`);
-    return { status: res.status, ms, connections: body?.audience?.connections, ...(body?.code?.id === undefined ? {} : { id: body.code.id }) };
+    return {
+      status: res.status,
+      ms,
+      connections: body?.audience?.connections,
+      ...(body?.code?.id === undefined ? {} : { id: body.code.id }),
+    };
   }
 
   async stats(): Promise<Record<string, unknown> | undefined> {

@@ -37,7 +37,7 @@ export function upgradeRequest(host: string, port: number, path: string, extraHe
  * and payload) and answers where the incomplete rest begins. `onFrame`
  * answering false stops the walk (the socket is gone).
  */
-export function readFrames(buf: Buffer, offset: number, onFrame: (opcode: number, payload: Buffer) => boolean | void): number {
+export function readFrames(buf: Buffer, offset: number, onFrame: (opcode: number, payload: Buffer) => boolean | undefined): number {
   while (buf.length - offset >= 2) {
     const b0 = buf[offset] as number;
     const b1 = buf[offset + 1] as number;

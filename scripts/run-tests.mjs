@@ -65,11 +65,10 @@ if (!ready) await end(1);
 // The timeout bounds each file as a whole, not only each test in it: three
 // minutes leave room for the bench's two-minute soak (test/soak-smoke.test.ts)
 // with its connecting and draining.
-child = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files],
-  { stdio: 'inherit', env: { ...process.env, ...services.env, NODE_ENV: 'test' } },
-);
+child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=180000', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, ...services.env, NODE_ENV: 'test' },
+});
 child.once('exit', (code, signal) => void end(code ?? (signal ? 128 + constants.signals[signal] : 1)));
 child.once('error', (error) => {
   console.error(`could not run the tests: ${error.message}`);

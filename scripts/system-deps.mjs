@@ -20,7 +20,9 @@ export function ensureSystemPackages(needs) {
   const packages = missing.map((need) => need.pkg);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !has('apt-get')) {
-    console.error(`test setup: missing ${packages.join(', ')}; install them (apt-get install ${packages.join(' ')}) — the tests that need them will skip`);
+    console.error(
+      `test setup: missing ${packages.join(', ')}; install them (apt-get install ${packages.join(' ')}) — the tests that need them will skip`,
+    );
     return false;
   }
   console.error(`test setup: installing ${packages.join(', ')} with apt-get…`);

@@ -48,7 +48,9 @@ export class TestServices {
     // server the run was told about, not against some default.
     this.env.CODECAST_TEST_POSTGRES_URL = postgresFound ?? postgresUrl;
     if (!postgresFound && ci) {
-      console.error(`test setup: CI=true and no PostgreSQL: none answers at ${postgres.redacted(postgresUrl)} and none could be started. Failing the run.`);
+      console.error(
+        `test setup: CI=true and no PostgreSQL: none answers at ${postgres.redacted(postgresUrl)} and none could be started. Failing the run.`,
+      );
       return false;
     }
     if (!postgresFound) {

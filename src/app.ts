@@ -208,7 +208,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         codes: store.codes,
         settings,
         access: watcher,
-        failed: (err, message) => logger.warn({ err, type: message.type }, 'acting on another node\'s message failed'),
+        failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
       }),
     );
 

@@ -43,7 +43,9 @@ export class BrokerReceiver implements BrokerNode {
         return;
       case 'access': {
         const kind = message.tokenId === null ? 'user_changed' : 'token_revoked';
-        access.apply({ kind, userId: message.userId, tokenId: message.tokenId }).catch((error: unknown) => this.#parts.failed(error, message));
+        access
+          .apply({ kind, userId: message.userId, tokenId: message.tokenId })
+          .catch((error: unknown) => this.#parts.failed(error, message));
         return;
       }
       case 'settings':

@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parsePrometheus } from './support/prometheus.js';
 import { WsRecorder } from './support/raw-clients.js';
-import { STORE_KINDS, createStoreDatabase, startTestServer, type ApiResponse, type StoreDatabase, type TestServer } from './support/server.js';
+import {
+  STORE_KINDS,
+  createStoreDatabase,
+  startTestServer,
+  type ApiResponse,
+  type StoreDatabase,
+  type TestServer,
+} from './support/server.js';
 import { waitFor } from './support/sse.js';
 
 const HISTORY = 10;
@@ -88,7 +95,10 @@ for (const store of STORE_KINDS) {
         assert.ok(id !== undefined);
         await publishMany('PAST-BURST', HISTORY);
         const answers = await Promise.all(Array.from({ length: 20 }, () => ack(id, carol.token)));
-        assert.deepEqual(answers.map((res) => res.status), Array(20).fill(200));
+        assert.deepEqual(
+          answers.map((res) => res.status),
+          Array(20).fill(200),
+        );
         assert.equal(answers.filter((res) => res.body.first === true).length, 1);
         assert.equal(await ackUsers(id), 1);
       });

@@ -271,7 +271,10 @@ for (const store of STORE_KINDS) {
           const zero = await publish({ code: 'DEFAULT-3', value: 0 });
           assert.equal(zero.body.code.value, 0);
           await reader.waitForEvent('code', 3);
-          assert.deepEqual(reader.of('code').map((e) => e.data.value), [5, 2, 0]);
+          assert.deepEqual(
+            reader.of('code').map((e) => e.data.value),
+            [5, 2, 0],
+          );
           // Stored too.
           const stored = await t.api('GET', `/api/v1/codes/${without.body.code.id}`);
           assert.equal(stored.body.code.value, 5);
@@ -353,14 +356,16 @@ for (const store of STORE_KINDS) {
 
       test('a bad key is 400', async () => {
         for (const key of ['k'.repeat(300), 'has space', 'tab\there', 'ünïcode']) {
-          const res = await t.api('POST', '/api/v1/codes', {
-            body: { code: `IDEM-BAD-${key.length}` },
-            headers: { 'idempotency-key': key },
-          }).catch((error: unknown) => {
-            // fetch itself refuses some header values; that is not a server answer.
-            if (key !== 'ünïcode') throw error;
-            return undefined;
-          });
+          const res = await t
+            .api('POST', '/api/v1/codes', {
+              body: { code: `IDEM-BAD-${key.length}` },
+              headers: { 'idempotency-key': key },
+            })
+            .catch((error: unknown) => {
+              // fetch itself refuses some header values; that is not a server answer.
+              if (key !== 'ünïcode') throw error;
+              return undefined;
+            });
           if (res === undefined) continue;
           assertError(res, 400, 'invalid_request');
         }
@@ -415,20 +420,32 @@ for (const store of STORE_KINDS) {
         assert.deepEqual(await ids(`since=${a.id}&limit=1`, alice.token), [b.id]);
         assert.deepEqual(await ids(`since=${d.id}`, alice.token), []);
         const plain = await t.api('GET', `/api/v1/codes?since=${start}`, { token: alice.token });
-        assert.deepEqual(Object.keys(plain.body.codes[0]).sort(), ['code', 'expiresAt', 'id', 'message', 'publishedAt', 'source', 'type', 'value']);
+        assert.deepEqual(Object.keys(plain.body.codes[0]).sort(), [
+          'code',
+          'expiresAt',
+          'id',
+          'message',
+          'publishedAt',
+          'source',
+          'type',
+          'value',
+        ]);
         // Without since: from the start, oldest first.
         const everything = await ids('limit=1000', alice.token);
-        assert.deepEqual([...everything].sort((x: number, y: number) => x - y), everything);
-
-        await waitUntilPast(
-          (await t.api('GET', `/api/v1/codes/${b.id}`)).body.code.expiresAt,
-          50,
+        assert.deepEqual(
+          [...everything].sort((x: number, y: number) => x - y),
+          everything,
         );
+
+        await waitUntilPast((await t.api('GET', `/api/v1/codes/${b.id}`)).body.code.expiresAt, 50);
         assert.deepEqual(await ids(`since=${start}`, alice.token), [a.id, d.id], 'the expired code is left out');
 
         const all = await t.api('GET', `/api/v1/codes?since=${start}&all=true`);
         assert.equal(all.status, 200);
-        assert.deepEqual(all.body.codes.map((x: { id: number }) => x.id), [a.id, b.id, c.id, d.id]);
+        assert.deepEqual(
+          all.body.codes.map((x: { id: number }) => x.id),
+          [a.id, b.id, c.id, d.id],
+        );
         const byId = new Map(all.body.codes.map((x: { id: number }) => [x.id, x]));
         assert.equal((byId.get(c.id) as { revokedAt: string }).revokedAt !== null, true);
         assert.ok(!Number.isNaN(Date.parse((byId.get(c.id) as { revokedAt: string }).revokedAt)));
@@ -484,10 +501,7 @@ for (const store of STORE_KINDS) {
         assert.equal(typeof figures.medianMs, 'number');
         assert.equal(typeof figures.p99Ms, 'number');
         assert.ok(figures.medianMs >= 0 && figures.medianMs <= figures.p99Ms);
-        assert.ok(
-          [first.body.latencyMs, second.body.latencyMs].includes(figures.medianMs),
-          'the median is one of the recorded latencies',
-        );
+        assert.ok([first.body.latencyMs, second.body.latencyMs].includes(figures.medianMs), 'the median is one of the recorded latencies');
         assert.equal(figures.p99Ms, Math.max(first.body.latencyMs, second.body.latencyMs));
 
         assertError(await t.api('POST', '/api/v1/codes/999999/ack', { token: alice.token }), 404, 'code_not_found');
@@ -497,7 +511,7 @@ for (const store of STORE_KINDS) {
     });
 
     describe('audit', () => {
-      test('every admin action appears in GET /audit with the actor\'s username', async () => {
+      test("every admin action appears in GET /audit with the actor's username", async () => {
         // A second admin does part of the work, so the actor is not always the same.
         const ops = await t.createUser('codes-ops', 'admin');
         const published = await t.api('POST', '/api/v1/codes', { token: ops.token, body: { code: 'AUDIT-1' } });
@@ -514,13 +528,24 @@ for (const store of STORE_KINDS) {
 
         const audit = await t.api('GET', '/api/v1/audit?limit=1000');
         assert.equal(audit.status, 200);
-        const entries = audit.body.entries as { id: number; at: string; actor: string | null; action: string; target: string | null; details: unknown }[];
+        const entries = audit.body.entries as {
+          id: number;
+          at: string;
+          actor: string | null;
+          action: string;
+          target: string | null;
+          details: unknown;
+        }[];
         for (const entry of entries) {
           assert.deepEqual(Object.keys(entry).sort(), ['action', 'actor', 'at', 'details', 'id', 'target']);
           assert.ok(!Number.isNaN(Date.parse(entry.at)));
         }
         const ids = entries.map((e) => e.id);
-        assert.deepEqual(ids, [...ids].sort((x, y) => y - x), 'newest first');
+        assert.deepEqual(
+          ids,
+          [...ids].sort((x, y) => y - x),
+          'newest first',
+        );
         const find = (action: string, target: string | null) => entries.find((e) => e.action === action && e.target === target);
 
         const expect: [string, string, string][] = [
@@ -542,7 +567,15 @@ for (const store of STORE_KINDS) {
         assert.ok(entries.some((e) => e.action === 'settings.update' && e.actor === 'admin'));
         assert.equal(entries.filter((e) => e.action === 'code.revoke' && e.target === String(id)).length, 1);
         const actions = new Set(entries.map((e) => e.action));
-        for (const action of ['code.publish', 'code.revoke', 'user.create', 'user.update', 'token.create', 'token.revoke', 'settings.update']) {
+        for (const action of [
+          'code.publish',
+          'code.revoke',
+          'user.create',
+          'user.update',
+          'token.create',
+          'token.revoke',
+          'settings.update',
+        ]) {
           assert.ok(actions.has(action), action);
         }
 

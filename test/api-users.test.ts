@@ -26,7 +26,10 @@ for (const store of STORE_KINDS) {
     }
 
     async function waitForConnections(total: number): Promise<void> {
-      await waitFor(() => (t.server.stats() as { connections: { total: number } }).connections.total === total, `${total} open connections`);
+      await waitFor(
+        () => (t.server.stats() as { connections: { total: number } }).connections.total === total,
+        `${total} open connections`,
+      );
     }
 
     test('creating a user answers it and its first token, once', async () => {
@@ -128,7 +131,7 @@ for (const store of STORE_KINDS) {
       assertError(await t.api('GET', '/api/v1/users/nobody'), 404, 'user_not_found');
     });
 
-    test('disable, enable and role changes; disabling closes the user\'s streams', async () => {
+    test("disable, enable and role changes; disabling closes the user's streams", async () => {
       const vic = await t.createUser('vic');
       issued.push(vic.token);
       const reader = await SseReader.open(t.url, { token: vic.token });

@@ -63,7 +63,14 @@ describe('who may do what', () => {
   });
 
   test('a malformed Authorization header is 401', async () => {
-    for (const header of ['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', `Bearer ${t.adminToken} extra`, t.adminToken, `Token ${t.adminToken}`]) {
+    for (const header of [
+      'Basic dXNlcjpwYXNz',
+      'Bearer',
+      'Bearer ',
+      `Bearer ${t.adminToken} extra`,
+      t.adminToken,
+      `Token ${t.adminToken}`,
+    ]) {
       const res = await withHeader(t, '/api/v1/me', header);
       assertError(res, 401, 'unauthorized');
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
@@ -141,7 +148,10 @@ describe('who may do what', () => {
     const results = await flood(300, 30, () => t.api('GET', '/api/v1/me', { token }));
     for (const res of results) assertError(res, 401, 'unauthorized');
     const afterFlood = cacheStats(t);
-    assert.ok(afterFlood.databaseLookups - before.databaseLookups <= 1, `lookups grew by ${afterFlood.databaseLookups - before.databaseLookups}`);
+    assert.ok(
+      afterFlood.databaseLookups - before.databaseLookups <= 1,
+      `lookups grew by ${afterFlood.databaseLookups - before.databaseLookups}`,
+    );
     assert.ok(afterFlood.negativeHits - before.negativeHits >= 299 - 30, 'the negative cache answered');
     assert.ok(afterFlood.negativeSize >= 1);
   });

@@ -54,7 +54,17 @@ describe('benchmark harness, small run', () => {
     try {
       const result = await runSustained(
         target,
-        { transport: 'mixed', subscribers: 60, perProcess: 60, concurrency: 32, rate: 20, seconds: 2, warmupSeconds: 1, intervalSeconds: 1, drainMs: 500 },
+        {
+          transport: 'mixed',
+          subscribers: 60,
+          perProcess: 60,
+          concurrency: 32,
+          rate: 20,
+          seconds: 2,
+          warmupSeconds: 1,
+          intervalSeconds: 1,
+          drainMs: 500,
+        },
         (line) => log.push(line),
       );
       const context = `\n${log.join('\n')}`;

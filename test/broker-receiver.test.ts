@@ -35,7 +35,12 @@ describe('broker receiver', () => {
     const { receiver } = receiverOver(parts);
     const reader = new FakeConnection('reader', principal(2));
     parts.hub.attach(reader, undefined);
-    const stored = await parts.codes.insert({ code: 'FROM-B', value: null, type: null, message: null, ttlSeconds: null, source: 'api' }, 'from-b', 1, Date.now());
+    const stored = await parts.codes.insert(
+      { code: 'FROM-B', value: null, type: null, message: null, ttlSeconds: null, source: 'api' },
+      'from-b',
+      1,
+      Date.now(),
+    );
     receiver.deliver({ type: 'code', node: 'node-b', code: stored });
     receiver.deliver({ type: 'revoke', node: 'node-b', id: stored.id });
     await tick();
@@ -63,7 +68,14 @@ describe('broker receiver', () => {
   test('catching up delivers the live codes it missed in id order, then the revokes of codes it holds', async () => {
     const parts = coreParts();
     const { receiver, polls } = receiverOver(parts);
-    const draft = (text: string, ttlSeconds: number | null = null) => ({ code: text, value: null, type: null, message: null, ttlSeconds, source: 'api' });
+    const draft = (text: string, ttlSeconds: number | null = null) => ({
+      code: text,
+      value: null,
+      type: null,
+      message: null,
+      ttlSeconds,
+      source: 'api',
+    });
     // Codes 1 and 2 reached this node; 3 to 6 were published while its broker was away.
     for (let id = 1; id <= 6; id++) await parts.codes.insert(draft(`C${id}`), `c${id}`, 1, Date.now());
     for (const id of [1, 2]) parts.hub.broadcastCode((await parts.codes.byId(id))!);

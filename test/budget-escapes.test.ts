@@ -22,7 +22,8 @@ function rawSession(t: TestServer, token: string): Promise<{ ws: WebSocket; answ
     ws.on('message', (raw) => {
       const text = raw.toString();
       if (text.startsWith('0')) ws.send(`40${JSON.stringify({ token })}`);
-      else if (text === '2') ws.send('3'); // answer engine.io's heartbeat: only a defence ends it
+      else if (text === '2')
+        ws.send('3'); // answer engine.io's heartbeat: only a defence ends it
       else if (text.startsWith('40') || text.startsWith('44')) resolve({ ws, answer: text, closed });
     });
   });
@@ -96,11 +97,18 @@ describe('connections that never authenticate', () => {
     poke();
     const timer = setInterval(poke, 300);
     try {
-      await waitFor(() => held.every((socket) => socket.destroyed || socket.readableEnded), 'every unauthenticated connection closed', 4000);
+      await waitFor(
+        () => held.every((socket) => socket.destroyed || socket.readableEnded),
+        'every unauthenticated connection closed',
+        4000,
+      );
     } finally {
       clearInterval(timer);
     }
-    assert.ok(answers.some((a) => /^HTTP\/1\.1 200/.test(a) && /connection: close/i.test(a)), 'answered, with Connection: close');
+    assert.ok(
+      answers.some((a) => /^HTTP\/1\.1 200/.test(a) && /connection: close/i.test(a)),
+      'answered, with Connection: close',
+    );
     for (const socket of held) socket.destroy();
     // The budget is free for an admin who comes next.
     await waitFor(() => pendingOf(t) === 0, 'no pending connection');
@@ -141,7 +149,8 @@ describe('floods the message budget cannot see, and acks beyond history', () => 
       if (when === 'acked while held') assert.equal((await t.api('POST', `/api/v1/codes/${id}/ack`, { token: a.token })).status, 200);
       await t.publish(`OLD-${when.length}-2`);
       await t.publish(`OLD-${when.length}-3`); // the first has left the history (2)
-      if (when === 'loaded from the database') assert.equal((await t.api('POST', `/api/v1/codes/${id}/ack`, { token: a.token })).status, 200);
+      if (when === 'loaded from the database')
+        assert.equal((await t.api('POST', `/api/v1/codes/${id}/ack`, { token: a.token })).status, 200);
       assert.equal((await t.api('DELETE', `/api/v1/codes/${id}`)).status, 200);
       const again = await t.api('POST', `/api/v1/codes/${id}/ack`, { token: b.token });
       assert.equal(again.status, 409);

@@ -33,7 +33,9 @@ const CATCH_UP_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-test(`chaos: ${CLIENTS_PER_KIND * CHAOS_KINDS.length} subscribers behind a cutting proxy for ${CHAOS_SECONDS} s end with exactly the unrevoked codes`, { timeout: (CHAOS_SECONDS + 180) * 1000 }, async (t) => {
+test(`chaos: ${CLIENTS_PER_KIND * CHAOS_KINDS.length} subscribers behind a cutting proxy for ${CHAOS_SECONDS} s end with exactly the unrevoked codes`, {
+  timeout: (CHAOS_SECONDS + 180) * 1000,
+}, async (t) => {
   assert.ok(Number.isFinite(CHAOS_SECONDS) && CHAOS_SECONDS > 0, 'CHAOS_SECONDS must be a positive number');
   t.diagnostic(`CHAOS_SEED=${SEED} CHAOS_SECONDS=${CHAOS_SECONDS}`);
   const random = seededRandom(SEED);
@@ -80,7 +82,12 @@ test(`chaos: ${CLIENTS_PER_KIND * CHAOS_KINDS.length} subscribers behind a cutti
         absent.client.comeBack();
         absent = undefined;
       }
-      if (!absent && absencesTaken < absences && Date.now() < until && Date.now() - started >= ((absencesTaken + 0.5) * CHAOS_SECONDS * 1000) / absences) {
+      if (
+        !absent &&
+        absencesTaken < absences &&
+        Date.now() < until &&
+        Date.now() - started >= ((absencesTaken + 0.5) * CHAOS_SECONDS * 1000) / absences
+      ) {
         const client = clients[Math.floor(random() * clients.length)] as ChaosClient;
         client.goAway();
         absent = { client, backAfter: published.length + HISTORY + 5 };
@@ -112,16 +119,25 @@ test(`chaos: ${CLIENTS_PER_KIND * CHAOS_KINDS.length} subscribers behind a cutti
 
     const expected = published.filter((id) => !revoked.has(id));
     const counts = proxy.counts;
-    t.diagnostic(`published ${published.length}, revoked ${revoked.size}; proxy accepted ${counts.accepted}, cut ${counts.cuts} at once and ${counts.midFrame} mid-frame`);
+    t.diagnostic(
+      `published ${published.length}, revoked ${revoked.size}; proxy accepted ${counts.accepted}, cut ${counts.cuts} at once and ${counts.midFrame} mid-frame`,
+    );
     for (const c of clients) t.diagnostic(`${c.name}: ${c.hellos - 1} reconnects, ${c.revokes} revokes, ${c.resets} resets`);
 
     assert.ok(counts.cuts + counts.midFrame > 0 && clients.some((c) => c.hellos > 1), 'the proxy cut connections and clients came back');
     assert.ok(revoked.size > 0, 'some codes were revoked');
     assert.ok(clients.reduce((n, c) => n + c.resets, 0) >= absences, 'each client away longer than history reaches was told reset');
-    assert.deepEqual(clients.flatMap((c) => c.failures), [], 'no code twice, none out of order, no revoke before its code');
+    assert.deepEqual(
+      clients.flatMap((c) => c.failures),
+      [],
+      'no code twice, none out of order, no revoke before its code',
+    );
     for (const client of clients) {
       const held = [...client.held.keys()];
-      const wrong = { stillHeldThoughRevoked: held.filter((id) => revoked.has(id)), missing: expected.filter((id) => !client.held.has(id)) };
+      const wrong = {
+        stillHeldThoughRevoked: held.filter((id) => revoked.has(id)),
+        missing: expected.filter((id) => !client.held.has(id)),
+      };
       assert.deepEqual(wrong, { stillHeldThoughRevoked: [], missing: [] }, `${client.name} holds every unrevoked code and no revoked one`);
       assert.deepEqual(held, expected, `${client.name} holds them in order`);
     }

@@ -21,11 +21,14 @@ function stdoutLines(p: { stdout: string }): string[] {
 
 /** Waits until a spawned listener has printed `count` lines on stdout. */
 async function waitForLines(p: Spawned, count: number, timeoutMs = 10_000): Promise<string[]> {
-  await waitFor(() => stdoutLines(p).length >= count || p.exit !== undefined, `${count} line(s) from listen`, timeoutMs).catch((error: Error) => {
-    throw new Error(`${error.message}\nstdout:\n${p.stdout}\nstderr:\n${p.stderr}`);
-  });
+  await waitFor(() => stdoutLines(p).length >= count || p.exit !== undefined, `${count} line(s) from listen`, timeoutMs).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\nstdout:\n${p.stdout}\nstderr:\n${p.stderr}`);
+    },
+  );
   const lines = stdoutLines(p);
-  if (lines.length < count) throw new Error(`listen exited (${JSON.stringify(p.exit)}) after ${lines.length} line(s)\nstdout:\n${p.stdout}\nstderr:\n${p.stderr}`);
+  if (lines.length < count)
+    throw new Error(`listen exited (${JSON.stringify(p.exit)}) after ${lines.length} line(s)\nstdout:\n${p.stdout}\nstderr:\n${p.stderr}`);
   return lines;
 }
 
@@ -69,7 +72,10 @@ describe('codecast publish', () => {
   });
 
   test('publishes with every option and prints "published #N CODE to K connection(s)"', async () => {
-    const result = await runCli(['publish', 'CLI-FIRST', '--value', '2.5', '--type', 'drop', '--message', 'hello there', '--ttl', '120'], env);
+    const result = await runCli(
+      ['publish', 'CLI-FIRST', '--value', '2.5', '--type', 'drop', '--message', 'hello there', '--ttl', '120'],
+      env,
+    );
     assert.equal(result.code, 0, result.stderr);
     const match = result.stdout.match(/^published #(\d+) CLI-FIRST to 1 connection\(s\)\n$/);
     assert.ok(match, `stdout: ${JSON.stringify(result.stdout)}`);
@@ -184,7 +190,19 @@ describe('codecast publish', () => {
   test('publish --help and listen --help describe every flag and the environment fallbacks', async () => {
     const publishHelp = await runCli(['publish', '--help'], {});
     assert.equal(publishHelp.code, 0);
-    for (const flag of ['--value', '--type', '--message', '--ttl', '--source', '--idempotency-key', '--url', '--token', '--json', 'CODECAST_URL', 'CODECAST_TOKEN']) {
+    for (const flag of [
+      '--value',
+      '--type',
+      '--message',
+      '--ttl',
+      '--source',
+      '--idempotency-key',
+      '--url',
+      '--token',
+      '--json',
+      'CODECAST_URL',
+      'CODECAST_TOKEN',
+    ]) {
       assert.ok(publishHelp.stdout.includes(flag), `publish --help mentions ${flag}:\n${publishHelp.stdout}`);
     }
     const listenHelp = await runCli(['listen', '--help'], {});
@@ -198,7 +216,18 @@ describe('codecast publish', () => {
   });
 
   test('--help works on every command', async () => {
-    const commands = [['serve'], ['migrate'], ['user', 'add'], ['user', 'list'], ['user', 'disable'], ['user', 'enable'], ['token', 'create'], ['token', 'revoke'], ['publish'], ['listen']];
+    const commands = [
+      ['serve'],
+      ['migrate'],
+      ['user', 'add'],
+      ['user', 'list'],
+      ['user', 'disable'],
+      ['user', 'enable'],
+      ['token', 'create'],
+      ['token', 'revoke'],
+      ['publish'],
+      ['listen'],
+    ];
     const results = await Promise.all(commands.map((c) => runCli([...c, '--help'], {})));
     results.forEach((result, i) => {
       const name = commands[i]!.join(' ');
@@ -291,7 +320,11 @@ describe('codecast listen', () => {
   });
 
   test('an unknown token: exit 1 with "refused"', async () => {
-    const result = await runCli(['listen'], { CODECAST_URL: t.url, CODECAST_TOKEN: 'cc_unknown-token-0000000000000000000000000000' }, 10_000);
+    const result = await runCli(
+      ['listen'],
+      { CODECAST_URL: t.url, CODECAST_TOKEN: 'cc_unknown-token-0000000000000000000000000000' },
+      10_000,
+    );
     assert.equal(result.code, 1);
     assert.match(result.stderr, /refused \(401\)/);
     assert.equal(result.stdout, '');

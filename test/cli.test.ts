@@ -87,153 +87,161 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-for (const store of STORE_KINDS) describe(`migrate, user and token commands on one database (${store})`, () => {
-  // An SQLite path in a folder that does not exist yet, or an empty PostgreSQL database.
-  const sqlite = store === 'sqlite' ? tempDatabase() : undefined;
-  let postgres: TestDatabase | undefined;
-  const db = { get url(): string { return sqlite?.url ?? (postgres as TestDatabase).url; } };
-  const env: Record<string, string> = { LOG_LEVEL: 'silent' };
-  let server: ServeProcess | undefined;
-  let aliceToken = '';
-  let bobToken = '';
+for (const store of STORE_KINDS)
+  describe(`migrate, user and token commands on one database (${store})`, () => {
+    // An SQLite path in a folder that does not exist yet, or an empty PostgreSQL database.
+    const sqlite = store === 'sqlite' ? tempDatabase() : undefined;
+    let postgres: TestDatabase | undefined;
+    const db = {
+      get url(): string {
+        return sqlite?.url ?? (postgres as TestDatabase).url;
+      },
+    };
+    const env: Record<string, string> = { LOG_LEVEL: 'silent' };
+    let server: ServeProcess | undefined;
+    let aliceToken = '';
+    let bobToken = '';
 
-  before(async () => {
-    if (store === 'postgres') postgres = await createTestDatabase('cli');
-    env.DATABASE_URL = db.url;
+    before(async () => {
+      if (store === 'postgres') postgres = await createTestDatabase('cli');
+      env.DATABASE_URL = db.url;
+    });
+    after(async () => {
+      server?.process.kill();
+      await server?.process.exited;
+      await postgres?.drop();
+    });
+
+    test('migrate creates the database, says it is up to date, and can run again', async () => {
+      if (sqlite) assert.equal(existsSync(sqlite.path), false);
+      const first = await runCli(['migrate'], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /up to date/i);
+      if (sqlite) assert.equal(existsSync(sqlite.path), true, 'the SQLite file exists after migrate');
+
+      const second = await runCli(['migrate'], env);
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stdout, /up to date/i);
+      assert.equal(second.stderr, '');
+    });
+
+    test('user add prints the token alone on the last line; --admin makes an admin; a repeat name fails', async () => {
+      aliceToken = printedToken(await runCli(['user', 'add', 'alice'], env), 'user add alice');
+      bobToken = printedToken(await runCli(['user', 'add', 'bob', '--admin'], env), 'user add bob --admin');
+      assert.notEqual(aliceToken, bobToken);
+
+      const again = await runCli(['user', 'add', 'alice'], env);
+      assert.notEqual(again.code, 0, 'adding an existing user must fail');
+      assert.equal(again.signal, null);
+      assert.match(again.stderr, /alice/);
+      assert.match(again.stderr, /exists/i);
+      assert.equal(tokenLines(again.stdout).length, 0, `no token is printed: ${again.stdout}`);
+    });
+
+    test('the printed tokens work against a running server, with their roles', async () => {
+      // bob is an admin already, so serve must not create (or print) a first admin.
+      server = await startServe(serverEnv(db.url, { CODECAST_AUTH_POLL_MS: '200' }));
+      assert.equal(tokenLines(server.process.stdout).length, 0, `no token is printed:\n${server.process.stdout}`);
+
+      const alice = await me(server, aliceToken)();
+      assert.equal(alice.status, 200, JSON.stringify(alice.body));
+      assert.equal(alice.body.user.username, 'alice');
+      assert.equal(alice.body.user.role, 'user');
+
+      const bob = await me(server, bobToken)();
+      assert.equal(bob.status, 200, JSON.stringify(bob.body));
+      assert.equal(bob.body.user.username, 'bob');
+      assert.equal(bob.body.user.role, 'admin');
+
+      assert.equal((await request(`${server.url}/api/v1/stats`, { token: bobToken })).status, 200);
+      assert.equal((await request(`${server.url}/api/v1/stats`, { token: aliceToken })).status, 403);
+    });
+
+    test('user list shows both users with role and status', async () => {
+      const result = await runCli(['user', 'list'], env);
+      assert.equal(result.code, 0, result.stderr);
+      const users = parseUserList(result.stdout);
+      assert.deepEqual([...users.keys()].sort(), ['alice', 'bob']);
+      assert.deepEqual(users.get('alice'), { role: 'user', status: 'active' });
+      assert.deepEqual(users.get('bob'), { role: 'admin', status: 'active' });
+    });
+
+    test('user disable and user enable change the status, and the running server follows', async () => {
+      assert.ok(server);
+      const disable = await runCli(['user', 'disable', 'alice'], env);
+      assert.equal(disable.code, 0, disable.stderr);
+      assert.match(disable.stdout, /alice/);
+      const [listed, refused] = await Promise.all([
+        runCli(['user', 'list'], env),
+        waitForStatus(me(server, aliceToken), 403, 'the disabled user to be refused'),
+      ]);
+      assert.deepEqual(parseUserList(listed.stdout).get('alice'), { role: 'user', status: 'disabled' });
+      assert.deepEqual(parseUserList(listed.stdout).get('bob'), { role: 'admin', status: 'active' });
+      assert.equal(refused.body.error, 'user_disabled');
+
+      const enable = await runCli(['user', 'enable', 'alice'], env);
+      assert.equal(enable.code, 0, enable.stderr);
+      const [relisted] = await Promise.all([
+        runCli(['user', 'list'], env),
+        waitForStatus(me(server, aliceToken), 200, 'the enabled user to be accepted again'),
+      ]);
+      assert.deepEqual(parseUserList(relisted.stdout).get('alice'), { role: 'user', status: 'active' });
+    });
+
+    test('token create prints a working token alone on the last line; token revoke withdraws it', async () => {
+      assert.ok(server);
+      const laptop = printedToken(
+        await runCli(['token', 'create', 'alice', '--label', 'laptop'], env),
+        'token create alice --label laptop',
+      );
+      assert.notEqual(laptop, aliceToken);
+
+      const who = await me(server, laptop)();
+      assert.equal(who.status, 200, JSON.stringify(who.body));
+      assert.equal(who.body.user.username, 'alice');
+      const tokenId: number = who.body.tokenId;
+
+      const detail = await request(`${server.url}/api/v1/users/alice`, { token: bobToken });
+      assert.equal(detail.status, 200);
+      const info = detail.body.tokens.find((t: { id: number }) => t.id === tokenId);
+      assert.ok(info, `token ${tokenId} is listed for alice`);
+      assert.equal(info.label, 'laptop');
+      assert.equal(info.revokedAt, null);
+
+      const revoke = await runCli(['token', 'revoke', String(tokenId)], env);
+      assert.equal(revoke.code, 0, revoke.stderr);
+      assert.match(revoke.stdout, new RegExp(`\\b${tokenId}\\b`));
+
+      const refused = await waitForStatus(me(server, laptop), 401, 'the revoked token to be refused');
+      assert.equal(refused.body.error, 'unauthorized');
+      // Only that token: alice's first token still works.
+      assert.equal((await me(server, aliceToken)()).status, 200);
+      const after = await request(`${server.url}/api/v1/users/alice`, { token: bobToken });
+      assert.notEqual(after.body.tokens.find((t: { id: number }) => t.id === tokenId).revokedAt, null);
+    });
+
+    test('token revoke of an unknown or malformed id fails clearly', async () => {
+      const [unknown, malformed, noUser] = await Promise.all([
+        runCli(['token', 'revoke', '99999'], env),
+        runCli(['token', 'revoke', 'abc'], env),
+        runCli(['token', 'create', 'nobody'], env),
+      ]);
+      assert.notEqual(unknown.code, 0);
+      assert.equal(unknown.signal, null);
+      assert.match(unknown.stderr, /no token/i);
+      assert.doesNotMatch(unknown.stdout, /revoked/i);
+
+      assert.notEqual(malformed.code, 0);
+      assert.equal(malformed.signal, null);
+      assert.match(malformed.stderr, /"abc"/);
+      assert.match(malformed.stderr, /not a token id|whole number/i);
+      assert.doesNotMatch(malformed.stdout, /revoked/i);
+
+      assert.notEqual(noUser.code, 0);
+      assert.match(noUser.stderr, /nobody/);
+      assert.equal(tokenLines(noUser.stdout).length, 0);
+    });
   });
-  after(async () => {
-    server?.process.kill();
-    await server?.process.exited;
-    await postgres?.drop();
-  });
-
-  test('migrate creates the database, says it is up to date, and can run again', async () => {
-    if (sqlite) assert.equal(existsSync(sqlite.path), false);
-    const first = await runCli(['migrate'], env);
-    assert.equal(first.code, 0, first.stderr);
-    assert.match(first.stdout, /up to date/i);
-    if (sqlite) assert.equal(existsSync(sqlite.path), true, 'the SQLite file exists after migrate');
-
-    const second = await runCli(['migrate'], env);
-    assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /up to date/i);
-    assert.equal(second.stderr, '');
-  });
-
-  test('user add prints the token alone on the last line; --admin makes an admin; a repeat name fails', async () => {
-    aliceToken = printedToken(await runCli(['user', 'add', 'alice'], env), 'user add alice');
-    bobToken = printedToken(await runCli(['user', 'add', 'bob', '--admin'], env), 'user add bob --admin');
-    assert.notEqual(aliceToken, bobToken);
-
-    const again = await runCli(['user', 'add', 'alice'], env);
-    assert.notEqual(again.code, 0, 'adding an existing user must fail');
-    assert.equal(again.signal, null);
-    assert.match(again.stderr, /alice/);
-    assert.match(again.stderr, /exists/i);
-    assert.equal(tokenLines(again.stdout).length, 0, `no token is printed: ${again.stdout}`);
-  });
-
-  test('the printed tokens work against a running server, with their roles', async () => {
-    // bob is an admin already, so serve must not create (or print) a first admin.
-    server = await startServe(serverEnv(db.url, { CODECAST_AUTH_POLL_MS: '200' }));
-    assert.equal(tokenLines(server.process.stdout).length, 0, `no token is printed:\n${server.process.stdout}`);
-
-    const alice = await me(server, aliceToken)();
-    assert.equal(alice.status, 200, JSON.stringify(alice.body));
-    assert.equal(alice.body.user.username, 'alice');
-    assert.equal(alice.body.user.role, 'user');
-
-    const bob = await me(server, bobToken)();
-    assert.equal(bob.status, 200, JSON.stringify(bob.body));
-    assert.equal(bob.body.user.username, 'bob');
-    assert.equal(bob.body.user.role, 'admin');
-
-    assert.equal((await request(`${server.url}/api/v1/stats`, { token: bobToken })).status, 200);
-    assert.equal((await request(`${server.url}/api/v1/stats`, { token: aliceToken })).status, 403);
-  });
-
-  test('user list shows both users with role and status', async () => {
-    const result = await runCli(['user', 'list'], env);
-    assert.equal(result.code, 0, result.stderr);
-    const users = parseUserList(result.stdout);
-    assert.deepEqual([...users.keys()].sort(), ['alice', 'bob']);
-    assert.deepEqual(users.get('alice'), { role: 'user', status: 'active' });
-    assert.deepEqual(users.get('bob'), { role: 'admin', status: 'active' });
-  });
-
-  test('user disable and user enable change the status, and the running server follows', async () => {
-    assert.ok(server);
-    const disable = await runCli(['user', 'disable', 'alice'], env);
-    assert.equal(disable.code, 0, disable.stderr);
-    assert.match(disable.stdout, /alice/);
-    const [listed, refused] = await Promise.all([
-      runCli(['user', 'list'], env),
-      waitForStatus(me(server, aliceToken), 403, 'the disabled user to be refused'),
-    ]);
-    assert.deepEqual(parseUserList(listed.stdout).get('alice'), { role: 'user', status: 'disabled' });
-    assert.deepEqual(parseUserList(listed.stdout).get('bob'), { role: 'admin', status: 'active' });
-    assert.equal(refused.body.error, 'user_disabled');
-
-    const enable = await runCli(['user', 'enable', 'alice'], env);
-    assert.equal(enable.code, 0, enable.stderr);
-    const [relisted] = await Promise.all([
-      runCli(['user', 'list'], env),
-      waitForStatus(me(server, aliceToken), 200, 'the enabled user to be accepted again'),
-    ]);
-    assert.deepEqual(parseUserList(relisted.stdout).get('alice'), { role: 'user', status: 'active' });
-  });
-
-  test('token create prints a working token alone on the last line; token revoke withdraws it', async () => {
-    assert.ok(server);
-    const laptop = printedToken(await runCli(['token', 'create', 'alice', '--label', 'laptop'], env), 'token create alice --label laptop');
-    assert.notEqual(laptop, aliceToken);
-
-    const who = await me(server, laptop)();
-    assert.equal(who.status, 200, JSON.stringify(who.body));
-    assert.equal(who.body.user.username, 'alice');
-    const tokenId: number = who.body.tokenId;
-
-    const detail = await request(`${server.url}/api/v1/users/alice`, { token: bobToken });
-    assert.equal(detail.status, 200);
-    const info = detail.body.tokens.find((t: { id: number }) => t.id === tokenId);
-    assert.ok(info, `token ${tokenId} is listed for alice`);
-    assert.equal(info.label, 'laptop');
-    assert.equal(info.revokedAt, null);
-
-    const revoke = await runCli(['token', 'revoke', String(tokenId)], env);
-    assert.equal(revoke.code, 0, revoke.stderr);
-    assert.match(revoke.stdout, new RegExp(`\\b${tokenId}\\b`));
-
-    const refused = await waitForStatus(me(server, laptop), 401, 'the revoked token to be refused');
-    assert.equal(refused.body.error, 'unauthorized');
-    // Only that token: alice's first token still works.
-    assert.equal((await me(server, aliceToken)()).status, 200);
-    const after = await request(`${server.url}/api/v1/users/alice`, { token: bobToken });
-    assert.notEqual(after.body.tokens.find((t: { id: number }) => t.id === tokenId).revokedAt, null);
-  });
-
-  test('token revoke of an unknown or malformed id fails clearly', async () => {
-    const [unknown, malformed, noUser] = await Promise.all([
-      runCli(['token', 'revoke', '99999'], env),
-      runCli(['token', 'revoke', 'abc'], env),
-      runCli(['token', 'create', 'nobody'], env),
-    ]);
-    assert.notEqual(unknown.code, 0);
-    assert.equal(unknown.signal, null);
-    assert.match(unknown.stderr, /no token/i);
-    assert.doesNotMatch(unknown.stdout, /revoked/i);
-
-    assert.notEqual(malformed.code, 0);
-    assert.equal(malformed.signal, null);
-    assert.match(malformed.stderr, /"abc"/);
-    assert.match(malformed.stderr, /not a token id|whole number/i);
-    assert.doesNotMatch(malformed.stdout, /revoked/i);
-
-    assert.notEqual(noUser.code, 0);
-    assert.match(noUser.stderr, /nobody/);
-    assert.equal(tokenLines(noUser.stdout).length, 0);
-  });
-});
 
 describe('serve prints its addresses and, on a fresh database, the first admin token once', () => {
   test('without CODECAST_ADMIN_TOKEN: a new token, printed once, that works; not printed on the next start', async () => {
@@ -389,7 +397,11 @@ describe('a user disabled from the CLI while serve runs', () => {
 describe('bad configuration stops serve before it starts', () => {
   test('a bad CODECAST_MAX_CONNECTIONS and PORT are both named with what they accept, exit 2', async () => {
     const db = tempDatabase();
-    const result = await runCli(['serve'], { DATABASE_URL: db.url, CODECAST_MAX_CONNECTIONS: 'lots', PORT: '99999', HOST: '127.0.0.1' }, 10_000);
+    const result = await runCli(
+      ['serve'],
+      { DATABASE_URL: db.url, CODECAST_MAX_CONNECTIONS: 'lots', PORT: '99999', HOST: '127.0.0.1' },
+      10_000,
+    );
     assert.deepEqual({ code: result.code, signal: result.signal }, { code: 2, signal: null });
     const lines = result.stderr.split('\n');
     const maxLine = lines.find((line) => line.includes('CODECAST_MAX_CONNECTIONS'));

@@ -34,7 +34,10 @@ function assertWithdrawn(sub: Subscriber, reason: 'user_disabled' | 'token_revok
     assert.equal(sub.closeInfo?.reason, reason);
   }
   if (sub.transport === 'socketio') {
-    assert.deepEqual(sub.of('closing').map((e) => e.data), [{ reason }]);
+    assert.deepEqual(
+      sub.of('closing').map((e) => e.data),
+      [{ reason }],
+    );
     // A server-side disconnect: socket.io-client does not come back by itself.
     assert.equal(sub.closeInfo?.reason, 'io server disconnect');
   }
@@ -72,7 +75,10 @@ for (const store of STORE_KINDS) {
 
         before(async () => {
           // One after the other: if one cannot start, the one that did is still stopped in after().
-          t = await startTestServer({ CODECAST_HISTORY: '5', CODECAST_MAX_CONNECTIONS_PER_USER: '2', CODECAST_HEARTBEAT_SECONDS: '1' }, { store });
+          t = await startTestServer(
+            { CODECAST_HISTORY: '5', CODECAST_MAX_CONNECTIONS_PER_USER: '2', CODECAST_HEARTBEAT_SECONDS: '1' },
+            { store },
+          );
           capped = await startTestServer({ CODECAST_MAX_CONNECTIONS: '2' }, { store });
         });
         afterEach(async () => {
@@ -106,7 +112,10 @@ for (const store of STORE_KINDS) {
           assert.equal(typeof sub.codes[0].expiresAt, 'string');
           assert.equal(sub.codes[1].message, null);
           assert.ok(published[0].id < published[1].id && published[1].id < published[2].id);
-          assert.deepEqual(sub.events.map((e) => e.type), ['hello', 'code', 'code', 'code']);
+          assert.deepEqual(
+            sub.events.map((e) => e.type),
+            ['hello', 'code', 'code', 'code'],
+          );
         });
 
         test('after a gap, reconnecting with since gets exactly the missed codes in order, then live ones', async () => {
@@ -125,7 +134,11 @@ for (const store of STORE_KINDS) {
           const live = (await publish(t)).code.id;
           await again.waitForCodes(4);
           assert.deepEqual(again.codeIds, [...missed, live], 'no repeat, no gap, then live');
-          assert.deepEqual(again.events.map((e) => e.type), ['hello', 'code', 'code', 'code', 'code'], 'no reset inside history');
+          assert.deepEqual(
+            again.events.map((e) => e.type),
+            ['hello', 'code', 'code', 'code', 'code'],
+            'no reset inside history',
+          );
         });
 
         test('since beyond history (CODECAST_HISTORY=5): reset first, then the 5 held codes', async () => {
@@ -134,7 +147,10 @@ for (const store of STORE_KINDS) {
           for (let i = 0; i < 7; i++) ids.push((await publish(t)).code.id);
           const sub = await connect(t, { token: user.token, since: ids[0] as number });
           await sub.waitForCodes(5);
-          assert.deepEqual(sub.events.map((e) => e.type), ['hello', 'reset', 'code', 'code', 'code', 'code', 'code']);
+          assert.deepEqual(
+            sub.events.map((e) => e.type),
+            ['hello', 'reset', 'code', 'code', 'code', 'code', 'code'],
+          );
           assert.deepEqual(sub.of('reset')[0]?.data, { oldestId: ids[2], lastId: ids[6] });
           assert.deepEqual(sub.codeIds, ids.slice(2));
 
@@ -154,8 +170,14 @@ for (const store of STORE_KINDS) {
           const res = await t.api('DELETE', `/api/v1/codes/${a}`);
           assert.equal(res.status, 200);
           await sub.waitForEvent('revoke');
-          assert.deepEqual(sub.of('revoke').map((e) => e.data), [{ id: a }]);
-          assert.deepEqual(sub.events.map((e) => e.type), ['hello', 'code', 'code', 'revoke']);
+          assert.deepEqual(
+            sub.of('revoke').map((e) => e.data),
+            [{ id: a }],
+          );
+          assert.deepEqual(
+            sub.events.map((e) => e.type),
+            ['hello', 'code', 'code', 'revoke'],
+          );
 
           const replay = await connect(t, { token: user.token, since: a - 1 });
           const c = (await publish(t)).code.id;

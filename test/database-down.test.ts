@@ -46,7 +46,10 @@ describe('publishing while the database is down', () => {
     await assert.rejects(parts.publisher.revoke(published.id, admin), DatabaseUnavailableError);
     await tick();
     assert.deepEqual(reader.trail, [`code ${published.id}`]);
-    assert.deepEqual(parts.broker.published.map((m) => m.type), ['code']);
+    assert.deepEqual(
+      parts.broker.published.map((m) => m.type),
+      ['code'],
+    );
     parts.hub.detach(reader);
   });
 
@@ -107,7 +110,10 @@ describe('acks while the database is down', () => {
     assert.deepEqual(failures, [{ count: 1, kept: true }]);
     acks.down = false;
     await acknowledger.flush();
-    assert.deepEqual(acks.stored.map((a) => [a.codeId, a.userId]), [[1, 5]]);
+    assert.deepEqual(
+      acks.stored.map((a) => [a.codeId, a.userId]),
+      [[1, 5]],
+    );
     assert.equal(acknowledger.stats().pending, 0);
   });
 

@@ -40,10 +40,7 @@ describe('draftCode', () => {
   });
 
   test('keeps every given field', () => {
-    const draft = draftCode(
-      { code: 'X1', value: 3, type: 'drop', message: ' hello\nworld\tthere ', ttlSeconds: 60, source: 'cli' },
-      7,
-    );
+    const draft = draftCode({ code: 'X1', value: 3, type: 'drop', message: ' hello\nworld\tthere ', ttlSeconds: 60, source: 'cli' }, 7);
     assert.deepEqual(draft, { code: 'X1', value: 3, type: 'drop', message: 'hello\nworld\tthere', ttlSeconds: 60, source: 'cli' });
   });
 
@@ -192,11 +189,21 @@ describe('HistoryRing', () => {
   });
 
   test('starts from stored codes and a floor', () => {
-    const ring = new HistoryRing(5, [{ code: code(11), revoked: false }, { code: code(12), revoked: true }], 10);
+    const ring = new HistoryRing(
+      5,
+      [
+        { code: code(11), revoked: false },
+        { code: code(12), revoked: true },
+      ],
+      10,
+    );
     assert.equal(ring.lastId, 12);
     assert.equal(ring.covers(9), false);
     assert.equal(ring.covers(10), true);
-    assert.deepEqual([...ring.after(0, Date.now())].map((h) => h.code.id), [11]);
+    assert.deepEqual(
+      [...ring.after(0, Date.now())].map((h) => h.code.id),
+      [11],
+    );
     const empty = new HistoryRing(5, [], 42);
     assert.equal(empty.lastId, 42);
   });
@@ -220,12 +227,22 @@ describe('HistoryRing', () => {
     assert.deepEqual(ids(7), []);
     assert.deepEqual(ids(100), []);
     // Later, code 4 has expired too.
-    assert.deepEqual([...ring.after(0, Date.parse('2026-06-03T00:00:00Z'))].map((h) => h.code.id), [1, 2, 7]);
+    assert.deepEqual(
+      [...ring.after(0, Date.parse('2026-06-03T00:00:00Z'))].map((h) => h.code.id),
+      [1, 2, 7],
+    );
   });
 
   test('revokedSince() answers the revokes a client that last saw an id may have missed', () => {
     // Loaded at start revoked (12): when is unknown, so every resume past it is told.
-    const ring = new HistoryRing(4, [{ code: code(11), revoked: false }, { code: code(12), revoked: true }], 10);
+    const ring = new HistoryRing(
+      4,
+      [
+        { code: code(11), revoked: false },
+        { code: code(12), revoked: true },
+      ],
+      10,
+    );
     ring.push(code(13));
     ring.revoke(11); // while 13 was the newest
     ring.push(code(14));
@@ -360,7 +377,10 @@ test('settings that cannot work together, and REDIS_URL, stop the start', () => 
     }
   };
   assert.deepEqual(problemsOf({}), []);
-  assert.match(problemsOf({ CODECAST_HEARTBEAT_SECONDS: '120' }).join('\n'), /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/);
+  assert.match(
+    problemsOf({ CODECAST_HEARTBEAT_SECONDS: '120' }).join('\n'),
+    /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/,
+  );
   assert.match(problemsOf({ CODECAST_STALE_SECONDS: '10' }).join('\n'), /longer than CODECAST_PONG_INTERVAL_SECONDS/);
   assert.match(problemsOf({ REDIS_URL: 'redis://localhost:6379' }).join('\n'), /REDIS_URL/);
 });

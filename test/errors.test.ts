@@ -69,11 +69,7 @@ test('a body just under the limit is accepted', async () => {
 
 test('a body that is not JSON is 415 unsupported_media_type', async () => {
   assertPlainError(await raw('POST', '/api/v1/codes', 'code=A', 'text/plain'), 415, 'unsupported_media_type');
-  assertPlainError(
-    await raw('POST', '/api/v1/codes', 'code=A', 'application/x-www-form-urlencoded'),
-    415,
-    'unsupported_media_type',
-  );
+  assertPlainError(await raw('POST', '/api/v1/codes', 'code=A', 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type');
   assertPlainError(await raw('PUT', '/api/v1/settings', '{}', 'text/plain; charset=utf-8'), 415, 'unsupported_media_type');
 });
 

@@ -59,10 +59,11 @@ describe('rolling fan-out over several slices', () => {
 
     for (const sub of [...early, ...joiners]) await sub.waitForCodes(BURST, 20_000);
     await new Promise((resolve) => setTimeout(resolve, 200)); // room for a stray repeat to show
-    early.forEach((sub, i) => assert.deepEqual(sub.codeIds, ids, `early ${sub.transport} client ${i}: every code once, in order`));
-    joiners.forEach((sub, i) =>
-      assert.deepEqual(sub.codeIds, ids, `late ${sub.transport} client ${i}: replay then live, no gap, no repeat`),
-    );
+    for (const [i, sub] of early.entries())
+      assert.deepEqual(sub.codeIds, ids, `early ${sub.transport} client ${i}: every code once, in order`);
+    for (const [i, sub] of joiners.entries()) {
+      assert.deepEqual(sub.codeIds, ids, `late ${sub.transport} client ${i}: replay then live, no gap, no repeat`);
+    }
 
     // Live deliveries are counted once per connection per code, whatever slice wrote them.
     const stats = (await t.api('GET', '/api/v1/stats')).body;
@@ -122,6 +123,6 @@ describe('Socket.IO over polling, websocket and an upgrade, during a burst', () 
     const all = [...early, ...joiners];
     for (const sub of all) await sub.waitForCodes(ids.length, 20_000);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    all.forEach((sub, i) => assert.deepEqual(sub.codeIds, ids, `Socket.IO client ${i}: every code once, in order`));
+    for (const [i, sub] of all.entries()) assert.deepEqual(sub.codeIds, ids, `Socket.IO client ${i}: every code once, in order`);
   });
 });

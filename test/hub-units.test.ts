@@ -6,7 +6,13 @@ import { describe, test } from 'node:test';
 import { DeliveryLedger, HistoryRing, Hub, isSlowConsumer, writesBehind, type HubOptions } from '../src/hub/index.js';
 import { code, EventEncoder, FakeConnection, outage, principal } from './support/fakes.js';
 
-const OPTIONS: HubOptions = { maxConnections: 1000, maxConnectionsPerUser: 1000, connectionQueue: 3, heartbeatMs: 60_000, staleMs: 120_000 };
+const OPTIONS: HubOptions = {
+  maxConnections: 1000,
+  maxConnectionsPerUser: 1000,
+  connectionQueue: 3,
+  heartbeatMs: 60_000,
+  staleMs: 120_000,
+};
 
 function hubWith(deliveries = new DeliveryLedger(), options: Partial<HubOptions> = {}) {
   const hub = new Hub({ ...OPTIONS, ...options }, new HistoryRing(100), undefined, deliveries);

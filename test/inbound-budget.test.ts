@@ -17,7 +17,6 @@ import { waitFor } from './support/sse.js';
 const QUIET = { CODECAST_AUTH_POLL_MS: '600000' };
 
 let t: TestServer;
-let attacker: { id: number; token: string };
 let ordinary: { id: number; token: string };
 /** The ordinary user of the HTTP flood's own server. */
 let bystanderToken: string;
@@ -27,7 +26,6 @@ before(async () => {
   // flood off. The auth watcher polls the database every second by default:
   // slowed down, it cannot be taken for a statement an ack ran.
   t = await startTestServer({ CODECAST_MAX_CONNECTIONS_PER_USER: '50', ...QUIET });
-  attacker = await t.createUser('flooder');
   ordinary = await t.createUser('ordinary');
 });
 after(async () => {
@@ -85,7 +83,11 @@ function floodWs(ws: WebSocket, send: (ws: WebSocket) => void, max = 50_000): nu
   return sent;
 }
 
-async function openSocketIo(token: string, transport: 'websocket' | 'polling', namespace = '/'): Promise<{ socket: Socket; closing: any[]; disconnected: Promise<string> }> {
+async function openSocketIo(
+  token: string,
+  transport: 'websocket' | 'polling',
+  namespace = '/',
+): Promise<{ socket: Socket; closing: any[]; disconnected: Promise<string> }> {
   const socket = io(`${t.url}${namespace === '/' ? '' : namespace}`, {
     path: '/socket.io/',
     transports: [transport],
@@ -114,7 +116,10 @@ async function bystanders(server: TestServer = t): Promise<Subscriber[]> {
   ];
   return Promise.all(
     kinds.map(([kind, engineTransports]) =>
-      connectSubscriber(kind, server.url, { token: server === t ? ordinary.token : bystanderToken, ...(engineTransports ? { engineTransports } : {}) }),
+      connectSubscriber(kind, server.url, {
+        token: server === t ? ordinary.token : bystanderToken,
+        ...(engineTransports ? { engineTransports } : {}),
+      }),
     ),
   );
 }
@@ -396,8 +401,7 @@ describe('acks of revoked and expired codes are refused, by one rule on every pa
     const wait = Date.parse(record.body.code.expiresAt) - Date.now() + 50;
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
 
-    const http = (id: number) =>
-      t.api('POST', `/api/v1/codes/${id}/ack`, { token: ordinary.token });
+    const http = (id: number) => t.api('POST', `/api/v1/codes/${id}/ack`, { token: ordinary.token });
     const revokedHttp = await http(revoked.id);
     assert.equal(revokedHttp.status, 409);
     assert.equal(revokedHttp.body.error, 'code_revoked');

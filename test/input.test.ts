@@ -30,7 +30,22 @@ function assertError(res: ApiResponse, status: number, error: string, what: stri
  * Spellings of 2 (or of nothing) that Number() or Ajv's coercion would take;
  * each is percent-encoded as a client would put it in a URL.
  */
-const NOT_PLAIN = ['0x2', '2e0', '+2', '0b10', ' 2', '2 ', '\u0662', '', '-2', '2.0', '9007199254740992', '99999999999999999999', '0o2', '\u20022'];
+const NOT_PLAIN = [
+  '0x2',
+  '2e0',
+  '+2',
+  '0b10',
+  ' 2',
+  '2 ',
+  '\u0662',
+  '',
+  '-2',
+  '2.0',
+  '9007199254740992',
+  '99999999999999999999',
+  '0o2',
+  '\u20022',
+];
 const enc = encodeURIComponent;
 
 describe('numeric ids and query parameters take plain decimal digits only', () => {
@@ -70,7 +85,10 @@ describe('numeric ids and query parameters take plain decimal digits only', () =
     assert.equal((await t.api('GET', '/api/v1/codes/2')).status, 200);
     assert.equal((await t.api('GET', '/api/v1/codes/002')).body.code.id, 2);
     const list = await t.api('GET', '/api/v1/codes?since=1&limit=5');
-    assert.deepEqual(list.body.codes.map((c: { id: number }) => c.id), [2]);
+    assert.deepEqual(
+      list.body.codes.map((c: { id: number }) => c.id),
+      [2],
+    );
   });
 
   test('a repeated parameter is not a number either', async () => {
@@ -152,8 +170,25 @@ describe('codes: one spelling, nothing invisible', () => {
   });
 
   const INVISIBLE = [
-    '\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e',
-    '\u2066', '\u2067', '\u2068', '\u2069', '\ufeff', '\u00ad', '\u2060', '\u061c', '\u180e',
+    '\u200b',
+    '\u200c',
+    '\u200d',
+    '\u200e',
+    '\u200f',
+    '\u202a',
+    '\u202b',
+    '\u202c',
+    '\u202d',
+    '\u202e',
+    '\u2066',
+    '\u2067',
+    '\u2068',
+    '\u2069',
+    '\ufeff',
+    '\u00ad',
+    '\u2060',
+    '\u061c',
+    '\u180e',
   ];
 
   test('bidirectional overrides, isolates and other format characters are refused in codes, naming the field', async () => {
@@ -275,7 +310,9 @@ describe('a database that already holds names differing only by case', () => {
       const kysely = new Kysely<any>({ dialect: new SqliteDialect({ database: db }) });
       const migrated = await new Migrator({ db: kysely, provider: migrationProvider('sqlite') }).migrateTo('0001_initial');
       assert.equal(migrated.error, undefined);
-      db.prepare("insert into users (username, role, disabled, created_at) values ('carol', 'admin', 0, 'x'), ('Carol', 'user', 0, 'x'), ('dave', 'user', 0, 'x')").run();
+      db.prepare(
+        "insert into users (username, role, disabled, created_at) values ('carol', 'admin', 0, 'x'), ('Carol', 'user', 0, 'x'), ('dave', 'user', 0, 'x')",
+      ).run();
       await kysely.destroy();
 
       await assert.rejects(Store.open({ driver: 'sqlite', path }), (error: Error) => {
@@ -289,9 +326,17 @@ describe('a database that already holds names differing only by case', () => {
       // The CLI's start says so in one line, with no stack and exit status 1.
       const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: `sqlite:${path}`, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' };
       delete env.CODECAST_ADMIN_TOKEN;
-      const serve = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+      const serve = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
       assert.equal(serve.status, 1, serve.stderr);
-      assert.match(serve.stderr, /^codecast: cannot open the database sqlite:\S+: the database holds user names that differ only by case \(\[(carol, Carol|Carol, carol)\]\)/);
+      assert.match(
+        serve.stderr,
+        /^codecast: cannot open the database sqlite:\S+: the database holds user names that differ only by case \(\[(carol, Carol|Carol, carol)\]\)/,
+      );
       assert.equal(serve.stderr.trim().split('\n').length, 1, serve.stderr);
       assert.doesNotMatch(serve.stderr, /SqliteError|SQLITE_|\n\s+at /);
       // Nothing was changed: both names are there, no index was made.
@@ -345,7 +390,14 @@ describe('Idempotency-Keys are per admin, and compare what a request means', () 
   test('requests that mean the same are the same: trimming, NFC and defaults', async () => {
     const first = await publish(ADMIN_TOKEN, 'meaning-1', { code: ' A ' });
     assert.equal(first.status, 201);
-    const same = await publish(ADMIN_TOKEN, 'meaning-1', { code: 'A', value: null, type: null, message: null, ttlSeconds: null, source: 'api' });
+    const same = await publish(ADMIN_TOKEN, 'meaning-1', {
+      code: 'A',
+      value: null,
+      type: null,
+      message: null,
+      ttlSeconds: null,
+      source: 'api',
+    });
     assert.equal(same.status, 200, JSON.stringify(same.body));
     assert.equal(same.body.code.id, first.body.code.id);
 

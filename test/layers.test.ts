@@ -81,9 +81,18 @@ function importsOf(file: string): Import[] {
     if (!target.startsWith(SRC)) continue;
     // `import { type A, type B }` is as erased as `import type { A, B }`.
     const braced = /^\{([^}]*)\}$/.exec(clause.trim())?.[1];
-    const names = braced?.split(',').map((name) => name.trim()).filter(Boolean) ?? [];
+    const names =
+      braced
+        ?.split(',')
+        .map((name) => name.trim())
+        .filter(Boolean) ?? [];
     const inlineTypes = names.length > 0 && names.every((name) => name.startsWith('type '));
-    found.push({ from: moduleOf(file), to: moduleOf(target), typeOnly: typeKeyword !== undefined || inlineTypes, file: relative(SRC, file) });
+    found.push({
+      from: moduleOf(file),
+      to: moduleOf(target),
+      typeOnly: typeKeyword !== undefined || inlineTypes,
+      file: relative(SRC, file),
+    });
   }
   return found;
 }
@@ -93,9 +102,18 @@ const imports = [...sourceFiles(SRC)].flatMap(importsOf).filter((i) => i.from !=
 describe('layers of src/', () => {
   test('the import reader finds the imports it must judge', () => {
     // A reader that found nothing would pass every rule below.
-    assert.ok(imports.some((i) => i.from === 'app' && i.to === 'hub' && !i.typeOnly), 'app.ts imports hub values');
-    assert.ok(imports.some((i) => i.from === 'hub' && i.to === 'store' && i.typeOnly), 'hub imports store types');
-    assert.ok(imports.some((i) => i.from === 'transports/ws' && i.to === 'edge'), 'the WebSocket transport imports the edge');
+    assert.ok(
+      imports.some((i) => i.from === 'app' && i.to === 'hub' && !i.typeOnly),
+      'app.ts imports hub values',
+    );
+    assert.ok(
+      imports.some((i) => i.from === 'hub' && i.to === 'store' && i.typeOnly),
+      'hub imports store types',
+    );
+    assert.ok(
+      imports.some((i) => i.from === 'transports/ws' && i.to === 'edge'),
+      'the WebSocket transport imports the edge',
+    );
   });
 
   test('every module is one the rules know', () => {

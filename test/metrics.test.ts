@@ -26,7 +26,11 @@ function histogramCount(m: Scrape, name: string): number {
   const buckets = m.find(`${name}_bucket`);
   assert.ok(buckets.length >= 2, `${name} has buckets`);
   const bounds = buckets.map((b) => Number(b.labels.le === '+Inf' ? Infinity : b.labels.le));
-  assert.deepEqual(bounds, [...bounds].sort((a, b) => a - b), `${name} buckets in increasing le order`);
+  assert.deepEqual(
+    bounds,
+    [...bounds].sort((a, b) => a - b),
+    `${name} buckets in increasing le order`,
+  );
   assert.equal(bounds.at(-1), Infinity, `${name} ends with le="+Inf"`);
   for (let i = 1; i < buckets.length; i++) {
     assert.ok(buckets[i]!.value >= buckets[i - 1]!.value, `${name} buckets are cumulative`);
@@ -44,7 +48,7 @@ describe('GET /metrics after known activity', () => {
   let m: Scrape;
   let raw: { status: number; contentType: string | null; text: string };
   let statsAfter: any;
-  let published: number[] = [];
+  const published: number[] = [];
 
   before(async () => {
     t = await startTestServer({
@@ -174,7 +178,10 @@ describe('GET /metrics after known activity', () => {
   test('database query duration and the process default metrics', () => {
     const queries = histogramCount(m, 'codecast_db_query_duration_seconds');
     assert.ok(queries > 0, 'queries were timed');
-    assert.ok(queries <= statsAfter.database.queries, `timed queries (${queries}) <= queries counted in stats (${statsAfter.database.queries})`);
+    assert.ok(
+      queries <= statsAfter.database.queries,
+      `timed queries (${queries}) <= queries counted in stats (${statsAfter.database.queries})`,
+    );
     assert.ok(m.value('process_resident_memory_bytes') > 1_000_000);
     assert.ok(m.value('process_cpu_seconds_total') > 0);
     assert.ok(m.find('nodejs_heap_size_used_bytes').length === 1);

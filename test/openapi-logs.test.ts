@@ -46,7 +46,10 @@ describe('OpenAPI document and docs page', () => {
     assert.equal(doc.info.version, VERSION);
     assert.equal(typeof doc.paths, 'object');
     const schemes = Object.values<any>(doc.components?.securitySchemes ?? {});
-    assert.ok(schemes.some((s) => s.type === 'http' && s.scheme === 'bearer'), 'a bearer security scheme');
+    assert.ok(
+      schemes.some((s) => s.type === 'http' && s.scheme === 'bearer'),
+      'a bearer security scheme',
+    );
     assert.ok(Array.isArray(doc.security) && doc.security.length > 0, 'security applies by default');
   });
 
@@ -69,7 +72,9 @@ describe('OpenAPI document and docs page', () => {
     const methods = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
     const actual: Record<string, string[]> = {};
     for (const [path, item] of Object.entries<any>(doc.paths)) {
-      actual[path] = Object.keys(item).filter((k) => methods.includes(k)).sort();
+      actual[path] = Object.keys(item)
+        .filter((k) => methods.includes(k))
+        .sort();
       for (const method of actual[path]!) {
         const op = item[method];
         assert.ok(typeof op.summary === 'string' && op.summary.length > 0, `${method.toUpperCase()} ${path} has a summary`);
@@ -109,7 +114,9 @@ describe('OpenAPI document and docs page', () => {
     assert.equal(extra.status, 400);
     const tooLong = await t.api('POST', '/api/v1/codes', { body: { code: 'x'.repeat(schema.properties.code.maxLength + 1) } });
     assert.equal(tooLong.status, 400);
-    const ok = await t.api('POST', '/api/v1/codes', { body: { code: 'OA-OK', value: null, type: 'drop', message: 'm', ttlSeconds: 1, source: 'oa' } });
+    const ok = await t.api('POST', '/api/v1/codes', {
+      body: { code: 'OA-OK', value: null, type: 'drop', message: 'm', ttlSeconds: 1, source: 'oa' },
+    });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
   });
 
@@ -231,7 +238,8 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
 
   test('every stdout line but the banner is a JSON log line with level, time and msg', async () => {
     await waitFor(() => logLines(server.process).length > 0, 'a log line');
-    const banner = /^(codecast is listening on |  (subscriber page|admin page|API|SSE stream|database) |Created the first admin|Its token is the one in )/;
+    const banner =
+      /^(codecast is listening on | {2}(subscriber page|admin page|API|SSE stream|database) |Created the first admin|Its token is the one in )/;
     const others = server.process.stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('{'));
     for (const line of others) assert.match(line, banner, 'a stdout line that is not JSON is part of the banner');
     for (const { entry } of logLines(server.process)) {
@@ -279,14 +287,19 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
     await reader.waitForEvent('hello');
     const sseId = reader.connectionId;
     reader.close();
-    const ws = await WsRecorder.open(`${server.url.replace(/^http/, 'ws')}/api/v1/ws`, { headers: { authorization: `Bearer ${alice.token}` } });
+    const ws = await WsRecorder.open(`${server.url.replace(/^http/, 'ws')}/api/v1/ws`, {
+      headers: { authorization: `Bearer ${alice.token}` },
+    });
     await ws.waitFor('hello');
     const wsId = ws.of('hello')[0].connectionId;
     ws.ws.close(1000);
     await ws.waitForClose();
 
     const closedLines = () => byMessage(server.process, 'connection closed');
-    await waitFor(() => closedLines().some((e) => e.connectionId === sseId) && closedLines().some((e) => e.connectionId === wsId), 'both close lines');
+    await waitFor(
+      () => closedLines().some((e) => e.connectionId === sseId) && closedLines().some((e) => e.connectionId === wsId),
+      'both close lines',
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const [id, transport] of [
       [sseId, 'sse'],
@@ -322,7 +335,11 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
 
   test('no token is ever written: ?token= URLs are redacted, headers are not logged', async () => {
     const carol = await createUser(server, 'log-carol');
-    const extra = await request(`${server.url}/api/v1/users/log-carol/tokens`, { method: 'POST', token: ADMIN_TOKEN, body: { label: 'second' } });
+    const extra = await request(`${server.url}/api/v1/users/log-carol/tokens`, {
+      method: 'POST',
+      token: ADMIN_TOKEN,
+      body: { label: 'second' },
+    });
     assert.equal(extra.status, 201);
     const second: string = extra.body.token.token;
     const unknown = 'cc_never-issued-token-abcdefghijklmnopqrstuvwx';
@@ -340,10 +357,21 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
     const io = await connectSubscriber('socketio', server.url, { token: second });
     assert.equal(io.status, 'open');
     // A pong and an ack with the bearer header; a request with a wrong bearer.
-    assert.equal((await fetch(`${server.url}/api/v1/stream/${byHeader.connectionId}/pong`, { method: 'POST', headers: { authorization: `Bearer ${second}` } })).status, 204);
+    assert.equal(
+      (
+        await fetch(`${server.url}/api/v1/stream/${byHeader.connectionId}/pong`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${second}` },
+        })
+      ).status,
+      204,
+    );
     assert.equal((await request(`${server.url}/api/v1/me`, { token: unknown })).status, 401);
     // The user's token is revoked while streams are open (closes with token_revoked).
-    assert.equal((await request(`${server.url}/api/v1/tokens/${extra.body.token.id}`, { method: 'DELETE', token: ADMIN_TOKEN })).status, 200);
+    assert.equal(
+      (await request(`${server.url}/api/v1/tokens/${extra.body.token.id}`, { method: 'DELETE', token: ADMIN_TOKEN })).status,
+      200,
+    );
     await byHeader.waitForEnd();
 
     byQuery.close();
@@ -355,8 +383,14 @@ describe('logs of codecast serve (LOG_LEVEL=info, no TTY: JSON lines)', () => {
     const urls = logLines(server.process)
       .map((l) => l.entry.req?.url as string | undefined)
       .filter((u): u is string => typeof u === 'string');
-    assert.ok(urls.some((u) => u.startsWith('/api/v1/stream?token=[redacted]')), `a redacted stream URL was logged: ${JSON.stringify(urls)}`);
-    assert.ok(urls.some((u) => u.includes('token=[redacted]&since=0')), 'the refused one too');
+    assert.ok(
+      urls.some((u) => u.startsWith('/api/v1/stream?token=[redacted]')),
+      `a redacted stream URL was logged: ${JSON.stringify(urls)}`,
+    );
+    assert.ok(
+      urls.some((u) => u.includes('token=[redacted]&since=0')),
+      'the refused one too',
+    );
 
     await stopServe(server);
     const everything = server.process.stdout + server.process.stderr;
@@ -392,7 +426,13 @@ describe('logs through a logger given to startServer (in memory)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'codecast-memlog-'));
     dirs.push(dir);
     const server = await startServer(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`, LOG_LEVEL: 'info', CODECAST_ADMIN_TOKEN: ADMIN_TOKEN }),
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
+        LOG_LEVEL: 'info',
+        CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
+      }),
       { logger: pino({ level: 'info' }, sink) },
     );
     try {
@@ -402,7 +442,10 @@ describe('logs through a logger given to startServer (in memory)', () => {
       await reader.waitForEvent('hello');
       reader.close();
       await waitFor(() => lines.some((l) => l.includes('connection closed')), 'the close line');
-      assert.ok(lines.some((l) => l.includes('"msg":"incoming request"')), 'requests are logged');
+      assert.ok(
+        lines.some((l) => l.includes('"msg":"incoming request"')),
+        'requests are logged',
+      );
       assert.ok(!lines.join('').includes(token), 'the token is not in the log');
     } finally {
       await server.stop();
@@ -450,6 +493,7 @@ describe('logs: LOG_LEVEL and the terminal', () => {
     const p = new Spawned(child);
     let port = 0;
     try {
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with ESC
       const plain = () => p.stdout.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
       await waitFor(() => /listening on \S+:(\d+)/.test(plain()), 'the banner', 15_000);
       port = Number(plain().match(/listening on \S+:(\d+)/)![1]);

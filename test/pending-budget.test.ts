@@ -92,7 +92,10 @@ describe('the budget of unauthenticated connections', () => {
     const opened = answers.filter((a) => a.status === 200);
     const refused = answers.filter((a) => a.status === 429);
     assert.ok(opened.length >= 1 && opened.length <= PER_ADDRESS, `${opened.length} sessions opened`);
-    assert.ok(opened.every((a) => a.body.startsWith('0{')), 'an opened session answers the engine.io open packet');
+    assert.ok(
+      opened.every((a) => a.body.startsWith('0{')),
+      'an opened session answers the engine.io open packet',
+    );
     assert.ok(refused.length >= 100, `${refused.length} refused with 429`);
     assert.equal(answers.filter((a) => a.status !== 200 && a.status !== 429 && a.status !== 0).length, 0);
     for (const answer of refused) {
@@ -149,9 +152,7 @@ describe('the budget of unauthenticated connections', () => {
 
   test('past the overall budget a connection from any address gets 503 server_busy', async () => {
     const addresses = ['127.0.0.5', '127.0.0.6', '127.0.0.7'];
-    const held = await Promise.all(
-      addresses.flatMap((address) => Array.from({ length: PER_ADDRESS - 3 }, () => idleSocket(t, address))),
-    );
+    const held = await Promise.all(addresses.flatMap((address) => Array.from({ length: PER_ADDRESS - 3 }, () => idleSocket(t, address))));
     await waitFor(() => pendingOf(t) === OVERALL, 'every place taken');
     const answer = await rawGet(t, '/healthz', '127.0.0.8');
     assert.equal(answer.status, 503);
@@ -170,7 +171,11 @@ describe('the budget of unauthenticated connections', () => {
       // More than the per-address budget, one after the other: each frees its place once it authenticates.
       for (let i = 0; i < PER_ADDRESS + 5; i++) {
         const subscriber = await connectSubscriber(transport, t.url, { token: t.adminToken });
-        assert.equal(subscriber.status, 'open', `refused: ${subscriber.refusal} ${JSON.stringify(subscriber.closeInfo)} ${JSON.stringify(t.server.stats().pending)}`);
+        assert.equal(
+          subscriber.status,
+          'open',
+          `refused: ${subscriber.refusal} ${JSON.stringify(subscriber.closeInfo)} ${JSON.stringify(t.server.stats().pending)}`,
+        );
         subscribers.push(subscriber);
       }
       assert.ok(pendingOf(t) < PER_ADDRESS);

@@ -40,7 +40,10 @@ describe('two processes starting at once on an empty database', () => {
     const env = { DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', CODECAST_ADMIN_TOKEN: undefined };
     servers.push(...(await Promise.all([startServe(env), startServe(env)])));
     const admins = await rows<{ username: string }>(database.url, "select username from users where role = 'admin'");
-    assert.deepEqual(admins.map((row) => row.username), ['admin']);
+    assert.deepEqual(
+      admins.map((row) => row.username),
+      ['admin'],
+    );
     const migrations = await rows<{ name: string }>(database.url, 'select name from kysely_migration order by name');
     assert.deepEqual(
       migrations.map((row) => row.name),
@@ -133,13 +136,21 @@ describe('PostgreSQL stops and starts again under load', () => {
     for (const subscriber of subscribers.slice(0, TRANSPORT_KINDS.length)) {
       await waitFor(() => accepted.every((id) => subscriber.codeIds.includes(id)), `${subscriber.transport} got every accepted code`);
       const ids = subscriber.codeIds;
-      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `${subscriber.transport}: in id order`);
+      assert.deepEqual(
+        ids,
+        [...ids].sort((a, b) => a - b),
+        `${subscriber.transport}: in id order`,
+      );
       assert.equal(new Set(ids).size, ids.length, `${subscriber.transport}: no repeats`);
     }
     // Every accepted code is stored: history from the database has them all.
     const history = await t.api('GET', '/api/v1/codes?since=0&limit=1000', { token: alice.token });
     assert.equal(history.status, 200);
     const stored = new Set((history.body.codes as { id: number }[]).map((code) => code.id));
-    assert.deepEqual(accepted.filter((id) => !stored.has(id)), [], 'accepted codes missing from the database');
+    assert.deepEqual(
+      accepted.filter((id) => !stored.has(id)),
+      [],
+      'accepted codes missing from the database',
+    );
   });
 });

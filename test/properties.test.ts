@@ -40,18 +40,72 @@ const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
 
 /** Pieces that have broken line- or JSON-based framing somewhere. */
 const NASTY = [
-  '\r', '\n', '\r\n', '\n\n', '\u2028', '\u2029', '\u0085', '\u0000', '\u0001', '\u001b', '\u007f', '\t', '\u000b', '\u000c',
-  '\ud800', '\udfff', '\udc00\ud800', '\ud83d', '\ud83d\ude00',
-  'data: ', 'data:{"id":1}', '\n\ndata: {"id":1}\n\n', 'event: revoke\n', 'id: 9\n', 'retry: 1\n', ':\n', '\r\r',
-  '"', '\\', '\\u0000', '{', '}', '[', ']', ',', '</script>',
-  '42["new_code",{}]', '451-["x",{"_placeholder":true,"num":0}]',
-  '\u202e', '\u2066', '\u200b', '\u200d', '\ufeff', '\u00ad', ' ', '\u00a0', '\u3000',
-  'cafe\u0301', 'caf\u00e9', '\u1e9b\u0323', '\u0130', '\u{1f468}\u200d\u{1f469}',
+  '\r',
+  '\n',
+  '\r\n',
+  '\n\n',
+  '\u2028',
+  '\u2029',
+  '\u0085',
+  '\u0000',
+  '\u0001',
+  '\u001b',
+  '\u007f',
+  '\t',
+  '\u000b',
+  '\u000c',
+  '\ud800',
+  '\udfff',
+  '\udc00\ud800',
+  '\ud83d',
+  '\ud83d\ude00',
+  'data: ',
+  'data:{"id":1}',
+  '\n\ndata: {"id":1}\n\n',
+  'event: revoke\n',
+  'id: 9\n',
+  'retry: 1\n',
+  ':\n',
+  '\r\r',
+  '"',
+  '\\',
+  '\\u0000',
+  '{',
+  '}',
+  '[',
+  ']',
+  ',',
+  '</script>',
+  '42["new_code",{}]',
+  '451-["x",{"_placeholder":true,"num":0}]',
+  '\u202e',
+  '\u2066',
+  '\u200b',
+  '\u200d',
+  '\ufeff',
+  '\u00ad',
+  ' ',
+  '\u00a0',
+  '\u3000',
+  'cafe\u0301',
+  'caf\u00e9',
+  '\u1e9b\u0323',
+  '\u0130',
+  '\u{1f468}\u200d\u{1f469}',
 ];
 
 /** Arbitrary text: any code points, mixed with the nasty pieces above. */
 const text = (maxPieces = 10) =>
-  fc.array(fc.oneof({ weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) }, fc.constantFrom(...NASTY), fc.string({ unit: 'grapheme-ascii', maxLength: 6 })), { maxLength: maxPieces }).map((pieces) => pieces.join(''));
+  fc
+    .array(
+      fc.oneof(
+        { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) },
+        fc.constantFrom(...NASTY),
+        fc.string({ unit: 'grapheme-ascii', maxLength: 6 }),
+      ),
+      { maxLength: maxPieces },
+    )
+    .map((pieces) => pieces.join(''));
 
 /** Text that stays within the API's field lengths more often. */
 const codeText = fc.oneof(text(8), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.stringMatching(/^[A-Z0-9-]{1,16}$/));
@@ -59,19 +113,29 @@ const codeText = fc.oneof(text(8), fc.string({ unit: 'grapheme', minLength: 1, m
 const wordish = fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,8}$/), text(3));
 
 /** Any JSON number a code's value can hold; -0 is written as 0 by JSON and is left out. */
-const value = fc.oneof(fc.constant(null), fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)), fc.integer());
+const value = fc.oneof(
+  fc.constant(null),
+  fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)),
+  fc.integer(),
+);
 
 /** Codes with arbitrary strings in every field, and any safe id. */
-const anyCode: fc.Arbitrary<Code> = fc.record({
-  id: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-  code: text(),
-  value,
-  type: fc.option(text(), { nil: null }),
-  message: fc.option(text(20), { nil: null }),
-  publishedAt: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), text()),
-  expiresAt: fc.option(text(), { nil: null }),
-  source: text(),
-}, { noNullPrototype: true });
+const anyCode: fc.Arbitrary<Code> = fc.record(
+  {
+    id: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+    code: text(),
+    value,
+    type: fc.option(text(), { nil: null }),
+    message: fc.option(text(20), { nil: null }),
+    publishedAt: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      text(),
+    ),
+    expiresAt: fc.option(text(), { nil: null }),
+    source: text(),
+  },
+  { noNullPrototype: true },
+);
 
 // ---- an oracle for "control or format character", written independently -
 
@@ -103,7 +167,12 @@ function tryDraft(input: Parameters<typeof draftCode>[0]): CodeDraft | CodecastE
 
 describe('validators (properties)', () => {
   const publishInput = fc.record(
-    { code: codeText, type: fc.option(wordish, { nil: undefined }), source: fc.option(wordish, { nil: undefined }), message: fc.option(text(20), { nil: undefined }) },
+    {
+      code: codeText,
+      type: fc.option(wordish, { nil: undefined }),
+      source: fc.option(wordish, { nil: undefined }),
+      message: fc.option(text(20), { nil: undefined }),
+    },
     { requiredKeys: ['code'] },
   );
 
@@ -137,7 +206,25 @@ describe('validators (properties)', () => {
   });
 
   test('an input with a control or format character inside its code is always refused', () => {
-    const bad = fc.tuple(fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 5 }), fc.constantFrom('\u0000', '\u0007', '\n', '\r', '\u0085', '\u2028', '\u202e', '\u2066', '\u200b', '\u200e', '\ufeff', '\u00ad', '\u061c'), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 5 }));
+    const bad = fc.tuple(
+      fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 5 }),
+      fc.constantFrom(
+        '\u0000',
+        '\u0007',
+        '\n',
+        '\r',
+        '\u0085',
+        '\u2028',
+        '\u202e',
+        '\u2066',
+        '\u200b',
+        '\u200e',
+        '\ufeff',
+        '\u00ad',
+        '\u061c',
+      ),
+      fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 5 }),
+    );
     fc.assert(
       fc.property(bad, ([a, ch, b]) => {
         fc.pre(a.trim() !== '' && b.trim() !== '');
@@ -182,7 +269,13 @@ describe('validators (properties)', () => {
     const spelled = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 6 }),
       fc.bigInt({ min: 0n, max: 2n ** 60n }).map(String),
-      fc.tuple(fc.constantFrom('', ' ', '+', '-', '0x', '0b', '0o', '\u0662', '\t'), fc.nat().map(String), fc.constantFrom('', ' ', 'e0', '.0', 'n', '\u0662')).map((parts) => parts.join('')),
+      fc
+        .tuple(
+          fc.constantFrom('', ' ', '+', '-', '0x', '0b', '0o', '\u0662', '\t'),
+          fc.nat().map(String),
+          fc.constantFrom('', ' ', 'e0', '.0', 'n', '\u0662'),
+        )
+        .map((parts) => parts.join('')),
     );
     fc.assert(
       fc.property(spelled, (s) => {
@@ -193,7 +286,10 @@ describe('validators (properties)', () => {
           assert.equal(BigInt(n), BigInt(s));
           assert.equal(parseSince(s), n);
         } else if (s !== '') {
-          assert.throws(() => parseSince(s), (e: unknown) => e instanceof CodecastError && e.code === 'invalid_request');
+          assert.throws(
+            () => parseSince(s),
+            (e: unknown) => e instanceof CodecastError && e.code === 'invalid_request',
+          );
         }
       }),
       { numRuns: RUNS * 3 },
@@ -213,7 +309,13 @@ describe('the API round-trips what it accepts (properties, real server)', () => 
 
   test('a publish is accepted exactly when the validator accepts it, and is stored and answered as the draft', async () => {
     const input = fc.record(
-      { code: codeText, type: fc.option(wordish, { nil: null }), source: fc.option(wordish, { nil: undefined }), message: fc.option(text(12), { nil: null }), value },
+      {
+        code: codeText,
+        type: fc.option(wordish, { nil: null }),
+        source: fc.option(wordish, { nil: undefined }),
+        message: fc.option(text(12), { nil: null }),
+        value,
+      },
       { requiredKeys: ['code'] },
     );
     const seen = { accepted: 0, refused: 0 };
@@ -234,7 +336,13 @@ describe('the API round-trips what it accepts (properties, real server)', () => 
         assert.deepEqual({ code: code.code, value: code.value, type: code.type, message: code.message, source: code.source }, expected);
         const stored = await t.api('GET', `/api/v1/codes/${code.id}`);
         assert.deepEqual(
-          { code: stored.body.code.code, value: stored.body.code.value, type: stored.body.code.type, message: stored.body.code.message, source: stored.body.code.source },
+          {
+            code: stored.body.code.code,
+            value: stored.body.code.value,
+            type: stored.body.code.type,
+            message: stored.body.code.message,
+            source: stored.body.code.source,
+          },
           expected,
         );
       }),
@@ -370,8 +478,14 @@ describe('encoders (properties)', () => {
       fc.property(fc.array(anyCode, { minLength: 1, maxLength: 5 }), (codes) => {
         const combined = encoder.combine(codes.map((code) => encoder.encode(codeEvent(code)))).toString('utf8');
         const events = sseEvents([combined]);
-        assert.deepEqual(events.map((e) => e.event), codes.map(() => 'code'));
-        assert.deepEqual(events.map((e) => JSON.parse(e.data)), codes);
+        assert.deepEqual(
+          events.map((e) => e.event),
+          codes.map(() => 'code'),
+        );
+        assert.deepEqual(
+          events.map((e) => JSON.parse(e.data)),
+          codes,
+        );
       }),
       { numRuns: RUNS / 2 },
     );
@@ -391,7 +505,7 @@ describe('encoders (properties)', () => {
     );
   });
 
-  test('Socket.IO: each namespace\'s packet, and its pre-built WebSocket frame, decode to exactly one new_code event with the code', () => {
+  test("Socket.IO: each namespace's packet, and its pre-built WebSocket frame, decode to exactly one new_code event with the code", () => {
     const encoder = new SocketIoEncoder();
     fc.assert(
       fc.property(anyCode, (code) => {

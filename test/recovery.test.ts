@@ -25,7 +25,9 @@ function held(...subs: Subscriber[]): number[] {
 
 /** Events after hello, as `code 5` / `revoke 2`, heartbeats left out. */
 function trail(sub: Subscriber): string[] {
-  return sub.events.filter((e) => e.type !== 'hello').map((e) => `${e.type} ${e.type === 'code' || e.type === 'revoke' ? e.data.id : ''}`.trim());
+  return sub.events
+    .filter((e) => e.type !== 'hello')
+    .map((e) => `${e.type} ${e.type === 'code' || e.type === 'revoke' ? e.data.id : ''}`.trim());
 }
 
 for (const transport of TRANSPORT_KINDS) {
@@ -197,7 +199,16 @@ class RecordingConnection implements Connection<Buffer> {
 
 describe('hub: revokes on either side of attach', () => {
   const principal: Principal = { user: { id: 1, username: 'u', role: 'user', disabled: false, createdAt: '' }, tokenId: 1 };
-  const code = (id: number): Code => ({ id, code: `C${id}`, value: null, type: null, message: null, publishedAt: new Date().toISOString(), expiresAt: null, source: 'api' });
+  const code = (id: number): Code => ({
+    id,
+    code: `C${id}`,
+    value: null,
+    type: null,
+    message: null,
+    publishedAt: new Date().toISOString(),
+    expiresAt: null,
+    source: 'api',
+  });
 
   test('a revoke appended but not yet fanned out when a client attaches reaches it once, by replay, never before its code', async () => {
     const hub = new Hub(

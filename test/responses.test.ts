@@ -34,7 +34,9 @@ function rawRequest(request: string | Buffer): Promise<RawAnswer> {
       const text = Buffer.concat(chunks).toString('utf8');
       const [head = '', ...rest] = text.split('\r\n\r\n');
       const [statusLine = '', ...headerLines] = head.split('\r\n');
-      const headers = new Map(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
+      const headers = new Map(
+        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
     });
   });
@@ -60,7 +62,7 @@ function assertCatalogError(answer: { status: number; contentType: string | unde
 const fromRaw = (a: RawAnswer) => ({ status: a.status, contentType: a.headers.get('content-type'), body: a.body });
 
 describe('errors before routing follow the contract', () => {
-  test('bad percent-encoding in the path answers 400 invalid_request, not Fastify\'s shape', async () => {
+  test("bad percent-encoding in the path answers 400 invalid_request, not Fastify's shape", async () => {
     for (const path of ['/api/v1/codes/%E0%A4%A', '/api/v1/%', '/%', '/api/v1/codes/%ZZ', '/assets/%C0%AF', '/api/v1/users/%FF']) {
       assertCatalogError(fromRaw(await get(path)), 'invalid_request', path);
     }
@@ -68,10 +70,14 @@ describe('errors before routing follow the contract', () => {
 
   test('bad percent-encoding in the query string is a 400 too, or ignored where the route takes no such parameter', async () => {
     const res = await t.api('GET', '/api/v1/codes?since=%E0%A4%A');
-    assertCatalogError({ status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: JSON.stringify(res.body) }, 'invalid_request', 'since=%E0%A4%A');
+    assertCatalogError(
+      { status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: JSON.stringify(res.body) },
+      'invalid_request',
+      'since=%E0%A4%A',
+    );
   });
 
-  test('a path segment past the router\'s limit is 400 invalid_request', async () => {
+  test("a path segment past the router's limit is 400 invalid_request", async () => {
     const res = await get(`/api/v1/users/${'a'.repeat(300)}`);
     assertCatalogError(fromRaw(res), 'invalid_request', 'a 300-character username in the path');
   });
@@ -96,11 +102,23 @@ describe('errors before routing follow the contract', () => {
     const upgrade = 'Host: x\r\nConnection: Upgrade\r\n';
     const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
     const cases: [string, string, string][] = [
-      [`POST /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`, 'not_found', 'POST'],
+      [
+        `POST /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n`,
+        'not_found',
+        'POST',
+      ],
       [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: h2c\r\n\r\n`, 'invalid_request', 'Upgrade: h2c'],
       [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n`, 'invalid_request', 'no key'],
-      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 12\r\n\r\n`, 'invalid_request', 'version 12'],
-      [`GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,,b\r\n\r\n`, 'invalid_request', 'bad protocol list'],
+      [
+        `GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 12\r\n\r\n`,
+        'invalid_request',
+        'version 12',
+      ],
+      [
+        `GET /api/v1/ws HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a,,b\r\n\r\n`,
+        'invalid_request',
+        'bad protocol list',
+      ],
       [`GET /nowhere HTTP/1.1\r\n${upgrade}Upgrade: websocket\r\n${key}Sec-WebSocket-Version: 13\r\n\r\n`, 'not_found', 'unknown path'],
     ];
     for (const [request, error, what] of cases) {
@@ -119,7 +137,13 @@ describe('errors before routing follow the contract', () => {
   });
 
   test('files outside the asset folders, and the folders themselves, are not_found', async () => {
-    for (const path of ['/assets/', '/assets/../package.json', '/assets/%2e%2e/%2e%2e/package.json', '/vendor/uplot/package.json', '/vendor/uplot/']) {
+    for (const path of [
+      '/assets/',
+      '/assets/../package.json',
+      '/assets/%2e%2e/%2e%2e/package.json',
+      '/vendor/uplot/package.json',
+      '/vendor/uplot/',
+    ]) {
       assertCatalogError(fromRaw(await get(path)), 'not_found', path);
     }
   });
@@ -130,7 +154,15 @@ describe('errors before routing follow the contract', () => {
   });
 
   test('methods a path does not serve, OPTIONS and HEAD of unknown paths answer not_found in our shape', async () => {
-    for (const [method, path] of [['OPTIONS', '/api/v1/codes'], ['OPTIONS', '*'], ['PUT', '/api/v1/codes/1'], ['TRACE', '/'], ['PATCH', '/metrics'], ['POST', '/healthz'], ['DELETE', '/api/v1/docs']]) {
+    for (const [method, path] of [
+      ['OPTIONS', '/api/v1/codes'],
+      ['OPTIONS', '*'],
+      ['PUT', '/api/v1/codes/1'],
+      ['TRACE', '/'],
+      ['PATCH', '/metrics'],
+      ['POST', '/healthz'],
+      ['DELETE', '/api/v1/docs'],
+    ]) {
       const answer = await rawRequest(`${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       assertCatalogError(fromRaw(answer), 'not_found', `${method} ${path}`);
     }
@@ -155,8 +187,16 @@ describe('errors before routing follow the contract', () => {
       ['application/json', '', 'malformed_json', 'empty'],
     ];
     for (const [contentType, body, error, what] of cases) {
-      const res = await fetch(`${t.url}/api/v1/codes`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': contentType }, body });
-      assertCatalogError({ status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: await res.text() }, error, what);
+      const res = await fetch(`${t.url}/api/v1/codes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': contentType },
+        body,
+      });
+      assertCatalogError(
+        { status: res.status, contentType: res.headers.get('content-type') ?? undefined, body: await res.text() },
+        error,
+        what,
+      );
     }
   });
 

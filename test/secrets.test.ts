@@ -32,7 +32,13 @@ describe('tokens never reach the request log or an echoed path', () => {
       },
     });
     server = await startServer(
-      loadConfig({ PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`, LOG_LEVEL: 'info', CODECAST_ADMIN_TOKEN: ADMIN_TOKEN }),
+      loadConfig({
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
+        LOG_LEVEL: 'info',
+        CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
+      }),
       { logger: pino({ level: 'info' }, sink) },
     );
     const created = await fetch(`${server.url}/api/v1/users`, {
@@ -100,7 +106,10 @@ describe('tokens never reach the request log or an echoed path', () => {
     }
     const urls = lines.map((l) => JSON.parse(l) as { req?: { url?: string } }).flatMap((e) => (e.req?.url ? [e.req.url] : []));
     assert.ok(urls.filter((u) => u.includes('[redacted]')).length >= count, JSON.stringify(urls, null, 1));
-    assert.ok(urls.some((u) => u === '/api/v1/stream;token=[redacted]'), 'a path parameter is redacted in place');
+    assert.ok(
+      urls.some((u) => u === '/api/v1/stream;token=[redacted]'),
+      'a path parameter is redacted in place',
+    );
     // The 404 still names the path, without the token.
     // A value runs to the next ?, &, ; or #: what follows it in the path is redacted with it.
     const notFound = bodies.find((b) => b.includes('No route for GET /api/v1/nowhere;token=[redacted].'));
@@ -110,7 +119,13 @@ describe('tokens never reach the request log or an echoed path', () => {
 
 describe('a configuration error never echoes a secret', () => {
   const tokenSettings = settingsTable.filter((spec) => spec.type.kind === 'token').map((spec) => spec.env);
-  const BAD_SECRETS = ['short-secret', 'a secret with spaces in it', 'sécret-sécret-sécret', `${'s'.repeat(257)}`, 'tab\tseparated-secret-value'];
+  const BAD_SECRETS = [
+    'short-secret',
+    'a secret with spaces in it',
+    'sécret-sécret-sécret',
+    `${'s'.repeat(257)}`,
+    'tab\tseparated-secret-value',
+  ];
 
   test('the token settings are CODECAST_ADMIN_TOKEN and CODECAST_METRICS_TOKEN (and any added later)', () => {
     assert.ok(tokenSettings.includes('CODECAST_ADMIN_TOKEN'));
@@ -169,7 +184,10 @@ describe('a configuration error never echoes a secret', () => {
       assert.doesNotMatch(described, /hunter2/, described);
       assert.match(described, /^postgres(ql)?:\/\/codecast(:\*\*\*)?@db/, described);
     }
-    assert.match(describeDatabase(loadConfig({ DATABASE_URL: 'postgresql://codecast@db/codecast?sslmode=require' }).database), /sslmode=require/);
+    assert.match(
+      describeDatabase(loadConfig({ DATABASE_URL: 'postgresql://codecast@db/codecast?sslmode=require' }).database),
+      /sslmode=require/,
+    );
   });
 
   test('codecast serve with a bad token in the environment exits 2 and prints no secret', async () => {
@@ -178,7 +196,11 @@ describe('a configuration error never echoes a secret', () => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       for (const spec of settingsTable) delete env[spec.env];
       Object.assign(env, { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: 'sqlite::memory:', [name]: secret });
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+        cwd: ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

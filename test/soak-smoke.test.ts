@@ -16,10 +16,16 @@ const SUBSCRIBERS = 1000;
 const PERIOD_SECONDS = 20;
 const MINUTES = 2;
 
-test('soak: 1,000 subscribers resuming by id under churn for two minutes lose nothing, repeat nothing and leave no open files', { timeout: 360_000 }, async () => {
+test('soak: 1,000 subscribers resuming by id under churn for two minutes lose nothing, repeat nothing and leave no open files', {
+  timeout: 360_000,
+}, async () => {
   assert.ok(existsSync(join(REPO, 'dist', 'cli', 'main.js')), 'dist/ is missing: build first (npm test does)');
   // Room for subscribers coming back before the server has seen them go.
-  const target = await startCodecast({ maxConnections: SUBSCRIBERS + 300, perUser: 100, env: { CODECAST_MAX_CONNECTIONS_PER_USER: '200' } });
+  const target = await startCodecast({
+    maxConnections: SUBSCRIBERS + 300,
+    perUser: 100,
+    env: { CODECAST_MAX_CONNECTIONS_PER_USER: '200' },
+  });
   const log: string[] = [];
   try {
     const result = await runSoak(

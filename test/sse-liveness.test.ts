@@ -61,7 +61,10 @@ describe('slow consumer', () => {
       // Read what the kernel still held for the slow client, up to the close.
       slow.resume();
       await slow.waitForClose();
-      const gotFirst = slow.frames().filter((f) => f.event === 'code').map((f) => Number(f.id));
+      const gotFirst = slow
+        .frames()
+        .filter((f) => f.event === 'code')
+        .map((f) => Number(f.id));
       assert.ok(gotFirst.length < published.length, 'the slow client cannot have received everything before its close');
       assert.deepEqual(gotFirst, published.slice(0, gotFirst.length), 'what the slow client got is a prefix, in order');
       const lastSeen = gotFirst.at(-1) ?? 0;
@@ -90,7 +93,11 @@ describe('slow consumer', () => {
       const fromStart = await SseReader.open(t.url, { token, since: 0 });
       try {
         const during = await t.publish('SLOW-DURING-REPLAY', { message: filler(-1) });
-        await waitFor(() => fromStart.codeIds().length >= published.length + 2 || fromStart.ended, 'the full replay and the live code', 15_000);
+        await waitFor(
+          () => fromStart.codeIds().length >= published.length + 2 || fromStart.ended,
+          'the full replay and the live code',
+          15_000,
+        );
         assert.equal(fromStart.ended, false, 'a client catching up by replay is not a slow consumer');
         assert.deepEqual(fromStart.codeIds(), [...published, live.id, during.id]);
         assert.equal((await t.api('GET', '/api/v1/stats')).body.closes.slow_consumer, 1);
@@ -141,7 +148,10 @@ describe('stale sweep', () => {
       assert.equal(silent.ended, false, 'a reader that never pongs is never stale');
       assert.equal(steady.ended, false, 'a client that keeps ponging is not stale');
       assert.ok(steadyAnswers.length > 0);
-      assert.ok(steadyAnswers.every((status) => status === 204), `steady pongs answered ${steadyAnswers.join(',')}`);
+      assert.ok(
+        steadyAnswers.every((status) => status === 204),
+        `steady pongs answered ${steadyAnswers.join(',')}`,
+      );
 
       const stats = await t.api('GET', '/api/v1/stats');
       assert.equal(stats.body.closes.stale, 1);
@@ -371,7 +381,7 @@ describe('access changes written straight to the database (as the CLI does)', ()
     }
   });
 
-  test('revoking a token in the database closes its streams by the poll, not the other token\'s', async () => {
+  test("revoking a token in the database closes its streams by the poll, not the other token's", async () => {
     const erin = await t.createUser('erin');
     const second = await cli.createToken('erin', 'second', null);
     const first = await SseReader.open(t.url, { token: erin.token });

@@ -174,7 +174,7 @@ describe('SSE framing, recovery and input (heartbeat 1 s)', () => {
 
   test('Last-Event-ID wins over ?since=', async () => {
     const ids = await publishMany(t, 3, 'WINS');
-    const reader = await openReader(t.url, { token: user.token, since: ids[0] as number - 1, lastEventId: ids[1] as number });
+    const reader = await openReader(t.url, { token: user.token, since: (ids[0] as number) - 1, lastEventId: ids[1] as number });
     await reader.waitForEvent('hello');
     const sentinel = await t.publish(uniqueCode('WINS'));
     await reader.waitForEvent('code', 2);
@@ -309,7 +309,11 @@ describe('SSE framing, recovery and input (heartbeat 1 s)', () => {
     assert.equal(unknownQueryToken.events[0]?.data.error, 'unauthorized');
 
     for (const refused of [sinceAbc, sinceNegative, badLastEventId, noToken, unknownToken, unknownQueryToken]) {
-      assert.deepEqual(refused.events.map((e) => e.event), ['http-error'], 'no stream was opened');
+      assert.deepEqual(
+        refused.events.map((e) => e.event),
+        ['http-error'],
+        'no stream was opened',
+      );
     }
     // None of them left a connection behind.
     await waitForConnections(t, 0);
@@ -345,7 +349,10 @@ describe('SSE reset when history is exceeded (CODECAST_HISTORY=5)', () => {
     const ids = await publishMany(t, 8, 'RESETLEI');
     const reader = await openReader(t.url, { token: user.token, lastEventId: ids[1] as number });
     await reader.waitForEvent('code', 5);
-    assert.deepEqual(reader.of('reset').map((e) => e.data), [{ oldestId: ids[3], lastId: ids[7] }]);
+    assert.deepEqual(
+      reader.of('reset').map((e) => e.data),
+      [{ oldestId: ids[3], lastId: ids[7] }],
+    );
     assert.deepEqual(reader.codeIds(), ids.slice(3));
   });
 

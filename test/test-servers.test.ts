@@ -25,7 +25,14 @@ describe('test databases on the shared PostgreSQL', () => {
     await a.drop();
     await a.drop();
     assert.equal(await postgresAnswers(a.url, 2_000), false, 'dropped');
-    assert.ok(ended || (await leftover.query('select 1').then(() => false, () => true)), 'the leftover session was ended');
+    assert.ok(
+      ended ||
+        (await leftover.query('select 1').then(
+          () => false,
+          () => true,
+        )),
+      'the leftover session was ended',
+    );
     await leftover.end().catch(() => undefined);
     assert.equal(await postgresAnswers(b.url), true, 'the other one is untouched');
     await b.drop();

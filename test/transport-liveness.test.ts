@@ -75,7 +75,7 @@ describe('slow consumers', () => {
   let fastIo: IoClient;
   let closesBefore: number;
   /** Every code published, in id order: up to both closes, then EXTRA more. */
-  let published: number[] = [];
+  const published: number[] = [];
   let afterClose: any;
   const EXTRA = 3;
 
@@ -115,7 +115,9 @@ describe('slow consumers', () => {
     while (t.server.hub.stats().closes.slow_consumer < closesBefore + 2) {
       if (published.length >= MAX_PUBLISHES) {
         const now = t.server.hub.stats();
-        assert.fail(`fewer than two slow-consumer closes after ${MAX_PUBLISHES} publishes: ${JSON.stringify({ closes: now.closes, byTransport: now.byTransport, queuedBytes: now.queuedBytes })}`);
+        assert.fail(
+          `fewer than two slow-consumer closes after ${MAX_PUBLISHES} publishes: ${JSON.stringify({ closes: now.closes, byTransport: now.byTransport, queuedBytes: now.queuedBytes })}`,
+        );
       }
       const first = published.length;
       const batch = Array.from({ length: BATCH }, (_, k) => t.publish(`SLOW-${first + k}`, { message: filler(first + k) }));
@@ -188,7 +190,11 @@ describe('slow consumers', () => {
     // It takes what was buffered, sees the transport close, reconnects with
     // auth.since = the last id it saw, and replay brings the rest.
     engineWs.resume();
-    await waitFor(() => slowIo.codes.length >= published.length && slowIo.connects >= 2, 'the slow client to reconnect and catch up', 20_000);
+    await waitFor(
+      () => slowIo.codes.length >= published.length && slowIo.connects >= 2,
+      'the slow client to reconnect and catch up',
+      20_000,
+    );
     ctx.diagnostic(`had ${before} codes while paused; disconnects: ${slowIo.disconnects.join(', ')}`);
     assert.deepEqual(slowIo.codes, published);
     assert.equal(slowIo.connects, 2);
@@ -257,10 +263,7 @@ describe('stale sweep', () => {
 
       // The sweep closes the mute client well before engine.io's own 20 s ping timeout.
       await waitFor(() => mute.ws.closeFrame() !== undefined || mute.ws.closed, 'the mute client to be closed', 10_000);
-      assert.ok(
-        mute.packets().filter((p) => p === '2').length >= 1,
-        'engine.io pinged the mute client (which never answered "3")',
-      );
+      assert.ok(mute.packets().filter((p) => p === '2').length >= 1, 'engine.io pinged the mute client (which never answered "3")');
       const closing = mute.events().find(([name]) => name === 'closing');
       ctx.diagnostic(`mute client got closing: ${JSON.stringify(closing ?? null)}`);
       if (closing) assert.deepEqual(closing[1], { reason: 'stale' });

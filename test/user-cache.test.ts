@@ -95,7 +95,7 @@ describe('user cache', () => {
     assert.deepEqual(await third, alice);
   });
 
-  test('an eviction during a refresh drops the refresh\'s answer and asks again', async () => {
+  test("an eviction during a refresh drops the refresh's answer and asks again", async () => {
     await warm();
     mock.timers.tick(OPTIONS.refreshMs);
     const waiting = cache.get(HASH);

@@ -15,7 +15,14 @@ after(() => t.stop());
 
 describe('HTML pages carry a Content-Security-Policy', () => {
   test('the subscriber page, the admin page and the API docs', async () => {
-    for (const path of ['/', '/admin', '/api/v1/docs', '/api/v1/docs/', '/api/v1/docs/static/index.html', '/api/v1/docs/static/oauth2-redirect.html']) {
+    for (const path of [
+      '/',
+      '/admin',
+      '/api/v1/docs',
+      '/api/v1/docs/',
+      '/api/v1/docs/static/index.html',
+      '/api/v1/docs/static/oauth2-redirect.html',
+    ]) {
       const res = await fetch(`${t.url}${path}`);
       assert.equal(res.status, 200, path);
       assert.match(res.headers.get('content-type') ?? '', /^text\/html/, path);

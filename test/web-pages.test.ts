@@ -142,7 +142,11 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
 
     // The audience shown before sending counts alice's page and the admin's own feed.
     await admin.click('#tab-overview');
-    await eventually(async () => /2 connections · 2 users online/.test((await admin.textContent('#audience')) ?? ''), 'audience of 2', 10_000);
+    await eventually(
+      async () => /2 connections · 2 users online/.test((await admin.textContent('#audience')) ?? ''),
+      'audience of 2',
+      10_000,
+    );
 
     await admin.fill('#publish-code', 'SUMMER-26');
     await admin.fill('#publish-value', '3');
@@ -214,7 +218,11 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
     await eventually(async () => (await shownIds(subscriber)).length === 7, 'a live code after the cuts', 10_000);
 
     const shown = await shownIds(subscriber);
-    assert.deepEqual(shown, [...ids].sort((a, b) => b - a), 'every code exactly once, newest first');
+    assert.deepEqual(
+      shown,
+      [...ids].sort((a, b) => b - a),
+      'every code exactly once, newest first',
+    );
     assert.equal(await subscriber.locator('#codes .badge.info').count(), 5, 'the codes published while away are marked as missed');
 
     const statsAfter = t.server.stats() as typeof statsBefore;
@@ -232,7 +240,11 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
     assert.match((await subscriber.textContent('#notice')) ?? '', /list was reloaded/);
     await eventually(async () => (await shownIds(subscriber)).length === ids.length, `${ids.length} codes after the reset`, 10_000);
     await subscriber.locator('#status[data-state="live"]').waitFor();
-    assert.deepEqual(await shownIds(subscriber), [...ids].sort((a, b) => b - a), 'every code exactly once after the reset');
+    assert.deepEqual(
+      await shownIds(subscriber),
+      [...ids].sort((a, b) => b - a),
+      'every code exactly once after the reset',
+    );
   });
 
   test('revoking a code in the admin page marks it revoked on the subscriber page', async () => {
@@ -305,7 +317,7 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
     await screenshot(admin, 'web-admin-audit');
   });
 
-  test('every view passes axe-core\'s WCAG 2 AA checks', async () => {
+  test("every view passes axe-core's WCAG 2 AA checks", async () => {
     const problems: string[] = [];
     const check = async (page: Page, view: string) => {
       for (const problem of await accessibilityProblems(page)) problems.push(`${view}: ${problem}`);
@@ -322,7 +334,10 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
       await admin.click(`#tab-${tab}`);
       await admin.locator(`#panel-${tab} table tbody tr, #panel-${tab} form`).first().waitFor();
       if (tab === 'users') {
-        await admin.locator('#users-table tr[data-user="alice"]').getByRole('button', { name: /Tokens/ }).click();
+        await admin
+          .locator('#users-table tr[data-user="alice"]')
+          .getByRole('button', { name: /Tokens/ })
+          .click();
         await admin.locator('#user-detail table').waitFor();
       }
       await check(admin, `admin ${tab}`);
@@ -337,7 +352,10 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
 
   test('a token revoked in the admin page signs its page out; a new token is shown once', async () => {
     await admin.click('#tab-users');
-    await admin.locator('#users-table tr[data-user="alice"]').getByRole('button', { name: /Tokens/ }).click();
+    await admin
+      .locator('#users-table tr[data-user="alice"]')
+      .getByRole('button', { name: /Tokens/ })
+      .click();
     const tokenRow = admin.locator('#user-detail tbody tr').first();
     await tokenRow.locator('.badge.ok').waitFor();
     await tokenRow.locator('button.danger').click();
@@ -384,7 +402,28 @@ if (process.env.UPDATE_SCREENSHOTS && chromiumAt.path) {
       const subscribers: Awaited<ReturnType<typeof connectSubscriber>>[] = [];
       const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
       try {
-        const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'rupert', 'sybil', 'trent', 'victor', 'walter', 'yves'];
+        const names = [
+          'alice',
+          'bob',
+          'carol',
+          'dave',
+          'erin',
+          'frank',
+          'grace',
+          'heidi',
+          'ivan',
+          'judy',
+          'mallory',
+          'niaj',
+          'olivia',
+          'peggy',
+          'rupert',
+          'sybil',
+          'trent',
+          'victor',
+          'walter',
+          'yves',
+        ];
         const tokens = new Map<string, string>();
         for (const name of names) tokens.set(name, (await t.createUser(name)).token);
 
@@ -431,8 +470,13 @@ if (process.env.UPDATE_SCREENSHOTS && chromiumAt.path) {
           }
           if (step === 12) {
             subscriberPage = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-            phonePage = await (await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true })).newPage();
-            for (const [page, name] of [[subscriberPage, 'alice'], [phonePage, 'bob']] as const) {
+            phonePage = await (
+              await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+            ).newPage();
+            for (const [page, name] of [
+              [subscriberPage, 'alice'],
+              [phonePage, 'bob'],
+            ] as const) {
               await page.goto(`${t.url}/`);
               await page.fill('#token', tokens.get(name)!);
               await page.click('#sign-in-form button[type="submit"]');

@@ -14,31 +14,43 @@ const attacker = await t.createUser('attacker');
 const ordinary = await t.createUser('ordinary');
 const watcher = new WebSocket(`${t.url.replace('http', 'ws')}/api/v1/ws?token=${ordinary.token}`);
 let received = 0;
-watcher.on('message', (m) => { if (JSON.parse(m.toString()).type === 'code') received++; });
+watcher.on('message', (m) => {
+  if (JSON.parse(m.toString()).type === 'code') received++;
+});
 await new Promise((r) => watcher.once('open', r));
 const { id } = await t.publish('TARGET');
 const rss0 = process.memoryUsage().rss;
 const q0 = t.server.store.queryCount;
 const sockets = new Set<WebSocket>();
-let stop = false, cut = 0, sent = 0;
+let stop = false,
+  cut = 0,
+  sent = 0;
 async function attack(): Promise<void> {
   while (!stop) {
     const ws = new WebSocket(`${t.url.replace('http', 'ws')}/api/v1/ws?token=${attacker.token}`);
     sockets.add(ws);
     ws.on('error', () => undefined);
     const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
-    await new Promise((r) => { ws.once('open', r); ws.once('close', r); });
+    await new Promise((r) => {
+      ws.once('open', r);
+      ws.once('close', r);
+    });
     const frame = JSON.stringify({ type: 'ack', id });
     while (!stop && ws.readyState === WebSocket.OPEN) {
-      for (let i = 0; i < 500; i++) { ws.send(frame); sent++; }
+      for (let i = 0; i < 500; i++) {
+        ws.send(frame);
+        sent++;
+      }
       await new Promise((r) => setImmediate(r));
     }
     if ((await closed) === 4429) cut++;
   }
 }
 const attackers = Array.from({ length: PARALLEL }, attack);
-const publishMs: number[] = [], healthMs: number[] = [];
-let rssMax = rss0, published = 0;
+const publishMs: number[] = [],
+  healthMs: number[] = [];
+let rssMax = rss0,
+  published = 0;
 const end = Date.now() + SECONDS * 1000;
 while (Date.now() < end) {
   let t0 = performance.now();
@@ -55,13 +67,19 @@ for (const ws of sockets) ws.terminate();
 await Promise.all(attackers);
 await new Promise((r) => setTimeout(r, 500));
 const pct = (a: number[], p: number) => (a.sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(p * a.length))] ?? NaN).toFixed(1);
-console.log(JSON.stringify({
-  seconds: SECONDS, parallelAttackers: PARALLEL, acksSent: sent, attackerCuts4429: cut,
-  publishMs: { p50: pct(publishMs, 0.5), p99: pct(publishMs, 0.99), max: pct(publishMs, 1) },
-  healthzMs: { p50: pct(healthMs, 0.5), max: pct(healthMs, 1) },
-  published, receivedByOrdinary: received,
-  rssMB: { before: (rss0 / 1e6).toFixed(0), max: (rssMax / 1e6).toFixed(0) },
-  statementsDuringFlood: t.server.store.queryCount - q0,
-}));
+console.log(
+  JSON.stringify({
+    seconds: SECONDS,
+    parallelAttackers: PARALLEL,
+    acksSent: sent,
+    attackerCuts4429: cut,
+    publishMs: { p50: pct(publishMs, 0.5), p99: pct(publishMs, 0.99), max: pct(publishMs, 1) },
+    healthzMs: { p50: pct(healthMs, 0.5), max: pct(healthMs, 1) },
+    published,
+    receivedByOrdinary: received,
+    rssMB: { before: (rss0 / 1e6).toFixed(0), max: (rssMax / 1e6).toFixed(0) },
+    statementsDuringFlood: t.server.store.queryCount - q0,
+  }),
+);
 watcher.close();
 await t.stop();

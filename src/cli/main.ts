@@ -30,13 +30,19 @@ user
   .option('--admin', 'make the user an admin')
   .action(userAdd);
 user.command('list').description('list users').action(userList);
-user.command('disable <name>').description('disable a user; its connections close').action((name: string) => userSetDisabled(name, true));
-user.command('enable <name>').description('enable a disabled user').action((name: string) => userSetDisabled(name, false));
+user
+  .command('disable <name>')
+  .description('disable a user; its connections close')
+  .action((name: string) => userSetDisabled(name, true));
+user
+  .command('enable <name>')
+  .description('enable a disabled user')
+  .action((name: string) => userSetDisabled(name, false));
 
 const token = program.command('token').description('manage tokens');
 token
   .command('create <name>')
-  .description("create another token for a user; prints it alone on the last line")
+  .description('create another token for a user; prints it alone on the last line')
   .option('--label <label>', 'a note on what the token is for')
   .action(tokenCreate);
 token.command('revoke <id>').description('revoke a token by id; its connections close').action(tokenRevoke);
@@ -45,7 +51,7 @@ const remoteHelp = `\nThe server and token may also come from CODECAST_URL and C
 program
   .command('publish <code>')
   .description('publish a code to a running server')
-  .option('--value <number>', 'the code\'s value')
+  .option('--value <number>', "the code's value")
   .option('--type <word>', 'a short word: drop, promo, join…')
   .option('--message <text>', 'a message shown with the code')
   .option('--ttl <seconds>', 'expire the code after this many seconds')

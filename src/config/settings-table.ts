@@ -48,7 +48,8 @@ export const settingsTable = [
     env: 'CODECAST_DB_STATEMENT_TIMEOUT_SECONDS',
     default: '30',
     type: int(1, 3600),
-    description: 'PostgreSQL: how long one statement may run before the server cancels it (the client gives up 5 s later). Ignored on SQLite.',
+    description:
+      'PostgreSQL: how long one statement may run before the server cancels it (the client gives up 5 s later). Ignored on SQLite.',
   },
   {
     env: 'LOG_LEVEL',
@@ -60,7 +61,8 @@ export const settingsTable = [
     env: 'CODECAST_ADMIN_TOKEN',
     default: undefined,
     type: { kind: 'token' },
-    description: 'Token (16-256 visible ASCII characters) for the first admin, created at start when no admin exists; when unset a new token is printed once.',
+    description:
+      'Token (16-256 visible ASCII characters) for the first admin, created at start when no admin exists; when unset a new token is printed once.',
   },
   {
     env: 'CODECAST_PUBLIC_URL',
@@ -84,7 +86,7 @@ export const settingsTable = [
     env: 'CODECAST_MAX_CONNECTIONS_PER_USER',
     default: '10',
     type: int(1, 100_000),
-    description: 'Cap on one user\'s open connections (tabs, devices); over it a new one gets 429.',
+    description: "Cap on one user's open connections (tabs, devices); over it a new one gets 429.",
   },
   {
     env: 'CODECAST_CONNECTION_QUEUE',
@@ -150,19 +152,22 @@ export const settingsTable = [
     env: 'CODECAST_INBOUND_RATE',
     default: '200',
     type: int(1, 1_000_000),
-    description: 'Messages per second one connection may send on average (acks, pings, pongs, any frame or packet); one user\'s HTTP acks share the budget of `CODECAST_MAX_CONNECTIONS_PER_USER` connections. Past the budget a connection is closed (`4429 too_many_messages`) and an HTTP ack gets 429.',
+    description:
+      "Messages per second one connection may send on average (acks, pings, pongs, any frame or packet); one user's HTTP acks share the budget of `CODECAST_MAX_CONNECTIONS_PER_USER` connections. Past the budget a connection is closed (`4429 too_many_messages`) and an HTTP ack gets 429.",
   },
   {
     env: 'CODECAST_INBOUND_BURST',
     default: '1000',
     type: int(1, 10_000_000),
-    description: 'Messages one connection may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
+    description:
+      'Messages one connection may send at once on top of the rate; keep it above `CODECAST_HISTORY` so a client acking a whole replay stays inside.',
   },
   {
     env: 'CODECAST_FLOOD_COOLOFF_SECONDS',
     default: '10',
     type: int(0, 86_400),
-    description: 'After a connection is cut for sending too many messages, how long its user may open no new one (429 too_many_messages); 0 turns it off.',
+    description:
+      'After a connection is cut for sending too many messages, how long its user may open no new one (429 too_many_messages); 0 turns it off.',
   },
   {
     env: 'CODECAST_SSE_RETRY_MS',
@@ -186,19 +191,22 @@ export const settingsTable = [
     env: 'CODECAST_MAX_PENDING_CONNECTIONS',
     default: '5000',
     type: int(1, 1_000_000),
-    description: 'Connections not yet authenticated (TCP connections, Socket.IO sessions without a namespace) held at once; past it a new one gets 503 server_busy.',
+    description:
+      'Connections not yet authenticated (TCP connections, Socket.IO sessions without a namespace) held at once; past it a new one gets 503 server_busy.',
   },
   {
     env: 'CODECAST_MAX_PENDING_PER_ADDRESS',
     default: '500',
     type: int(1, 1_000_000),
-    description: 'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: raise it to the overall figure.',
+    description:
+      'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: raise it to the overall figure.',
   },
   {
     env: 'CODECAST_AUTH_TIMEOUT_SECONDS',
     default: '10',
     type: int(1, 3600),
-    description: 'A connection that has not sent a complete request, or a Socket.IO session that has not joined a namespace, within this is closed.',
+    description:
+      'A connection that has not sent a complete request, or a Socket.IO session that has not joined a namespace, within this is closed.',
   },
   {
     env: 'USER_CACHE_MAX_ENTRIES',
@@ -216,7 +224,8 @@ export const settingsTable = [
     env: 'USER_CACHE_REFRESH_SECONDS',
     default: '300',
     type: int(1, 86_400),
-    description: 'Age past which a cached user is no longer served while revalidating; the request waits for the database (or, if it is down, keeps the cached user).',
+    description:
+      'Age past which a cached user is no longer served while revalidating; the request waits for the database (or, if it is down, keeps the cached user).',
   },
   {
     env: 'USER_NEGATIVE_CACHE_MAX_ENTRIES',
@@ -234,7 +243,8 @@ export const settingsTable = [
     env: 'CODECAST_AUTH_POLL_MS',
     default: '1000',
     type: int(50, 600_000),
-    description: 'How often a process looks for user and token changes made elsewhere (the CLI, another process) to close affected connections.',
+    description:
+      'How often a process looks for user and token changes made elsewhere (the CLI, another process) to close affected connections.',
   },
 ] as const satisfies readonly SettingSpec[];
 

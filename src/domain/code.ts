@@ -51,7 +51,10 @@ export function draftCode(input: CodeInput, defaultValue: number | null): CodeDr
   if (code.length === 0) invalid('code', 'The code must not be empty.');
   if (charCount(code) > CODE_MAX_CHARS) invalid('code', `The code must be at most ${CODE_MAX_CHARS} characters.`);
   if (INVISIBLE.test(code)) {
-    invalid('code', 'The code must be printable characters only (no newlines, control, bidirectional or other invisible format characters).');
+    invalid(
+      'code',
+      'The code must be printable characters only (no newlines, control, bidirectional or other invisible format characters).',
+    );
   }
   const value = input.value ?? defaultValue;
   if (value !== null && !Number.isFinite(value)) invalid('value', 'The value must be a finite number.');
@@ -63,7 +66,10 @@ export function draftCode(input: CodeInput, defaultValue: number | null): CodeDr
   if (message !== null) {
     if (charCount(message) > MESSAGE_MAX_CHARS) invalid('message', `The message must be at most ${MESSAGE_MAX_CHARS} characters.`);
     if (INVISIBLE_IN_MESSAGE.test(message)) {
-      invalid('message', 'The message must not hold control, bidirectional or other invisible format characters (newlines and tabs are fine).');
+      invalid(
+        'message',
+        'The message must not hold control, bidirectional or other invisible format characters (newlines and tabs are fine).',
+      );
     }
   }
   const ttl = input.ttlSeconds ?? null;

@@ -33,7 +33,9 @@ export function tokenLabel(label: string | null | undefined): string | null {
   if (label === undefined || label === null) return null;
   const text = canonicalText(label);
   if (text === undefined || INVISIBLE.test(text)) {
-    throw new CodecastError('invalid_request', 'A token label must be printable text: no control or invisible format characters.', { field: 'label' });
+    throw new CodecastError('invalid_request', 'A token label must be printable text: no control or invisible format characters.', {
+      field: 'label',
+    });
   }
   if (charCount(text) > LABEL_MAX_CHARS) {
     throw new CodecastError('invalid_request', `A token label must be at most ${LABEL_MAX_CHARS} characters.`, { field: 'label' });

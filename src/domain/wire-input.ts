@@ -38,9 +38,13 @@ export function plainDecimal(text: string): number | undefined {
 export function parseSince(value: unknown, name = 'since'): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const n =
-    typeof value === 'number' ? (Number.isSafeInteger(value) && value >= 0 ? value : undefined)
-    : typeof value === 'string' ? plainDecimal(value)
-    : undefined;
+    typeof value === 'number'
+      ? Number.isSafeInteger(value) && value >= 0
+        ? value
+        : undefined
+      : typeof value === 'string'
+        ? plainDecimal(value)
+        : undefined;
   if (n === undefined) {
     throw new CodecastError('invalid_request', `${name} must be the id of a code: a whole number in plain decimal digits.`);
   }

@@ -21,7 +21,9 @@ export function writeRawError(socket: Duplex, error: CodecastError, headers: Rea
     Connection: 'close',
     ...headers,
   };
-  const lines = Object.entries(head).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+  const lines = Object.entries(head)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   if (!socket.writable) {
     socket.destroy();
     return;

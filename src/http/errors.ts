@@ -37,9 +37,11 @@ export function clientError(error: Error & { code?: string }, socket: Duplex): v
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const code: ErrorCode =
-    error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout'
-    : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large'
-    : 'invalid_request';
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'request_timeout'
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? 'headers_too_large'
+        : 'invalid_request';
   writeRawError(socket, new CodecastError(code, code === 'invalid_request' ? 'The request is not valid HTTP.' : undefined));
 }
 

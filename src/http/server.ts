@@ -118,4 +118,3 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   await app.register(webRoutes);
   return app;
 }
-

@@ -19,7 +19,8 @@ class UserBits {
 
   add(userId: number): void {
     if (userId >= FAR_USER_ID) {
-      (this.#far ??= new Set()).add(userId);
+      this.#far ??= new Set();
+      this.#far.add(userId);
       return;
     }
     const byte = userId >> 3;
@@ -90,7 +91,9 @@ export class AckedCode {
 
   /** The database says this user has not acked the code (nor has memory). */
   markNotAcked(userId: number): void {
-    if (!this.complete) (this.#notAcked ??= new UserBits()).add(userId);
+    if (this.complete) return;
+    this.#notAcked ??= new UserBits();
+    this.#notAcked.add(userId);
   }
 }
 

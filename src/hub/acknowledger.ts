@@ -140,7 +140,10 @@ export class Acknowledger {
   /** Looks `userId`'s ack of the code up at the next read, with the code when memory lacks it. */
   async #look(codeId: number, userId: number): Promise<AckedCode | null> {
     let users = this.#wanted.get(codeId);
-    if (!users) this.#wanted.set(codeId, (users = new Set()));
+    if (!users) {
+      users = new Set();
+      this.#wanted.set(codeId, users);
+    }
     users.add(userId);
     this.#lookup ??= new Promise((resolve) => setImmediate(resolve)).then(() => this.#read());
     const found = await this.#lookup;
@@ -194,7 +197,10 @@ export class Acknowledger {
       for (const userId of users) {
         if (known.knows(userId)) continue;
         let ids = byUser.get(userId);
-        if (!ids) byUser.set(userId, (ids = []));
+        if (!ids) {
+          ids = [];
+          byUser.set(userId, ids);
+        }
         ids.push(codeId);
       }
     }

@@ -86,7 +86,10 @@ export class DeliveryLedger {
 
   #entry(codeId: number): Unstored {
     let entry = this.#unstored.get(codeId);
-    if (!entry) this.#unstored.set(codeId, (entry = { counts: zeroCounts(), replayed: 0 }));
+    if (!entry) {
+      entry = { counts: zeroCounts(), replayed: 0 };
+      this.#unstored.set(codeId, entry);
+    }
     return entry;
   }
 

@@ -127,7 +127,7 @@ export class FanOut {
     for (let laneIndex = 0; laneIndex < TRANSPORTS.length; laneIndex++) {
       this.#cursor = this.#registry.lane(TRANSPORTS[laneIndex] as TransportName).keys();
       const found = this.#visitCursor(laneIndex, Infinity);
-      if (found.slow) (slow ??= []).push(...found.slow);
+      if (found.slow) slow = slow ? slow.concat(found.slow) : found.slow;
     }
     this.#cursor = undefined;
     this.#lane = TRANSPORTS.length;
@@ -179,7 +179,7 @@ export class FanOut {
       }
       const found = this.#visitCursor(this.#lane, budget);
       budget -= found.visited;
-      if (found.slow) (slow ??= []).push(...found.slow);
+      if (found.slow) slow = slow ? slow.concat(found.slow) : found.slow;
       if (found.exhausted) {
         this.#cursor = undefined;
         this.#lane++;
@@ -213,7 +213,10 @@ export class FanOut {
         const frame = this.#frameSince(mark, laneIndex);
         if (frame !== null) {
           connection.send(frame);
-          if (isSlowConsumer(connection.backlog, limit)) (slow ??= []).push(connection);
+          if (isSlowConsumer(connection.backlog, limit)) {
+            slow ??= [];
+            slow.push(connection);
+          }
         }
         delivered += this.#codesAppended - this.#codesUpTo(mark);
       }
@@ -247,7 +250,8 @@ export class FanOut {
     const item = entry.item;
     if ('code' in item) return frameOfHeld(item, encoder);
     if ('revokeOf' in item) return revokeFrameOfHeld(item.revokeOf, encoder);
-    const frames = (entry.frames ??= new Map());
+    entry.frames ??= new Map();
+    const frames = entry.frames;
     let frame = frames.get(transport);
     if (frame === undefined) {
       frame = encoder.encode(item);

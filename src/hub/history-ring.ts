@@ -29,7 +29,8 @@ export function frameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown 
 
 /** The revoke of a held code for `encoder`'s transport, encoded on first use. */
 export function revokeFrameOfHeld(held: HeldCode, encoder: Encoder<unknown>): unknown {
-  const frames = (held.revokeFrames ??= new Map());
+  held.revokeFrames ??= new Map();
+  const frames = held.revokeFrames;
   let frame = frames.get(encoder.transport);
   if (frame === undefined) {
     frame = encoder.encode({ type: 'revoke', data: { id: held.code.id } });

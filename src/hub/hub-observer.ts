@@ -7,7 +7,11 @@ import type { CloseReason, TransportName } from './connection.js';
  */
 export interface HubObserver {
   opened(transport: TransportName): void;
-  closed(connection: { readonly id: string; readonly transport: TransportName; readonly userId: number }, reason: CloseReason, openMs: number): void;
+  closed(
+    connection: { readonly id: string; readonly transport: TransportName; readonly userId: number },
+    reason: CloseReason,
+    openMs: number,
+  ): void;
   /** `count` code deliveries were written to connections of `transport`, live or by replay. */
   delivered(transport: TransportName, count: number, kind: 'live' | 'replay'): void;
   /** A code reached every local connection `ms` after it entered the fan-out. */

@@ -13,7 +13,7 @@ import {
 import { DeliveryLedger, type DeliveryCounts } from './delivery-ledger.js';
 import { FanOut } from './fan-out.js';
 import { FloodCooloff } from './flood-cooloff.js';
-import { frameOfHeld, HistoryRing, revokeFrameOfHeld } from './history-ring.js';
+import { frameOfHeld, type HistoryRing, revokeFrameOfHeld } from './history-ring.js';
 import { SILENT_OBSERVER, type HubObserver } from './hub-observer.js';
 
 export interface HubOptions extends RegistryLimits {
@@ -26,7 +26,6 @@ export interface HubOptions extends RegistryLimits {
   /** How long a user whose connection was cut for flooding may open no other (default 10 s). */
   readonly floodCooloffMs?: number;
 }
-
 
 export interface HubStats {
   readonly connections: number;
@@ -166,11 +165,7 @@ export class Hub {
   #recordClose(connection: Connection, reason: CloseReason): void {
     this.#closes[reason]++;
     const openMs = Date.now() - connection.openedAt;
-    this.#observer.closed(
-      { id: connection.id, transport: connection.transport, userId: connection.principal.user.id },
-      reason,
-      openMs,
-    );
+    this.#observer.closed({ id: connection.id, transport: connection.transport, userId: connection.principal.user.id }, reason, openMs);
   }
 
   /**

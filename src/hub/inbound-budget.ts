@@ -25,7 +25,7 @@ export class InboundBudget {
    * the budget (the state is then left as it was).
    */
   spend(fullAt: number, now: number): number {
-    const from = fullAt > now ? fullAt : now;
+    const from = Math.max(fullAt, now);
     if (from - now > this.#toleranceMs) return -1;
     return from + this.#intervalMs;
   }

@@ -102,17 +102,11 @@ export class Publisher {
     if (this.options.dedupMs > 0) {
       const earlierId = await this.codes.recentDuplicate(key, now - this.options.dedupMs);
       if (earlierId !== undefined) {
-        throw new CodecastError(
-          'duplicate_code',
-          `The code was published moments ago as id ${earlierId}.`,
-          { id: earlierId },
-        );
+        throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
       }
     }
     const idempotency =
-      idempotencyKey === undefined || requestHash === undefined
-        ? undefined
-        : { key: idempotencyKey, requestHash, userId: actor.user.id };
+      idempotencyKey === undefined || requestHash === undefined ? undefined : { key: idempotencyKey, requestHash, userId: actor.user.id };
     // The audience goes into the code's row in the same commit; counted again
     // at the broadcast, in case a connection attached while the insert was
     // awaited (with SQLite the continuations can interleave), and mended then.
@@ -120,7 +114,12 @@ export class Publisher {
     const code = await this.codes.insert(draft, key, actor.user.id, now, {
       audience: counted,
       idempotency,
-      audit: (stored) => ({ actor: actor.user.username, action: 'code.publish', target: String(stored.id), details: { code: stored.code } }),
+      audit: (stored) => ({
+        actor: actor.user.username,
+        action: 'code.publish',
+        target: String(stored.id),
+        details: { code: stored.code },
+      }),
     });
     // The fan-out runs after this task, after `result` is set; the publish
     // log line waits for it to give the fan-out time.

@@ -82,9 +82,24 @@ export class Metrics implements HubObserver {
       labelNames: ['transport', 'reason'],
       registers,
     });
-    countedElsewhere(this.registry, 'codecast_slow_consumer_closes_total', 'Connections closed because they fell behind by more than the queue bound.', () => sources.hub().closes.slow_consumer);
-    countedElsewhere(this.registry, 'codecast_stale_closes_total', 'Connections closed by the sweeper for showing no sign of life.', () => sources.hub().closes.stale);
-    countedElsewhere(this.registry, 'codecast_codes_published_total', 'Codes broadcast by this process.', () => sources.hub().codesBroadcast);
+    countedElsewhere(
+      this.registry,
+      'codecast_slow_consumer_closes_total',
+      'Connections closed because they fell behind by more than the queue bound.',
+      () => sources.hub().closes.slow_consumer,
+    );
+    countedElsewhere(
+      this.registry,
+      'codecast_stale_closes_total',
+      'Connections closed by the sweeper for showing no sign of life.',
+      () => sources.hub().closes.stale,
+    );
+    countedElsewhere(
+      this.registry,
+      'codecast_codes_published_total',
+      'Codes broadcast by this process.',
+      () => sources.hub().codesBroadcast,
+    );
     this.#deliveries = new Counter({
       name: 'codecast_deliveries_total',
       help: 'Codes handed to connections, by transport and kind (live or replay).',
@@ -125,11 +140,21 @@ export class Metrics implements HubObserver {
         this.set(sources.userCache().negativeSize);
       },
     });
-    countedElsewhere(this.registry, 'codecast_user_cache_hits_total', 'Authentications answered from the cache (negative hits included).', () => {
-      const stats = sources.userCache();
-      return stats.hits + stats.negativeHits;
-    });
-    countedElsewhere(this.registry, 'codecast_user_cache_misses_total', 'Authentications that had to wait for the database.', () => sources.userCache().misses);
+    countedElsewhere(
+      this.registry,
+      'codecast_user_cache_hits_total',
+      'Authentications answered from the cache (negative hits included).',
+      () => {
+        const stats = sources.userCache();
+        return stats.hits + stats.negativeHits;
+      },
+    );
+    countedElsewhere(
+      this.registry,
+      'codecast_user_cache_misses_total',
+      'Authentications that had to wait for the database.',
+      () => sources.userCache().misses,
+    );
     countedElsewhere(this.registry, 'codecast_acks_total', 'First acks of codes by users.', () => sources.acks().total);
     // Pre-create the labelled series so they read 0 before anything happens.
     for (const transport of ['sse', 'ws', 'socketio'] as const) {

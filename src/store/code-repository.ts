@@ -3,7 +3,6 @@ import type { Code, CodeDraft, TransportName } from '../domain/index.js';
 import { AuditRepository, type AuditInput } from './audit-repository.js';
 import type { Database } from './schema.js';
 
-
 /** A code with what only operators see: revocation and delivery counts. */
 export interface CodeRecord extends Code {
   readonly revokedAt: string | null;
@@ -156,7 +155,12 @@ export class CodeRepository {
    * history keeps their place), and the highest id older than all of them.
    */
   async newest(count: number): Promise<{ codes: CodeRecord[]; floor: number }> {
-    const rows = await this.db.selectFrom('codes').selectAll().orderBy('id', 'desc').limit(count + 1).execute();
+    const rows = await this.db
+      .selectFrom('codes')
+      .selectAll()
+      .orderBy('id', 'desc')
+      .limit(count + 1)
+      .execute();
     const floor = rows.length > count ? (rows.pop() as CodeRow).id : 0;
     return { codes: rows.reverse().map(toRecord), floor };
   }
@@ -165,9 +169,7 @@ export class CodeRepository {
     let query = this.db.selectFrom('codes').selectAll().where('id', '>', options.since);
     if (!options.includeInactive) {
       const nowIso = new Date(options.nowMs).toISOString();
-      query = query
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]));
+      query = query.where('revoked_at', 'is', null).where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', nowIso)]));
     }
     const rows = await query.orderBy('id').limit(options.limit).execute();
     return rows.map(toRecord);
@@ -244,24 +246,14 @@ export class CodeRepository {
   async ackedBy(userId: number, ids: readonly number[]): Promise<number[]> {
     const acked: number[] = [];
     for (const chunk of chunked(ids)) {
-      const rows = await this.db
-        .selectFrom('acks')
-        .select('code_id')
-        .where('user_id', '=', userId)
-        .where('code_id', 'in', chunk)
-        .execute();
+      const rows = await this.db.selectFrom('acks').select('code_id').where('user_id', '=', userId).where('code_id', 'in', chunk).execute();
       for (const row of rows) acked.push(row.code_id);
     }
     return acked;
   }
 
   async ackFigures(codeId: number): Promise<AckFigures> {
-    const rows = await this.db
-      .selectFrom('acks')
-      .select('latency_ms')
-      .where('code_id', '=', codeId)
-      .orderBy('latency_ms')
-      .execute();
+    const rows = await this.db.selectFrom('acks').select('latency_ms').where('code_id', '=', codeId).orderBy('latency_ms').execute();
     const sorted = rows.map((r) => r.latency_ms);
     return { users: sorted.length, medianMs: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
   }

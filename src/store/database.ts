@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql } from 'kysely';
+import { type Kysely, Migrator, sql } from 'kysely';
 import type { DatabaseTarget } from '../config/index.js';
 import type { FileIdentity } from './file-identity.js';
 import { migrationProvider, type Dialect } from './migrations.js';

@@ -203,7 +203,7 @@ export class DuplicateUsernamesError extends Error {
     super(
       `the database holds user names that differ only by case (${groups.map((g) => `[${g}]`).join(', ')}); ` +
         'names are now unique regardless of case. Keep one name of each group and rename the others ' +
-        '(for example: sqlite3 codecast.db "update users set username = \'alice-2\' where username = \'Alice\'"), ' +
+        "(for example: sqlite3 codecast.db \"update users set username = 'alice-2' where username = 'Alice'\"), " +
         'then start again. Nothing was changed.',
     );
     this.name = 'DuplicateUsernamesError';

@@ -7,7 +7,17 @@ const CANNOT_WRITE_STATES = /^(53100|25006|58030)$/; // disk full; read-only tra
 const BUSY_STATES = /^(53...|57014|55P03|40001|40P01)$/; // out of resources, too many connections; statement timeout; lock; serialization, deadlock
 
 // What the socket says when the server is away.
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 // pg and pg-pool say these in words, without a code: a connection dropped,
 // a connection attempt or a query that timed out on the client's side.

@@ -9,7 +9,11 @@ import { cachingStatements } from './statement-cache.js';
 import { WriteGuard, type WriteHealthListener } from './write-guard.js';
 
 /** The embedded store: one file, one connection, statements prepared once. */
-export function openSqlite(target: { readonly path: string }, onQuery: (ms: number) => void, listener: WriteHealthListener): OpenedDatabase {
+export function openSqlite(
+  target: { readonly path: string },
+  onQuery: (ms: number) => void,
+  listener: WriteHealthListener,
+): OpenedDatabase {
   const inMemory = target.path === ':memory:';
   if (!inMemory) mkdirSync(dirname(target.path), { recursive: true });
   const sqlite = new SqliteDatabase(target.path);

@@ -95,9 +95,11 @@ export class Store {
    * touches, so the change, its auth event and its audit entry land together.
    */
   transaction<T>(work: (tx: AccessRepositories) => Promise<T>): Promise<T> {
-    return this.#opened.db.transaction().execute((trx) =>
-      work({ users: new UserRepository(trx), authEvents: new AuthEventRepository(trx), audit: new AuditRepository(trx) }),
-    );
+    return this.#opened.db
+      .transaction()
+      .execute((trx) =>
+        work({ users: new UserRepository(trx), authEvents: new AuthEventRepository(trx), audit: new AuditRepository(trx) }),
+      );
   }
 
   migrate(): Promise<string[]> {

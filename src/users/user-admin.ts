@@ -1,13 +1,4 @@
-import {
-  CodecastError,
-  USERNAME_PATTERN,
-  hashToken,
-  newToken,
-  tokenLabel,
-  type Principal,
-  type Role,
-  type User,
-} from '../domain/index.js';
+import { CodecastError, USERNAME_PATTERN, hashToken, newToken, tokenLabel, type Principal, type Role, type User } from '../domain/index.js';
 import type { TokenInfo } from '../store/index.js';
 import type { UserDirectory } from './ports.js';
 import type { UserCache } from './user-cache.js';
@@ -61,7 +52,8 @@ export class UserAdmin {
       return { user, info };
     });
     // The database refuses a name that differs from an existing one only by case.
-    if (!created) throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
+    if (!created)
+      throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
     this.cache?.forgetUnknown(hash);
     return { user: created.user, token: { ...created.info, token } };
   }
@@ -107,7 +99,10 @@ export class UserAdmin {
     const hash = hashToken(token);
     const info = await this.directory.transaction(async (tx) => {
       const added = await tx.users.addToken(user.id, hash, label, now);
-      await tx.audit.record({ actor: actorName(actor), action: 'token.create', target: username, details: { tokenId: added.id, label } }, now);
+      await tx.audit.record(
+        { actor: actorName(actor), action: 'token.create', target: username, details: { tokenId: added.id, label } },
+        now,
+      );
       return added;
     });
     this.cache?.forgetUnknown(hash);
@@ -120,7 +115,10 @@ export class UserAdmin {
       const owner = await tx.users.revokeToken(tokenId, now);
       if (!owner) return undefined;
       await tx.authEvents.record('token_revoked', owner.userId, tokenId, now.getTime());
-      await tx.audit.record({ actor: actorName(actor), action: 'token.revoke', target: String(tokenId), details: { userId: owner.userId } }, now);
+      await tx.audit.record(
+        { actor: actorName(actor), action: 'token.revoke', target: String(tokenId), details: { userId: owner.userId } },
+        now,
+      );
       return owner;
     });
     if (!revoked) {

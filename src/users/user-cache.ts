@@ -27,7 +27,6 @@ interface Entry {
   readonly loadedAt: number;
 }
 
-
 /**
  * Authenticated principals by token hash: a bounded LRU (lru-cache) with
  * stale-while-revalidate, plus a bounded negative cache so that a repeated

@@ -77,7 +77,9 @@ abstract class ChaosClient {
         const codes: { id: number }[] = [];
         for (;;) {
           const since = codes.at(-1)?.id ?? 0;
-          const res = await fetch(`${this.url}/api/v1/codes?since=${since}&limit=1000`, { headers: { authorization: `Bearer ${this.token}` } });
+          const res = await fetch(`${this.url}/api/v1/codes?since=${since}&limit=1000`, {
+            headers: { authorization: `Bearer ${this.token}` },
+          });
           if (res.status !== 200) throw new Error(`history: ${res.status}`);
           const page = ((await res.json()) as { codes: { id: number }[] }).codes;
           codes.push(...page);

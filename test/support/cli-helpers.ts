@@ -96,7 +96,9 @@ export class Spawned {
       const match = this.stdout.match(pattern);
       if (match) return match;
       if (this.exit) {
-        throw new Error(`process exited (${JSON.stringify(this.exit)}) before printing ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
+        throw new Error(
+          `process exited (${JSON.stringify(this.exit)}) before printing ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
+        );
       }
       if (Date.now() > deadline) {
         throw new Error(`timed out waiting for ${pattern}\nstdout:\n${this.stdout}\nstderr:\n${this.stderr}`);
@@ -177,7 +179,10 @@ export async function killAll(): Promise<void> {
 }
 
 /** JSON GET/POST/... with an optional bearer token; answers status and parsed body. */
-export async function request(url: string, options: { method?: string; token?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+export async function request(
+  url: string,
+  options: { method?: string; token?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = {};
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
@@ -207,11 +212,11 @@ export async function waitForStatus(
   for (;;) {
     const answer = await probe();
     if (answer.status === status) return answer;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: last answer ${answer.status} ${JSON.stringify(answer.body)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}: last answer ${answer.status} ${JSON.stringify(answer.body)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export function isListening(port: number): Promise<boolean> {

@@ -16,7 +16,8 @@ export interface Mounted {
 
 /** Why mounting cannot work here, or undefined when it can: it tries a tiny tmpfs. */
 export function mountSkipReason(): string | undefined {
-  if (process.platform !== 'linux') return `storage-fault tests need Linux (this is ${process.platform}): SKIPPED, this storage fault was NOT tested`;
+  if (process.platform !== 'linux')
+    return `storage-fault tests need Linux (this is ${process.platform}): SKIPPED, this storage fault was NOT tested`;
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return 'mounting a tmpfs or a loop device needs root (CI runs as root): SKIPPED, this storage fault was NOT tested';
   }

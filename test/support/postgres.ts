@@ -74,7 +74,12 @@ const quoteIdentifier = (name: string): string => `"${name.replaceAll('"', '""')
  * test files and runs never share one.
  */
 export async function createTestDatabase(label: string, serverUrl = POSTGRES_TEST_URL): Promise<TestDatabase> {
-  const slug = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 30) || 'db';
+  const slug =
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 30) || 'db';
   const name = await withClient(serverUrl, async (client) => {
     for (;;) {
       const candidate = `codecast_${slug}_${process.pid}_${++created}`;
@@ -206,10 +211,14 @@ export class PrivatePostgres {
   static async create(): Promise<PrivatePostgres> {
     const bin = findPostgresBinDir();
     if (bin === undefined) {
-      throw new Error('no PostgreSQL server binaries (initdb, pg_ctl): install postgresql (apt-get install postgresql) or set CODECAST_TEST_POSTGRES_BIN');
+      throw new Error(
+        'no PostgreSQL server binaries (initdb, pg_ctl): install postgresql (apt-get install postgresql) or set CODECAST_TEST_POSTGRES_BIN',
+      );
     }
     if (isRoot() && spawnSync('id', ['-u', 'postgres']).status !== 0) {
-      throw new Error('running as root, PostgreSQL needs the postgres OS user to run as, and there is none (apt-get install postgresql creates it)');
+      throw new Error(
+        'running as root, PostgreSQL needs the postgres OS user to run as, and there is none (apt-get install postgresql creates it)',
+      );
     }
     const dir = mkdtempSync(join(tmpdir(), 'codecast-pg-'));
     if (isRoot()) {

@@ -23,7 +23,11 @@ export interface TestServer {
   readonly databasePath: string;
   readonly adminToken: string;
   /** JSON request to the API; answers status, headers and parsed body. */
-  api(method: string, path: string, options?: { token?: string | null; body?: unknown; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   /** Creates a user through the API and answers its first token. */
   createUser(username: string, role?: 'user' | 'admin'): Promise<{ id: number; token: string; tokenId: number }>;
   /** Publishes a code as the admin; throws unless it was accepted. */

@@ -48,7 +48,10 @@ export class SseReader {
   #controller = new AbortController();
   #buffer = '';
 
-  static async open(url: string, options: { token?: string; since?: number; lastEventId?: string | number; query?: string } = {}): Promise<SseReader> {
+  static async open(
+    url: string,
+    options: { token?: string; since?: number; lastEventId?: string | number; query?: string } = {},
+  ): Promise<SseReader> {
     const reader = new SseReader();
     await reader.#start(url, options);
     return reader;
@@ -91,8 +94,7 @@ export class SseReader {
 
   #feed(text: string) {
     this.#buffer += text;
-    let cut: number;
-    while ((cut = this.#buffer.indexOf('\n\n')) >= 0) {
+    for (let cut = this.#buffer.indexOf('\n\n'); cut >= 0; cut = this.#buffer.indexOf('\n\n')) {
       const event = parseSseBlock(this.#buffer.slice(0, cut));
       this.#buffer = this.#buffer.slice(cut + 2);
       if (event) this.events.push(event);

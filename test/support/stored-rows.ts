@@ -16,7 +16,8 @@ export async function storedRows(store: StoreKind, databaseUrl: string): Promise
     const db = new Database(databaseUrl.replace(/^sqlite:(\/\/)?/, ''), { readonly: true, fileMustExist: true });
     try {
       const names = db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[];
-      for (const { name } of names) tables.set(name, db.prepare(`select * from "${name.replaceAll('"', '""')}"`).all() as Record<string, unknown>[]);
+      for (const { name } of names)
+        tables.set(name, db.prepare(`select * from "${name.replaceAll('"', '""')}"`).all() as Record<string, unknown>[]);
     } finally {
       db.close();
     }

@@ -35,7 +35,12 @@ export async function copyText(text) {
 export function copyButton(text, context, options = {}) {
   const caption = options.caption ?? 'Copy';
   const visible = h('span', { text: caption });
-  const button = h('button', { type: 'button', class: options.class ?? 'button copy' }, visible, h('span', { class: 'visually-hidden', text: ` ${context}` }));
+  const button = h(
+    'button',
+    { type: 'button', class: options.class ?? 'button copy' },
+    visible,
+    h('span', { class: 'visually-hidden', text: ` ${context}` }),
+  );
   let timer;
   button.addEventListener('click', async () => {
     const copied = await copyText(text());

@@ -15,13 +15,23 @@ export interface AdminRoutesOptions {
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { auth, settings, store, stats }) => {
   app.get('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Runtime settings' } }, async () => settings.values);
 
-  app.put('/settings', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Change runtime settings', body: SettingsBody } }, async (request) =>
-    settings.update(request.body, principalOf(request).user.username),
+  app.put(
+    '/settings',
+    { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Change runtime settings', body: SettingsBody } },
+    async (request) => settings.update(request.body, principalOf(request).user.username),
   );
 
-  app.get('/stats', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Connections, queues, closes, cache, codes, memory' } }, async () => stats());
+  app.get(
+    '/stats',
+    { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'Connections, queues, closes, cache, codes, memory' } },
+    async () => stats(),
+  );
 
-  app.get('/audit', { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'The audit trail, newest first', querystring: AuditQuery } }, async (request) => ({
-    entries: await store.audit.list(request.query.limit ?? 100, request.query.before),
-  }));
+  app.get(
+    '/audit',
+    { onRequest: auth.admin, schema: { tags: ['admin'], summary: 'The audit trail, newest first', querystring: AuditQuery } },
+    async (request) => ({
+      entries: await store.audit.list(request.query.limit ?? 100, request.query.before),
+    }),
+  );
 };

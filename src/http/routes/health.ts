@@ -23,9 +23,6 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
     }
     const health = await store.health();
     if (health.ok) return { status: 'ready', database: 'ok' };
-    return sendError(
-      reply,
-      new CodecastError('database_unavailable', health.message, { status: 'unready', database: health.database }, 5),
-    );
+    return sendError(reply, new CodecastError('database_unavailable', health.message, { status: 'unready', database: health.database }, 5));
   });
 };

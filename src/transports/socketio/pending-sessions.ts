@@ -51,14 +51,17 @@ export class PendingSessions {
       sessions.delete(this);
       budget.release(pending.ticket);
     };
-    this.#sweeper = setInterval(() => {
-      const cutoff = Date.now() - authTimeoutMs;
-      for (const [session, pending] of sessions) {
-        if (pending.openedAt > cutoff) break;
-        session.close(true); // its 'close' gives the place back
-        if (sessions.get(session) === pending) this.#onSessionClose.call(session);
-      }
-    }, Math.min(1000, Math.max(50, authTimeoutMs / 4)));
+    this.#sweeper = setInterval(
+      () => {
+        const cutoff = Date.now() - authTimeoutMs;
+        for (const [session, pending] of sessions) {
+          if (pending.openedAt > cutoff) break;
+          session.close(true); // its 'close' gives the place back
+          if (sessions.get(session) === pending) this.#onSessionClose.call(session);
+        }
+      },
+      Math.min(1000, Math.max(50, authTimeoutMs / 4)),
+    );
     this.#sweeper.unref();
   }
 

@@ -12,7 +12,12 @@ const ARM_MS = 4000;
  */
 export function confirmButton(label, context, action) {
   const caption = h('span', { text: label });
-  const button = h('button', { type: 'button', class: 'button small danger' }, caption, h('span', { class: 'visually-hidden', text: ` ${context}` }));
+  const button = h(
+    'button',
+    { type: 'button', class: 'button small danger' },
+    caption,
+    h('span', { class: 'visually-hidden', text: ` ${context}` }),
+  );
   let armed;
   const disarm = () => {
     clearTimeout(armed);

@@ -146,10 +146,7 @@ export class PublishForm {
         ['Ack p99', formatLatency(acks.p99Ms)],
       ];
       if (code.revokedAt) rows.push(['Status', 'Revoked']);
-      replaceChildren(
-        following.figures,
-        ...rows.map(([term, value]) => h('div', {}, h('dt', { text: term }), h('dd', { text: value }))),
-      );
+      replaceChildren(following.figures, ...rows.map(([term, value]) => h('div', {}, h('dt', { text: term }), h('dd', { text: value }))));
     } catch (error) {
       replaceChildren(following.figures, h('p', { class: 'error', text: `Figures unavailable: ${messageOf(error)}` }));
     } finally {

@@ -38,7 +38,12 @@ export class UsersPanel {
 
   #row(user) {
     const toggle = user.disabled
-      ? h('button', { type: 'button', class: 'button small', on: { click: () => this.#setDisabled(user, false) } }, 'Enable', h('span', { class: 'visually-hidden', text: ` ${user.username}` }))
+      ? h(
+          'button',
+          { type: 'button', class: 'button small', on: { click: () => this.#setDisabled(user, false) } },
+          'Enable',
+          h('span', { class: 'visually-hidden', text: ` ${user.username}` }),
+        )
       : confirmButton('Disable', user.username, () => this.#setDisabled(user, true));
     return h(
       'tr',
@@ -126,11 +131,30 @@ export class UsersPanel {
     try {
       const { user, tokens } = await this.#api.get(`/users/${encodeURIComponent(username)}`);
       this.#open = user.username;
-      const labelInput = h('input', { id: 'token-label', name: 'label', maxLength: 100, placeholder: 'e.g. phone, kiosk 3', autocomplete: 'off' });
+      const labelInput = h('input', {
+        id: 'token-label',
+        name: 'label',
+        maxLength: 100,
+        placeholder: 'e.g. phone, kiosk 3',
+        autocomplete: 'off',
+      });
       const form = h(
         'form',
-        { class: 'inline-form', on: { submit: (event) => (event.preventDefault(), void this.#addToken(user.username, labelInput.value.trim())) } },
-        h('div', { class: 'field' }, h('label', { for: 'token-label', text: 'New token label' }, h('span', { class: 'hint', text: ' optional' })), labelInput),
+        {
+          class: 'inline-form',
+          on: {
+            submit: (event) => {
+              event.preventDefault();
+              void this.#addToken(user.username, labelInput.value.trim());
+            },
+          },
+        },
+        h(
+          'div',
+          { class: 'field' },
+          h('label', { for: 'token-label', text: 'New token label' }, h('span', { class: 'hint', text: ' optional' })),
+          labelInput,
+        ),
         h('button', { type: 'submit', class: 'button primary', text: 'Create token' }),
       );
       replaceChildren(
@@ -183,7 +207,10 @@ export class UsersPanel {
       h(
         'td',
         { class: 'actions' },
-        !token.revokedAt && confirmButton('Revoke', `token ${token.id}${token.label ? ` (${token.label})` : ''}`, () => this.#revokeToken(username, token.id)),
+        !token.revokedAt &&
+          confirmButton('Revoke', `token ${token.id}${token.label ? ` (${token.label})` : ''}`, () =>
+            this.#revokeToken(username, token.id),
+          ),
       ),
     );
   }
