@@ -116,6 +116,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           '(a restart on an empty path starts an empty database)',
       ),
     fileBack: () => logger.info({ database: describeDatabase(config.database) }, 'the database file is back at its path: writes resume'),
+    waitingForLock: () =>
+      logger.warn(
+        { database: describeDatabase(config.database) },
+        'another codecast process is migrating the database or creating the first admin: waiting for it (up to 120 s)',
+      ),
   });
   let upkeep: PeriodicTasks | undefined;
   let http: FastifyInstance | undefined;

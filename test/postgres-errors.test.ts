@@ -98,12 +98,12 @@ describe('PostgreSQL errors, judged by the store', () => {
     }
   });
 
-  test('a pool with no connection free in time is unreachable for now', async () => {
+  test('a pool with no connection free in time is busy, not unreachable', async () => {
     const pool = new pg.Pool({ connectionString: database.url, max: 1, connectionTimeoutMillis: 100 });
     const held = await pool.connect();
     try {
       const error = await failure(() => pool.connect());
-      assert.equal(unavailableReason(error), 'unreachable', String(error));
+      assert.equal(unavailableReason(error), 'busy', String(error));
     } finally {
       held.release();
       await pool.end();

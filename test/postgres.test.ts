@@ -9,6 +9,8 @@ import pg from 'pg';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
 import { killAll, request, startServe, type ServeProcess } from './support/cli-helpers.js';
 import { createTestDatabase, PrivatePostgres, type TestDatabase } from './support/postgres.js';
+import { databaseTarget } from './support/stores.js';
+import { Store } from '../src/store/index.js';
 import { startTestServer, type ApiResponse, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 
@@ -152,5 +154,120 @@ describe('PostgreSQL stops and starts again under load', () => {
       [],
       'accepted codes missing from the database',
     );
+  });
+});
+
+/**
+ * A session of the test's own that holds `idempotency_keys` locked against
+ * writes (reads go on), so a publish with a key gets as far as its insert
+ * and waits there, inside its transaction.
+ */
+async function lockIdempotencyKeys(url: string): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => undefined);
+  await client.connect();
+  await client.query('begin');
+  await client.query('lock table idempotency_keys in exclusive mode');
+  return {
+    async release() {
+      await client.query('commit').catch(() => undefined);
+      await client.end();
+    },
+  };
+}
+
+/** The codecast sessions of a database that wait on a lock. */
+async function waitingSessions(url: string, database: string): Promise<number[]> {
+  const found = await rows<{ pid: number }>(
+    url,
+    `select pid from pg_stat_activity where datname = '${database}' and application_name = 'codecast' and wait_event_type = 'Lock'`,
+  );
+  return found.map((row) => row.pid);
+}
+
+describe('a session ended in the middle of a publish', () => {
+  let database: TestDatabase;
+  let t: TestServer;
+
+  before(async () => {
+    database = await createTestDatabase('terminated');
+    t = await startTestServer({}, { database: { store: 'postgres', url: database.url, name: database.name, drop: () => database.drop() } });
+  });
+  after(async () => {
+    await t?.stop();
+    await database?.drop();
+  });
+
+  test('answers 503, does not bring the process down, and the next publish works', async () => {
+    // A pooled connection to spare, as a server that has been running has.
+    await t.publish('WARM');
+    const lock = await lockIdempotencyKeys(database.url);
+    let pids: number[] = [];
+    const publish = t.api('POST', '/api/v1/codes', { body: { code: 'MID-TX' }, headers: { 'idempotency-key': 'mid-tx-1' } });
+    try {
+      for (let i = 0; i < 100 && pids.length === 0; i++) {
+        pids = await waitingSessions(database.url, database.name);
+        if (pids.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.equal(pids.length, 1, 'one codecast session waits on the lock');
+      // What a PostgreSQL restart or an operator's pg_terminate_backend does to it.
+      await rows(
+        database.url,
+        `select pg_terminate_backend(pid) from pg_stat_activity where datname = '${database.name}' and application_name = 'codecast' and state <> 'idle'`,
+      );
+      const answer = await publish;
+      assert.equal(answer.status, 503, JSON.stringify(answer.body));
+      assert.equal(answer.body.error, 'database_unavailable');
+    } finally {
+      await lock.release();
+    }
+    let again: ApiResponse | undefined;
+    for (let i = 0; i < 50 && again?.status !== 201; i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+      again = await t.api('POST', '/api/v1/codes', { body: { code: 'AFTER-TX' } });
+    }
+    assert.equal(again?.status, 201, JSON.stringify(again?.body));
+  });
+});
+
+describe('publishes on two processes sharing a database', () => {
+  let database: TestDatabase;
+  const stores: Store[] = [];
+
+  before(async () => {
+    database = await createTestDatabase('order');
+  });
+  after(async () => {
+    for (const store of stores) await store.close();
+    await database?.drop();
+  });
+
+  test('commit in the order of their ids, so a reader going by "ids after the last" misses none', async () => {
+    const target = databaseTarget({ store: 'postgres', url: database.url, name: database.name, drop: async () => undefined });
+    const [a, b] = [await Store.open(target), await Store.open(target)];
+    stores.push(a as Store, b as Store);
+    const draft = (code: string) => ({ code, value: null, type: null, message: null, source: 'test', ttlSeconds: null });
+    const lock = await lockIdempotencyKeys(database.url);
+    const finished: string[] = [];
+    // A takes its id, then waits inside its transaction (the key's table is
+    // locked); B starts after it.
+    const first = (a as Store).codes
+      .insert(draft('ORDER-A'), 'order-a', null, Date.now(), { idempotency: { key: 'k', requestHash: 'h', userId: 1 } })
+      .then((code) => {
+        finished.push('A');
+        return code;
+      });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = (b as Store).codes.insert(draft('ORDER-B'), 'order-b', null, Date.now()).then((code) => {
+      finished.push('B');
+      return code;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(finished, [], 'B waits for A rather than committing a later id first');
+    await lock.release();
+    const [codeA, codeB] = await Promise.all([first, second]);
+    assert.deepEqual(finished, ['A', 'B']);
+    assert.ok(!('duplicateOf' in codeA) && !('duplicateOf' in codeB));
+    assert.ok(codeA.id < codeB.id, `${codeA.id} < ${codeB.id}`);
   });
 });

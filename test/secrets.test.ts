@@ -159,6 +159,10 @@ describe('a configuration error never echoes a secret', () => {
       'postgres://codecast:hunter2-password@/codecast',
       'postgres:///codecast?user=codecast&password=hunter2-password',
       'mysql://u:hunter2-p@ss/word@host/db',
+      // A password holding an unencoded "/": a URL parser reads part of it as a host or a port.
+      'postgres://app:hunter2/z+w==@db.internal:5432/codecast',
+      'postgres://app:4711/hunter2+z@db.internal/codecast',
+      'postgresql://app:hunter2?x@db.internal/codecast',
     ];
     for (const url of refused) {
       assert.throws(

@@ -5,7 +5,7 @@
 // once, settings, audit and transactions that commit whole or not at all.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { CodeDraft } from '../src/domain/index.js';
+import type { Code, CodeDraft } from '../src/domain/index.js';
 import { Store } from '../src/store/index.js';
 import { storedRows } from './support/stored-rows.js';
 import { STORE_KINDS, createStoreDatabase, databaseTarget, type StoreDatabase } from './support/stores.js';
@@ -32,8 +32,15 @@ for (const kind of STORE_KINDS) {
       return store;
     };
     const now = () => new Date();
-    const insert = (d: CodeDraft = draft(), nowMs = Date.now(), extras: Parameters<Store['codes']['insert']>[4] = {}) =>
-      s().codes.insert(d, d.code, null, nowMs, extras);
+    const insert = async (
+      d: CodeDraft = draft(),
+      nowMs = Date.now(),
+      extras: Parameters<Store['codes']['insert']>[4] = {},
+    ): Promise<Code> => {
+      const inserted = await s().codes.insert(d, d.code, null, nowMs, extras);
+      assert.ok(!('duplicateOf' in inserted), `stored, not a duplicate of ${JSON.stringify(inserted)}`);
+      return inserted;
+    };
     let users = 0;
     async function newUser(role: 'user' | 'admin' = 'user'): Promise<number> {
       const user = await s().users.create(`${kind}-user-${++users}`, role, now());
@@ -122,6 +129,15 @@ for (const kind of STORE_KINDS) {
         'newest',
       );
       assert.equal((await insert(draft({ value: null }))).value, null, 'no value stays null');
+    });
+
+    test('an insert inside the dedup window stores nothing and names the earlier code', async () => {
+      const d = draft();
+      const first = await insert(d, 5_000_000);
+      const again = await s().codes.insert(d, d.code, null, 5_001_000, { dedupSinceMs: 5_001_000 - 2_000 });
+      assert.deepEqual(again, { duplicateOf: first.id });
+      const later = await s().codes.insert(d, d.code, null, 5_003_000, { dedupSinceMs: 5_003_000 - 2_000 });
+      assert.ok(!('duplicateOf' in later) && later.id > first.id, 'outside the window it is stored');
     });
 
     test('a published_at_ms past 2^31 is kept whole: dedup finds it by it, its times read back', async () => {

@@ -122,7 +122,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      problems.push(`${spec.env}${shown(spec.type, text)} is not valid: expected ${describe(spec.type)}`);
+      // A database URL's reason helps (an unencoded "/" in the password, no host); elsewhere "expected" says it all.
+      const reason = spec.type.kind === 'database-url' ? ` (${parsed.message})` : '';
+      problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
     }

@@ -12,7 +12,11 @@ export interface CodeLedger {
   idempotent(userId: number, key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined>;
   /** The id of a live code with this dedup key published at or after `sinceMs`. */
   recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined>;
-  /** Stores a new code with its audience, Idempotency-Key and audit entry, in one commit. */
+  /**
+   * Stores a new code with its audience, Idempotency-Key and audit entry, in
+   * one commit; or, when a live code with its dedup key was published at or
+   * after `dedupSinceMs`, stores nothing and answers that code's id.
+   */
   insert(
     draft: CodeDraft,
     dedupKey: string,
@@ -22,8 +26,9 @@ export interface CodeLedger {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
       readonly audit?: (code: Code) => AuditInput;
+      readonly dedupSinceMs?: number | undefined;
     },
-  ): Promise<Code>;
+  ): Promise<Code | { readonly duplicateOf: number }>;
   byId(id: number): Promise<CodeRecord | undefined>;
   /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
   revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean>;

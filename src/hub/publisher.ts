@@ -99,21 +99,18 @@ export class Publisher {
     }
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
     const now = Date.now();
-    if (this.options.dedupMs > 0) {
-      const earlierId = await this.codes.recentDuplicate(key, now - this.options.dedupMs);
-      if (earlierId !== undefined) {
-        throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
-      }
-    }
     const idempotency =
       idempotencyKey === undefined || requestHash === undefined ? undefined : { key: idempotencyKey, requestHash, userId: actor.user.id };
     // The audience goes into the code's row in the same commit; counted again
     // at the broadcast, in case a connection attached while the insert was
     // awaited (with SQLite the continuations can interleave), and mended then.
     const counted = this.hub.audience();
-    const code = await this.codes.insert(draft, key, actor.user.id, now, {
+    // The dedup window is checked inside the publish's transaction, under the
+    // store's publish lock: one window for every process sharing the database.
+    const inserted = await this.codes.insert(draft, key, actor.user.id, now, {
       audience: counted,
       idempotency,
+      dedupSinceMs: this.options.dedupMs > 0 ? now - this.options.dedupMs : undefined,
       audit: (stored) => ({
         actor: actor.user.username,
         action: 'code.publish',
@@ -121,6 +118,11 @@ export class Publisher {
         details: { code: stored.code },
       }),
     });
+    if ('duplicateOf' in inserted) {
+      const earlierId = inserted.duplicateOf;
+      throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
+    }
+    const code = inserted;
     // The fan-out runs after this task, after `result` is set; the publish
     // log line waits for it to give the fan-out time.
     const audience = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));

@@ -77,9 +77,29 @@ function percentile(sorted: readonly number[], p: number): number | null {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] ?? null;
 }
 
+async function duplicateOf(db: Kysely<Database>, dedupKey: string, sinceMs: number): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('codes')
+    .select('id')
+    .where('dedup_key', '=', dedupKey)
+    .where('published_at_ms', '>=', sinceMs)
+    .where('revoked_at', 'is', null)
+    .orderBy('id', 'desc')
+    .executeTakeFirst();
+  return row?.id;
+}
+
 /** Codes, their delivery counts, acks and idempotency keys. */
 export class CodeRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    /**
+     * Called first in every publish's transaction: waits until no other
+     * process sharing the database is publishing, so ids commit in the order
+     * they are handed out and the dedup window is one for all of them.
+     */
+    private readonly publishing: (trx: Kysely<Database>) => Promise<void> = async () => undefined,
+  ) {}
 
   /**
    * Stores a new code in one transaction with what goes with it: the
@@ -95,10 +115,17 @@ export class CodeRepository {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
       readonly audit?: (code: Code) => AuditInput;
+      /** Refuse the code when a live one with its dedup key was published at or after this time. */
+      readonly dedupSinceMs?: number | undefined;
     } = {},
-  ): Promise<Code> {
-    const { audience, idempotency, audit } = extras;
+  ): Promise<Code | { readonly duplicateOf: number }> {
+    const { audience, idempotency, audit, dedupSinceMs } = extras;
     return this.db.transaction().execute(async (trx) => {
+      await this.publishing(trx);
+      if (dedupSinceMs !== undefined) {
+        const earlier = await duplicateOf(trx, dedupKey, dedupSinceMs);
+        if (earlier !== undefined) return { duplicateOf: earlier };
+      }
       const row = await trx
         .insertInto('codes')
         .values({
@@ -138,16 +165,8 @@ export class CodeRepository {
   }
 
   /** The id of a live code with this key published at or after `sinceMs`. */
-  async recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
-    const row = await this.db
-      .selectFrom('codes')
-      .select('id')
-      .where('dedup_key', '=', dedupKey)
-      .where('published_at_ms', '>=', sinceMs)
-      .where('revoked_at', 'is', null)
-      .orderBy('id', 'desc')
-      .executeTakeFirst();
-    return row?.id;
+  recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
+    return duplicateOf(this.db, dedupKey, sinceMs);
   }
 
   /**

@@ -29,10 +29,23 @@ export interface OpenedDatabase {
    * owns, serialises within the process.
    */
   exclusively<T>(work: () => Promise<T>): Promise<T>;
+  /**
+   * Called first inside a transaction: waits until no other process sharing
+   * the database holds a transaction under the same lock, until this one
+   * ends. PostgreSQL hands out an identity when a row is inserted, not when
+   * it commits, so without it two publishes (or two access changes) on two
+   * processes could commit ids out of order, and a reader going by "ids
+   * after the last I saw" would skip the late one for good. SQLite has one
+   * writer at a time already.
+   */
+  serialize(trx: Kysely<Database>, lock: SerialLock): Promise<void>;
   /** Queries run since open; the stats and tests read it. */
   queryCount(): number;
   close(): Promise<void>;
 }
+
+/** The transactions that must commit in the order their ids were handed out. */
+export type SerialLock = 'publish' | 'access';
 
 /** Opens the database `target` names: the factory of store drivers, chosen once at start. */
 export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => void, listener: WriteHealthListener): OpenedDatabase {

@@ -1,6 +1,6 @@
-import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
+import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
 import pg from 'pg';
-import type { OpenedDatabase } from './database.js';
+import type { OpenedDatabase, SerialLock } from './database.js';
 import type { Database } from './schema.js';
 import { DatabaseUnavailableError, asStoreError } from './unavailable.js';
 import type { WriteHealth, WriteHealthListener } from './write-guard.js';
@@ -96,6 +96,7 @@ class WatchedClient {
   constructor(
     private readonly client: pg.PoolClient,
     private readonly watch: WriteWatch,
+    private readonly dropped: WeakSet<pg.PoolClient>,
   ) {}
 
   async query<R>(text: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
@@ -115,24 +116,56 @@ class WatchedClient {
   }
 
   release(): void {
-    // A connection that failed is not handed out again.
-    this.client.release(this.#broken ? true : undefined);
+    // A connection that failed, or that the server dropped, is not handed out again.
+    this.client.release(this.#broken || this.dropped.has(this.client) ? true : undefined);
   }
 }
+
+// Lock keys: any numbers will do as long as every codecast process uses the same ones.
+const SERIAL_LOCK_KEYS: Record<SerialLock, number> = { publish: 0x636f6470, access: 0x636f6461 }; // "codp", "coda"
+
+// Once opening a connection failed because the server is away, one attempt a
+// second goes through and every other request fails at once: a request
+// waiting out a connect timeout behind one that just failed helps nobody. A
+// pooled connection the server dropped does not count: new ones may work.
+const RETRY_UNREACHABLE_MS = 1_000;
+
+// How often, and how long, a process starting waits for another to finish
+// migrating or creating the first admin, saying so in the log.
+const LOCK_POLL_MS = 500;
+const LOCK_WAIT_MS = 120_000;
 
 /** PostgreSQL over a `pg` pool, through Kysely's dialect. */
 export function openPostgres(target: PostgresTarget, onQuery: (ms: number) => void, listener: WriteHealthListener): OpenedDatabase {
   const pool = new pg.Pool(poolConfig(target));
   const watch = new WriteWatch(listener);
-  // An idle connection the server dropped (a restart) is an 'error' event on
-  // the pool; unheard, Node would end the process. The pool discards it.
+  const dropped = new WeakSet<pg.PoolClient>();
+  // A connection the server drops (a restart, a terminated session) emits
+  // 'error' on its client. pg-pool listens only while the client is idle;
+  // unheard while a query or a transaction holds it, Node would end the
+  // process. So every client is heard for its whole life, and one that
+  // errored is destroyed when it is given back.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      dropped.add(client);
+      watch.failed(error);
+    });
+  });
   pool.on('error', (error) => watch.failed(error));
+  // When opening a connection last failed because the server is away.
+  let connectFailedAtMs = 0;
   const watched: PostgresPool = {
     async connect(): Promise<PostgresPoolClient> {
+      const health = watch.health;
+      if (!health.writable && health.reason === 'unreachable' && Date.now() - connectFailedAtMs < RETRY_UNREACHABLE_MS) {
+        throw new DatabaseUnavailableError('unreachable', health.detail);
+      }
       try {
-        return new WatchedClient(await pool.connect(), watch) as unknown as PostgresPoolClient;
+        return new WatchedClient(await pool.connect(), watch, dropped) as unknown as PostgresPoolClient;
       } catch (error) {
-        throw watch.failed(error);
+        const mapped = watch.failed(error);
+        if (mapped instanceof DatabaseUnavailableError && mapped.reason === 'unreachable') connectFailedAtMs = Date.now();
+        throw mapped;
       }
     },
     end: () => pool.end(),
@@ -154,11 +187,11 @@ export function openPostgres(target: PostgresTarget, onQuery: (ms: number) => vo
     fileGone: () => undefined,
     async exclusively<T>(work: () => Promise<T>): Promise<T> {
       // A connection outside the pool: work may need every pooled one.
-      const client = new pg.Client({ ...poolConfig(target), statement_timeout: 0, query_timeout: 0 });
+      const client = new pg.Client(poolConfig(target));
       client.on('error', () => undefined); // the lock ends with the session; the query that follows reports
       try {
         await client.connect();
-        await client.query('select pg_advisory_lock($1)', [EXCLUSIVE_LOCK_KEY]);
+        await takeLock(client, listener);
       } catch (error) {
         await client.end().catch(() => undefined);
         throw watch.failed(error);
@@ -170,7 +203,36 @@ export function openPostgres(target: PostgresTarget, onQuery: (ms: number) => vo
         await client.end().catch(() => undefined);
       }
     },
+    async serialize(trx: Kysely<Database>, lock: SerialLock): Promise<void> {
+      await sql`select pg_advisory_xact_lock(${SERIAL_LOCK_KEYS[lock]})`.execute(trx);
+    },
     queryCount: () => queries,
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Takes the start-up lock, waiting while another process holds it (it is
+ * migrating or creating the first admin) and saying so once; gives up after
+ * LOCK_WAIT_MS, since a holder that is frozen, or whose host vanished, keeps
+ * it until the server notices the dead connection, which can take hours.
+ */
+async function takeLock(client: pg.Client, listener: WriteHealthListener): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let told = false;
+  for (;;) {
+    const { rows } = await client.query<{ taken: boolean }>('select pg_try_advisory_lock($1) as taken', [EXCLUSIVE_LOCK_KEY]);
+    if (rows[0]?.taken) return;
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `another codecast process has held the start-up lock (migrations, first admin) for ${LOCK_WAIT_MS / 1000} s; ` +
+          'if it is stuck, stop it (or end its session in PostgreSQL) and start again',
+      );
+    }
+    if (!told) {
+      told = true;
+      listener.waitingForLock?.();
+    }
+    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
+  }
 }

@@ -19,10 +19,13 @@ const NETWORK_CODES = new Set([
   'ECONNABORTED',
 ]);
 
-// pg and pg-pool say these in words, without a code: a connection dropped,
-// a connection attempt or a query that timed out on the client's side.
+// pg says these in words, without a code: a connection dropped, a connection
+// attempt or a query that timed out on the client's side.
 const UNREACHABLE_WORDS =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout|Connection timeout|is not queryable/i;
+  /Connection terminated|Client has encountered a connection error|Query read timeout|Connection timeout|is not queryable/i;
+// pg-pool's word for waiting longer than the connect timeout for one of its
+// connections to come free: every one is busy, the server is not away.
+const POOL_FULL_WORDS = /timeout exceeded when trying to connect/i;
 const CLOSED_WORDS = /Cannot use a pool after calling end/i;
 
 /** The reason an error from `pg` means PostgreSQL cannot serve now, or undefined. */
@@ -38,6 +41,7 @@ export function postgresUnavailableReason(error: Error): UnavailableReason | und
       return undefined;
     }
   }
+  if (POOL_FULL_WORDS.test(error.message)) return 'busy';
   if (UNREACHABLE_WORDS.test(error.message)) return 'unreachable';
   if (CLOSED_WORDS.test(error.message)) return 'closed';
   return undefined;

@@ -46,6 +46,7 @@ export function openSqlite(
       exclusive = run.catch(() => undefined);
       return run;
     },
+    serialize: async () => undefined,
     queryCount: () => queries,
     close: () => db.destroy(),
   };

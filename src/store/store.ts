@@ -25,6 +25,8 @@ export interface StoreEvents {
   fileGone?(detail: string): void;
   /** The same file is back at its path. */
   fileBack?(): void;
+  /** Once at start: another process holds the start-up lock (migrating, or making the first admin); this one waits. */
+  waitingForLock?(): void;
 }
 
 /** Whether the store can serve: `/readyz` answers from it. */
@@ -64,7 +66,7 @@ export class Store {
     this.#opened = opened;
     const { db } = opened;
     this.users = new UserRepository(db);
-    this.codes = new CodeRepository(db);
+    this.codes = new CodeRepository(db, (trx) => opened.serialize(trx, 'publish'));
     this.settings = new SettingsRepository(db);
     this.audit = new AuditRepository(db);
     this.authEvents = new AuthEventRepository(db);
@@ -77,6 +79,7 @@ export class Store {
       writesResumed: () => events.writesResumed?.(),
       fileGone: (detail) => events.fileGone?.(detail),
       fileBack: () => events.fileBack?.(),
+      waitingForLock: () => events.waitingForLock?.(),
     });
     const store = new Store(opened);
     try {
@@ -95,11 +98,12 @@ export class Store {
    * touches, so the change, its auth event and its audit entry land together.
    */
   transaction<T>(work: (tx: AccessRepositories) => Promise<T>): Promise<T> {
-    return this.#opened.db
-      .transaction()
-      .execute((trx) =>
-        work({ users: new UserRepository(trx), authEvents: new AuthEventRepository(trx), audit: new AuditRepository(trx) }),
-      );
+    return this.#opened.db.transaction().execute(async (trx) => {
+      // Auth events are read back by id ("after the last one applied"): they
+      // must commit in the order of their ids.
+      await this.#opened.serialize(trx, 'access');
+      return work({ users: new UserRepository(trx), authEvents: new AuthEventRepository(trx), audit: new AuditRepository(trx) });
+    });
   }
 
   migrate(): Promise<string[]> {

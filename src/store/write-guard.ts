@@ -16,6 +16,8 @@ export interface WriteHealthListener {
   fileGone(detail: string): void;
   /** The same file is back at its path (it had been moved away and back). */
   fileBack(): void;
+  /** Once at start: another process holds the start-up lock (it is migrating); this one waits. */
+  waitingForLock?(): void;
 }
 
 /** The slice of better-sqlite3's connection the guard reads. */
