@@ -271,3 +271,44 @@ describe('publishes on two processes sharing a database', () => {
     assert.ok(codeA.id < codeB.id, `${codeA.id} < ${codeB.id}`);
   });
 });
+
+describe('a process starting while another holds the start-up lock', () => {
+  let database: TestDatabase;
+
+  before(async () => {
+    database = await createTestDatabase('lock-wait');
+  });
+  after(async () => {
+    await killAll();
+    await database?.drop();
+  });
+
+  test('says it waits, and starts once the lock is free', async () => {
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    // The key codecast's start-up lock uses (store/postgres-database.ts).
+    await holder.query('select pg_advisory_lock($1)', [0x636f6463]);
+    let released = false;
+    try {
+      const starting = startServe({
+        DATABASE_URL: database.url,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        CODECAST_ADMIN_TOKEN: undefined,
+      });
+      // While the lock is held it waits: nothing is migrated.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const tables = await rows<{ n: number }>(database.url, "select count(*)::int as n from pg_tables where tablename = 'codes'");
+      assert.equal(tables[0]?.n, 0, 'nothing migrated while another holds the lock');
+      await holder.query('select pg_advisory_unlock($1)', [0x636f6463]);
+      released = true;
+      const server = await starting;
+      assert.match(server.process.stdout, /another codecast process is migrating the database or creating the first admin: waiting/);
+      assert.equal((await request(`${server.url}/healthz`)).status, 200);
+    } finally {
+      if (!released) await holder.query('select pg_advisory_unlock($1)', [0x636f6463]).catch(() => undefined);
+      await holder.end();
+    }
+  });
+});
