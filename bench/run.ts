@@ -71,9 +71,10 @@ const HELP = `npm run bench -- [options]
   --codecast-dir DIR        run the codecast built in DIR instead of this checkout (no build)
   --also-dir DIR            also run the codecast built in DIR (its dist/), interleaved with this
                             one: an A/B of a change (DIR needs dist/, package.json, node_modules)
-  --store S                 sqlite | postgres | both (default sqlite): the store codecast runs on;
-                            both runs one of each, interleaved code by code in a burst comparison
-                            and one after the other in sustained mode. PostgreSQL is the server at
+  --store S                 sqlite | postgres | both: the store codecast runs on (default: both for
+                            a burst comparison, interleaved code by code, so the publish latency
+                            is reported on each; sqlite for the other modes). In sustained mode,
+                            both runs one after the other. PostgreSQL is the server at
                             CODECAST_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/
                             postgres), in a database of the run's own, dropped after
   --no-build                skip \`tsc -p tsconfig.json\` before starting codecast
@@ -117,7 +118,7 @@ const { values } = parseArgs({
     'also-dir': { type: 'string' },
     repeat: { type: 'string', default: '1' },
     'codecast-dir': { type: 'string' },
-    store: { type: 'string', default: 'sqlite' },
+    store: { type: 'string' },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -160,7 +161,7 @@ const common = {
 const perUser = int('per-user', values['per-user']);
 const STORE_CHOICES: Record<string, readonly StoreKind[]> = { sqlite: ['sqlite'], postgres: ['postgres'], both: ['sqlite', 'postgres'] };
 const stores: readonly StoreKind[] =
-  STORE_CHOICES[values.store as string] ??
+  STORE_CHOICES[values.store ?? 'both'] ??
   (() => {
     console.error(`--store must be sqlite, postgres or both, not ${JSON.stringify(values.store)}`);
     return process.exit(2);
@@ -436,7 +437,8 @@ async function main(): Promise<void> {
       // One server at a time: a sustained run is long, and two would share the load clients' CPU.
       const servers: (() => Promise<Target>)[] = [];
       if (plan.bare) servers.push(() => startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
-      if (plan.codecast) for (const store of stores) servers.push(() => codecast(plan.subscribers, undefined, store));
+      const sustainedStores: readonly StoreKind[] = values.store === undefined ? ['sqlite'] : stores;
+      if (plan.codecast) for (const store of sustainedStores) servers.push(() => codecast(plan.subscribers, undefined, store));
       if (plan.codecast && values['also-dir']) servers.push(async () => (await alsoCodecast(plan.subscribers))[0] as Target);
       for (const start of servers) {
         const target = await start();

@@ -318,8 +318,9 @@ class CodecastTarget implements Target {
 
 export type StoreKind = 'sqlite' | 'postgres';
 
-/** The PostgreSQL server benchmarks make their databases on (one per run, dropped after). */
-const BENCH_POSTGRES_URL = process.env.CODECAST_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The PostgreSQL server benchmarks make their databases on (one per server, dropped after); under `npm test`, the test run's. */
+const BENCH_POSTGRES_URL =
+  process.env.CODECAST_BENCH_POSTGRES_URL || process.env.CODECAST_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** A fresh PostgreSQL database for one server: its URL, and how to drop it. */
 async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import pg from 'pg';
+import { POSTGRES_TEST_URL } from './support/postgres.js';
 import { runBurst, runSustained, type BurstOptions, type BurstResult } from '../bench/harness.js';
 import type { Transport } from '../bench/protocol.js';
 import { REPO, startBare, startCodecast, type Target } from '../bench/targets.js';
@@ -46,6 +48,21 @@ describe('benchmark harness, small run', () => {
     const { result, log } = await run(target, { transport: 'mixed', subscribers: 300 });
     assertEveryCodeEverywhere(result, 300, log);
     assert.ok(result.serverStats, 'codecast answers its stats');
+  });
+
+  test('codecast on PostgreSQL (--store postgres) delivers every code to 60 subscribers, and its database is dropped', async () => {
+    const target = await startCodecast({ maxConnections: 100, perUser: 50, store: 'postgres' });
+    assert.equal(target.name, 'codecast-pg');
+    const { result, log } = await run(target, { transport: 'mixed', subscribers: 60 });
+    assertEveryCodeEverywhere(result, 60, log);
+    const left = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    await left.connect();
+    try {
+      const { rows } = await left.query('select datname from pg_database where datname like $1', [`codecast_bench_${process.pid}_%`]);
+      assert.deepEqual(rows, [], 'the run dropped its database');
+    } finally {
+      await left.end();
+    }
   });
 
   test('sustained mode: every code of the warm-up and of the measured seconds reaches every subscriber', async () => {
