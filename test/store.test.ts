@@ -38,7 +38,7 @@ for (const kind of STORE_KINDS) {
       extras: Parameters<Store['codes']['insert']>[4] = {},
     ): Promise<Code> => {
       const inserted = await s().codes.insert(d, d.code, null, nowMs, extras);
-      assert.ok(!('duplicateOf' in inserted), `stored, not a duplicate of ${JSON.stringify(inserted)}`);
+      assert.ok('id' in inserted, `stored, not an earlier publish: ${JSON.stringify(inserted)}`);
       return inserted;
     };
     let users = 0;
@@ -131,13 +131,30 @@ for (const kind of STORE_KINDS) {
       assert.equal((await insert(draft({ value: null }))).value, null, 'no value stays null');
     });
 
+    test('an insert under an Idempotency-Key already used stores nothing and answers the first publish', async () => {
+      const first = await insert(draft(), Date.now(), { idempotency: { key: 'idem-store', requestHash: 'h1', userId: 7 } });
+      const again = await s().codes.insert(draft(), 'other-key', null, Date.now(), {
+        idempotency: { key: 'idem-store', requestHash: 'h2', userId: 7 },
+      });
+      assert.ok('earlier' in again, JSON.stringify(again));
+      assert.equal(again.earlier.code.id, first.id);
+      assert.equal(again.earlier.requestHash, 'h1');
+      // Keys are per user: another user's same key is a publish of its own.
+      assert.ok(
+        'id' in
+          (await s().codes.insert(draft(), 'third', null, Date.now(), {
+            idempotency: { key: 'idem-store', requestHash: 'h3', userId: 8 },
+          })),
+      );
+    });
+
     test('an insert inside the dedup window stores nothing and names the earlier code', async () => {
       const d = draft();
       const first = await insert(d, 5_000_000);
       const again = await s().codes.insert(d, d.code, null, 5_001_000, { dedupSinceMs: 5_001_000 - 2_000 });
       assert.deepEqual(again, { duplicateOf: first.id });
       const later = await s().codes.insert(d, d.code, null, 5_003_000, { dedupSinceMs: 5_003_000 - 2_000 });
-      assert.ok(!('duplicateOf' in later) && later.id > first.id, 'outside the window it is stored');
+      assert.ok('id' in later && later.id > first.id, 'outside the window it is stored');
     });
 
     test('a published_at_ms past 2^31 is kept whole: dedup finds it by it, its times read back', async () => {

@@ -14,8 +14,9 @@ export interface CodeLedger {
   recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined>;
   /**
    * Stores a new code with its audience, Idempotency-Key and audit entry, in
-   * one commit; or, when a live code with its dedup key was published at or
-   * after `dedupSinceMs`, stores nothing and answers that code's id.
+   * one commit; or stores nothing and answers the code first published under
+   * the same Idempotency-Key (`earlier`), or the id of a live code with the
+   * same dedup key published at or after `dedupSinceMs` (`duplicateOf`).
    */
   insert(
     draft: CodeDraft,
@@ -28,7 +29,7 @@ export interface CodeLedger {
       readonly audit?: (code: Code) => AuditInput;
       readonly dedupSinceMs?: number | undefined;
     },
-  ): Promise<Code | { readonly duplicateOf: number }>;
+  ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: { requestHash: string; code: CodeRecord } }>;
   byId(id: number): Promise<CodeRecord | undefined>;
   /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
   revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean>;

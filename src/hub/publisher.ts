@@ -11,6 +11,7 @@ import {
   publicCode,
 } from '../domain/index.js';
 import type { CodeLedger } from './ports.js';
+import type { CodeRecord } from '../store/index.js';
 import type { DeliveryCounts, DeliveryLedger } from './delivery-ledger.js';
 import type { Hub } from './hub.js';
 import type { RuntimeSettings } from './runtime-settings.js';
@@ -44,6 +45,14 @@ export interface PublishLog {
 function fingerprint(draft: CodeDraft): string {
   const canonical = [draft.code, draft.value, draft.type, draft.message, draft.ttlSeconds, draft.source];
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+/** The answer to a publish whose Idempotency-Key was used before: the first publish, or a refusal when the request differs. */
+function answerEarlier(earlier: { requestHash: string; code: CodeRecord }, requestHash: string | undefined): PublishResult {
+  if (earlier.requestHash !== requestHash) throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
+  const { delivered } = earlier.code;
+  const connections = delivered.sse + delivered.ws + delivered.socketio;
+  return { code: publicCode(earlier.code), audience: { connections, byTransport: { ...delivered } }, replayed: true };
 }
 
 /**
@@ -87,15 +96,9 @@ export class Publisher {
     const draft = draftCode(input, settings.defaultValue);
     const requestHash = idempotencyKey === undefined ? undefined : fingerprint(draft);
     if (idempotencyKey !== undefined) {
+      // A retried request is answered here, without the store's publish lock.
       const earlier = await this.codes.idempotent(actor.user.id, idempotencyKey);
-      if (earlier) {
-        if (earlier.requestHash !== requestHash) {
-          throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
-        }
-        const { delivered } = earlier.code;
-        const connections = delivered.sse + delivered.ws + delivered.socketio;
-        return { code: publicCode(earlier.code), audience: { connections, byTransport: { ...delivered } }, replayed: true };
-      }
+      if (earlier) return answerEarlier(earlier, requestHash);
     }
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
     const now = Date.now();
@@ -118,6 +121,7 @@ export class Publisher {
         details: { code: stored.code },
       }),
     });
+    if ('earlier' in inserted) return answerEarlier(inserted.earlier, requestHash);
     if ('duplicateOf' in inserted) {
       const earlierId = inserted.duplicateOf;
       throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });

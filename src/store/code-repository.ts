@@ -118,10 +118,16 @@ export class CodeRepository {
       /** Refuse the code when a live one with its dedup key was published at or after this time. */
       readonly dedupSinceMs?: number | undefined;
     } = {},
-  ): Promise<Code | { readonly duplicateOf: number }> {
+  ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: IdempotentPublish }> {
     const { audience, idempotency, audit, dedupSinceMs } = extras;
     return this.db.transaction().execute(async (trx) => {
       await this.publishing(trx);
+      // Looked up again under the lock: the same key sent to two processes
+      // at once is one publish, not a primary-key violation.
+      if (idempotency) {
+        const earlier = await idempotentIn(trx, idempotency.userId, idempotency.key);
+        if (earlier) return { earlier };
+      }
       if (dedupSinceMs !== undefined) {
         const earlier = await duplicateOf(trx, dedupKey, dedupSinceMs);
         if (earlier !== undefined) return { duplicateOf: earlier };
@@ -278,19 +284,29 @@ export class CodeRepository {
   }
 
   /** The publish an admin made under an Idempotency-Key; keys are per admin. */
-  async idempotent(userId: number, key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined> {
-    const row = await this.db
-      .selectFrom('idempotency_keys')
-      .innerJoin('codes', 'codes.id', 'idempotency_keys.code_id')
-      .selectAll('codes')
-      .select('idempotency_keys.request_hash')
-      .where('idempotency_keys.user_id', '=', userId)
-      .where('idempotency_keys.key', '=', key)
-      .executeTakeFirst();
-    return row ? { requestHash: row.request_hash, code: toRecord(row) } : undefined;
+  idempotent(userId: number, key: string): Promise<IdempotentPublish | undefined> {
+    return idempotentIn(this.db, userId, key);
   }
 
   async forgetIdempotencyKeys(olderThanMs: number): Promise<void> {
     await this.db.deleteFrom('idempotency_keys').where('created_at_ms', '<', olderThanMs).execute();
   }
+}
+
+/** The publish an admin made under an Idempotency-Key, with the hash of that request. */
+export interface IdempotentPublish {
+  readonly requestHash: string;
+  readonly code: CodeRecord;
+}
+
+async function idempotentIn(db: Kysely<Database>, userId: number, key: string): Promise<IdempotentPublish | undefined> {
+  const row = await db
+    .selectFrom('idempotency_keys')
+    .innerJoin('codes', 'codes.id', 'idempotency_keys.code_id')
+    .selectAll('codes')
+    .select('idempotency_keys.request_hash')
+    .where('idempotency_keys.user_id', '=', userId)
+    .where('idempotency_keys.key', '=', key)
+    .executeTakeFirst();
+  return row ? { requestHash: row.request_hash, code: toRecord(row) } : undefined;
 }
