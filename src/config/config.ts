@@ -8,6 +8,8 @@ export type { DatabaseTarget };
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /** The listen backlog asked of the kernel (which caps it at net.core.somaxconn). */
+  readonly listenBacklog: number;
   readonly database: DatabaseTarget;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
@@ -166,6 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     port: num('PORT'),
     host: values.get('HOST') as string,
+    listenBacklog: num('CODECAST_LISTEN_BACKLOG'),
     database,
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
