@@ -259,6 +259,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
       authenticator,
       publisher,
       acknowledger,

@@ -150,6 +150,13 @@ export const settingsTable = [
     description: 'Largest request body accepted; a larger one gets 413.',
   },
   {
+    env: 'CODECAST_REQUEST_TIMEOUT_SECONDS',
+    default: '30',
+    type: int(1, 3600),
+    description:
+      'An HTTP request whose headers and body have not all arrived within this is answered `408 request_timeout` and its connection closed (checked every second). Streams are not affected: their request is complete when the stream starts.',
+  },
+  {
     env: 'CODECAST_MAX_INBOUND_FRAME_BYTES',
     default: '4096',
     type: int(64, 1024 * 1024),
