@@ -264,6 +264,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
+      requestTimeoutMs: config.requestTimeoutMs,
       authenticator,
       publisher,
       acknowledger,
@@ -299,7 +300,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const closeTransports = () => {
       for (const transport of transports) transport.close();
     };
-    await http.listen({ port: config.port, host: config.host });
+    // Node's default backlog (511) made connection set-up of others wait
+    // behind an attacker's SYNs for seconds while the loop was busy (issue 9).
+    await http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
     const port = (http.server.address() as AddressInfo).port;
 
     upkeep = startUpkeep({

@@ -50,6 +50,7 @@ async function quiet(): Promise<number> {
   }
   return last;
 }
+const pendingSessions = () => (t.server.stats() as { pending: { pending: number } }).pending.pending;
 const closesFor = (reason: string) => (t.server.stats() as { closes: Record<string, number> }).closes[reason] ?? 0;
 async function closedMetric(transport: string): Promise<number> {
   const scrape = parsePrometheus(await (await fetch(`${t.url}/metrics`)).text());
@@ -243,6 +244,43 @@ describe('a flood is cut off; everyone else receives every code', () => {
     assert.deepEqual(reasons, ['io server disconnect', 'io server disconnect']);
     assert.equal(closesFor('too_many_messages'), before + 2);
   });
+
+  // Before a namespace admits it, an engine.io session is anyone's: no token
+  // is needed to open one. It is budgeted from its handshake, or it could
+  // send freely until the auth timeout (10 s here, the default).
+  for (const [kind, packet] of [
+    ['noop', '6'],
+    ['connect-to-an-unknown-namespace', '40/nowhere,'],
+  ] as const) {
+    test(`Socket.IO session that joins no namespace and floods ${kind} packets: closed well before the auth timeout`, async () => {
+      const subscribers = await bystanders();
+      const pendingBefore = pendingSessions();
+      const closesBefore = closesFor('too_many_messages');
+      const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`);
+      ws.on('error', () => undefined);
+      const closed = new Promise<number>((resolve) => ws.once('close', () => resolve(Date.now())));
+      // engine.io's open packet: the session exists and has joined nothing.
+      await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+      const started = Date.now();
+      const flood = (async () => {
+        let sent = 0;
+        while (ws.readyState === WebSocket.OPEN && sent < 2_000_000) {
+          sent += floodWs(ws, (w) => w.send(packet), 2000);
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        return sent;
+      })();
+      const ids = await publishDuring(`SIO-PREJOIN-${kind}`, 10, closed);
+      const tookMs = (await closed) - started;
+      assert.ok(tookMs < 5000, `closed after ${tookMs} ms; the auth timeout is 10 s`);
+      assert.ok((await flood) > 1000, 'the flooder sent more than the burst');
+      await assertEveryoneGot(subscribers, ids);
+      await waitFor(() => pendingSessions() <= pendingBefore, 'its pending place given back');
+      // No namespace was closed, and no user is known to cool off.
+      assert.equal(closesFor('too_many_messages'), closesBefore);
+      for (const subscriber of subscribers) await subscriber.close();
+    });
+  }
 
   test('HTTP ack flood: 429 too_many_messages with Retry-After, and the user may ack again later', async () => {
     // A user's HTTP acks share the budget of all the connections it may

@@ -8,6 +8,8 @@ export type { DatabaseTarget };
 export interface Config {
   readonly port: number;
   readonly host: string;
+  /** The listen backlog asked of the kernel (which caps it at net.core.somaxconn). */
+  readonly listenBacklog: number;
   readonly database: DatabaseTarget;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
@@ -24,6 +26,8 @@ export interface Config {
   readonly dedupMs: number;
   readonly idempotencyMs: number;
   readonly bodyLimitBytes: number;
+  /** How long a request's headers and body may take to arrive. */
+  readonly requestTimeoutMs: number;
   readonly maxInboundFrameBytes: number;
   /** Each connection's inbound budget, and each user's for HTTP acks. */
   readonly inbound: { readonly ratePerSecond: number; readonly burst: number };
@@ -168,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze({
     port: num('PORT'),
     host: values.get('HOST') as string,
+    listenBacklog: num('CODECAST_LISTEN_BACKLOG'),
     database,
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
@@ -184,6 +189,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dedupMs: seconds('CODECAST_DEDUP_SECONDS'),
     idempotencyMs: num('CODECAST_IDEMPOTENCY_HOURS') * 3_600_000,
     bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
+    requestTimeoutMs: seconds('CODECAST_REQUEST_TIMEOUT_SECONDS'),
     maxInboundFrameBytes: num('CODECAST_MAX_INBOUND_FRAME_BYTES'),
     inbound: Object.freeze({ ratePerSecond: num('CODECAST_INBOUND_RATE'), burst: num('CODECAST_INBOUND_BURST') }),
     floodCooloffMs: seconds('CODECAST_FLOOD_COOLOFF_SECONDS'),

@@ -26,6 +26,13 @@ export const settingsTable = [
   { env: 'PORT', default: '8080', type: int(0, 65535), description: 'TCP port to listen on (0 picks a free one).' },
   { env: 'HOST', default: '0.0.0.0', type: { kind: 'string' }, description: 'Address to listen on.' },
   {
+    env: 'CODECAST_LISTEN_BACKLOG',
+    default: '4096',
+    type: int(1, 65535),
+    description:
+      "Connections the kernel may complete and hold for codecast to accept while it is busy; past it a client's connection attempt waits for a retransmission (1 s, then 3 s). The kernel caps it at `net.core.somaxconn` (4096 on Linux 5.4 and later, 128 before): raise both together. Node's own default is 511.",
+  },
+  {
     env: 'DATABASE_URL',
     default: 'sqlite:./data/codecast.db',
     type: { kind: 'database-url' },
@@ -141,6 +148,13 @@ export const settingsTable = [
     default: '16384',
     type: int(1024, 10 * 1024 * 1024),
     description: 'Largest request body accepted; a larger one gets 413.',
+  },
+  {
+    env: 'CODECAST_REQUEST_TIMEOUT_SECONDS',
+    default: '30',
+    type: int(1, 3600),
+    description:
+      'An HTTP request whose headers and body have not all arrived within this is answered `408 request_timeout` and its connection closed (checked every second). Streams are not affected: their request is complete when the stream starts.',
   },
   {
     env: 'CODECAST_MAX_INBOUND_FRAME_BYTES',

@@ -16,8 +16,9 @@ export interface SocketGuardOptions {
  * request on it authenticates (`adopt`), and closes sockets that send no
  * complete request within the auth timeout, so neither a flood of idle
  * sockets nor a slowloris can use up file descriptors and memory before
- * anyone has shown a token. Node's own headers timeout is checked only
- * every 30 s and allows 60 s; this one is ours to set.
+ * anyone has shown a token. Node's own request timeout
+ * (`CODECAST_REQUEST_TIMEOUT_SECONDS`, 30 s) is for requests under way, and
+ * answers them 408; this one closes sockets that have sent none, sooner.
  *
  * Listeners are one function per guard, found through `this`: closures per
  * socket would stay for the life of every stream, tens of thousands of them.

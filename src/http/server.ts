@@ -23,6 +23,8 @@ export interface HttpServerParts {
   readonly logger: Logger;
   readonly version: string;
   readonly bodyLimitBytes: number;
+  /** A request whose headers and body have not all arrived by then is answered 408 and its connection closed. */
+  readonly requestTimeoutMs: number;
   readonly authenticator: Authenticator;
   readonly publisher: Publisher;
   readonly acknowledger: Acknowledger;
@@ -65,6 +67,16 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     // Whatever logger we are given, requests are logged without tokens.
     loggerInstance: parts.logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     bodyLimit: parts.bodyLimitBytes,
+    // Fastify turns Node's request timeout off: without one, a request whose
+    // body never completes holds its connection for ever. Node looks for
+    // late requests only every `connectionsCheckingInterval` (30 s by
+    // default); each look walks the requests still arriving, not the streams.
+    requestTimeout: parts.requestTimeoutMs,
+    http: {
+      requestTimeout: parts.requestTimeoutMs,
+      headersTimeout: parts.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, parts.requestTimeoutMs),
+    },
     // Streams live for hours; only idle keep-alive sockets are closed on stop.
     forceCloseConnections: 'idle',
     // Fastify's own 503 while closing has its own body; ours follows the catalog.

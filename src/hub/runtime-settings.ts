@@ -32,9 +32,18 @@ function validate(patch: Record<string, unknown>): Partial<RuntimeSettingsValues
   return out;
 }
 
-/** The runtime settings, read once from the store and kept in memory. */
+/**
+ * The runtime settings, read once from the store and kept in memory.
+ * Updates and reloads run one at a time: each update computes its `after`
+ * from the settings the previous one left, so two admins writing different
+ * keys at once both keep their change, and the audit's before/after form a
+ * chain (issue 9). Between nodes the database is the truth: a write stores
+ * only the keys it changes, and the other nodes reload when told of it.
+ */
 export class RuntimeSettings {
   #values: RuntimeSettingsValues = RUNTIME_DEFAULTS;
+  /** The tail of the queue of updates and reloads; never rejects. */
+  #queue: Promise<unknown> = Promise.resolve();
 
   /** `updated` hears of every change made here, once stored (other nodes are told through it). */
   constructor(
@@ -42,10 +51,13 @@ export class RuntimeSettings {
     private readonly updated: (values: RuntimeSettingsValues) => void = () => undefined,
   ) {}
 
-  async load(): Promise<void> {
-    const stored = await this.stored.all();
-    const known = Object.fromEntries(Object.entries(stored).filter(([key]) => key in RUNTIME_DEFAULTS));
-    this.#values = Object.freeze({ ...RUNTIME_DEFAULTS, ...validate(known) });
+  /** Reads the settings from the store, after any update under way (a reload must not undo it in memory). */
+  load(): Promise<void> {
+    return this.#inTurn(async () => {
+      const stored = await this.stored.all();
+      const known = Object.fromEntries(Object.entries(stored).filter(([key]) => key in RUNTIME_DEFAULTS));
+      this.#values = Object.freeze({ ...RUNTIME_DEFAULTS, ...validate(known) });
+    });
   }
 
   get values(): RuntimeSettingsValues {
@@ -59,15 +71,23 @@ export class RuntimeSettings {
    */
   async update(patch: Record<string, unknown>, actor: string | null): Promise<RuntimeSettingsValues> {
     const change = validate(patch);
-    const before = this.#values;
-    const after = Object.freeze({ ...before, ...change });
-    const now = new Date();
-    await this.stored.put(change, {
-      entry: { actor, action: 'settings.update', target: null, details: { before, after } },
-      now,
+    return this.#inTurn(async () => {
+      const before = this.#values;
+      const after = Object.freeze({ ...before, ...change });
+      await this.stored.put(change, {
+        entry: { actor, action: 'settings.update', target: null, details: { before, after } },
+        now: new Date(),
+      });
+      this.#values = after;
+      this.updated(after);
+      return after;
     });
-    this.#values = after;
-    this.updated(after);
-    return after;
+  }
+
+  /** Runs `work` once everything queued before it has settled; a failure is its caller's alone. */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.#queue.then(work);
+    this.#queue = turn.catch(() => undefined);
+    return turn;
   }
 }

@@ -16,7 +16,13 @@ interface EngineSocket {
   readonly upgrading: boolean;
   readonly transport: {
     readonly name: string;
-    readonly socket?: { readonly bufferedAmount?: number; readonly readyState?: number; readonly _socket?: Duplex; terminate?(): void };
+    readonly socket?: {
+      readonly bufferedAmount?: number;
+      readonly readyState?: number;
+      readonly _socket?: Duplex;
+      pause?(): void;
+      terminate?(): void;
+    };
   };
   close(discard?: boolean): void;
   on(event: 'packet', listener: (this: EngineSocket) => void): unknown;
@@ -36,12 +42,22 @@ export interface SocketIoClient {
   readonly conn: { close(discard?: boolean): void };
 }
 
+/** The slice of an engine.io session that a flood's answer needs. */
+export interface FloodedSession {
+  close(discard?: boolean): void;
+  readonly transport: { readonly socket?: { pause?(): void; terminate?(): void } };
+}
+
 /** What a connection tells its transport; one object per transport, shared by its connections. */
 export interface SocketIoConnectionHost {
-  /** What every client may send, all its namespaces together; past it `flooded` is called once. */
+  /**
+   * What every engine.io session may send from its handshake on, all its
+   * namespaces together; past it `flooded` is called once, with the
+   * socket.io client if a namespace has admitted it.
+   */
   readonly budget: InboundBudget;
   gone(connection: SocketIoConnection): void;
-  flooded(client: SocketIoClient): void;
+  flooded(session: FloodedSession, client: SocketIoClient | undefined): void;
   ack(connection: SocketIoConnection, id: unknown, reply: unknown): void;
 }
 
@@ -56,8 +72,9 @@ const CLIENT = Symbol('codecast.client');
 // WebSocket or in a polling POST — shows it is alive and spends one message
 // of its inbound budget. The engine socket is shared by the client's
 // namespaces, so both are kept on it, by one listener that lives as long as
-// it does. engine.io emits 'packet' before it acts on the packet, and drops
-// every packet once the socket is closing.
+// it does: from the handshake, since a session that joins no namespace may
+// send until the auth timeout (issue 9). engine.io emits 'packet' before it
+// acts on the packet, and drops every packet once the socket is closing.
 function onPacket(this: EngineSocket): void {
   const now = Date.now();
   this[LAST_PACKET_AT] = now;
@@ -70,8 +87,20 @@ function onPacket(this: EngineSocket): void {
     return;
   }
   this[INBOUND_FULL_AT] = -1;
-  const client = this[CLIENT];
-  if (client) host.flooded(client);
+  host.flooded(this, this[CLIENT]);
+}
+
+/**
+ * Puts an engine.io session under the inbound budget, once: called when
+ * engine.io opens it, before any namespace has seen it.
+ */
+export function budgetSession(session: unknown, host: SocketIoConnectionHost): void {
+  const engine = session as EngineSocket;
+  if (engine[HOST] !== undefined) return;
+  engine[LAST_PACKET_AT] = Date.now();
+  engine[INBOUND_FULL_AT] = 0;
+  engine[HOST] = host;
+  engine.on('packet', onPacket);
 }
 function onDisconnect(this: Socket): void {
   (this.data as SocketIoConnection | undefined)?.disconnected();
@@ -81,8 +110,8 @@ function onAck(this: Socket, id: unknown, reply: unknown): void {
 }
 
 const WS_OPEN = 1;
-// A peer that does not answer a close frame is cut after this long.
-const CLOSE_GRACE_MS = 2000;
+/** A peer that does not answer a close frame is cut after this long. */
+export const CLOSE_GRACE_MS = 2000;
 
 /** Reasons after which the client should come back by itself; others withdraw access. */
 const RECONNECTABLE: ReadonlySet<CloseReason> = new Set(['slow_consumer', 'stale', 'shutdown', 'error']);
@@ -118,13 +147,9 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
   ) {
     const engine = socket.conn as unknown as EngineSocket;
     this.#engine = engine;
-    if (engine[LAST_PACKET_AT] === undefined) {
-      engine[LAST_PACKET_AT] = this.openedAt;
-      engine[INBOUND_FULL_AT] = 0;
-      engine[HOST] = host;
-      engine[CLIENT] = socket.client as unknown as SocketIoClient;
-      engine.on('packet', onPacket);
-    }
+    budgetSession(engine, host);
+    // From now on a flood closes the client's namespaces too, each counted.
+    engine[CLIENT] ??= socket.client as unknown as SocketIoClient;
     // The connection takes the place of the admission the middleware left there.
     socket.data = this;
     socket.on('disconnect', onDisconnect);

@@ -11,7 +11,14 @@ import {
   type TransportParts,
 } from '../../edge/index.js';
 import { PendingSessions, type EngineSession } from './pending-sessions.js';
-import { SocketIoConnection, type SocketIoClient, type SocketIoConnectionHost } from './socketio-connection.js';
+import {
+  CLOSE_GRACE_MS,
+  SocketIoConnection,
+  budgetSession,
+  type FloodedSession,
+  type SocketIoClient,
+  type SocketIoConnectionHost,
+} from './socketio-connection.js';
 import { NAMESPACES, SocketIoEncoder, type Namespace } from './socketio-encoder.js';
 import { FewFragmentsServer } from '../websocket-limits.js';
 
@@ -91,7 +98,7 @@ export class SocketIoTransport implements Transport {
         parts.hub.detach(connection);
         closeIfNoNamespace(connection.client);
       },
-      flooded: (client) => this.#flooded(client),
+      flooded: (session, client) => this.#flooded(session, client),
       ack: (connection, id, reply) => this.#ack(connection, id, reply),
     };
     this.#sessions = new PendingSessions(options.pending, options.authTimeoutMs);
@@ -121,7 +128,10 @@ export class SocketIoTransport implements Transport {
     this.#io = io;
     const engine = io.engine;
     engine.use((req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => this.#gate(io, req, res, next));
-    engine.on('connection', (session: EngineSession) => this.#sessions.opened(session));
+    engine.on('connection', (session: EngineSession) => {
+      this.#sessions.opened(session);
+      budgetSession(session, this.#host);
+    });
     engine.on('connection_error', (failure: { req: IncomingMessage }) => this.#sessions.failed(failure.req));
     for (const name of NAMESPACES) this.#serve(io, name);
     edge.delegateUpgrades(SOCKETIO_PATH);
@@ -155,21 +165,35 @@ export class SocketIoTransport implements Transport {
     });
   }
 
-  /** Closes every namespace of a client past its budget, each counted under the reason. */
-  #flooded(client: SocketIoClient): void {
-    const connections: SocketIoConnection[] = [];
-    for (const socket of client.sockets.values()) {
-      if (socket.data instanceof SocketIoConnection) connections.push(socket.data);
+  /**
+   * Closes a session past its budget. A client that a namespace admitted has
+   * every namespace closed, each counted under the reason (and its user
+   * cools off, through the hub). A session that joined none is only closed:
+   * no user is known to cool off, and its pending place is given back when
+   * it closes.
+   */
+  #flooded(session: FloodedSession, client: SocketIoClient | undefined): void {
+    const ws = session.transport.socket;
+    if (client) {
+      const connections: SocketIoConnection[] = [];
+      for (const socket of client.sockets.values()) {
+        if (socket.data instanceof SocketIoConnection) connections.push(socket.data);
+      }
+      for (const connection of connections) this.#parts.hub.close(connection, 'too_many_messages');
+      // After the DISCONNECT packets, which it sends first; a namespace still
+      // authenticating goes with it. Packets that arrive from here on are dropped.
+      session.close();
+    } else {
+      // Nothing to tell it: what engine.io holds for it is discarded, and a
+      // WebSocket is cut once its close frame has had time to go out (the
+      // peer's answer is not read, below).
+      session.close(true);
+      if (ws?.terminate) setTimeout(() => ws.terminate?.(), CLOSE_GRACE_MS).unref();
     }
-    for (const connection of connections) this.#parts.hub.close(connection, 'too_many_messages');
-    // After the DISCONNECT packets, which it sends first; a namespace still
-    // authenticating goes with it. Packets that arrive from here on are dropped.
-    client.conn.close();
     // What the flooder sends meanwhile is not read: parsing it would be the
     // cost the budget is there to stop (ws's pause holds against its own
-    // resume when its receiver drains). The DISCONNECT packets still go out.
-    const transport = (client.conn as unknown as { transport: { socket?: { pause?(): void } } }).transport;
-    transport.socket?.pause?.();
+    // resume when its receiver drains). What we send still goes out.
+    ws?.pause?.();
   }
 
   #ack(connection: SocketIoConnection, id: unknown, reply: unknown): void {
