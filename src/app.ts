@@ -25,7 +25,7 @@ import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
-import { Store } from './store/index.js';
+import { databaseWaitMs, Store } from './store/index.js';
 import { asStoreError } from './store/unavailable.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
@@ -221,7 +221,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       bookkeepingFailed: (codeId, err) => logger.error({ err, id: codeId }, 'recording a publish failed'),
     };
     const publisher = new Publisher(
-      { node, dedupMs: config.dedupMs, idempotencyMs: config.idempotencyMs },
+      {
+        node,
+        dedupMs: config.dedupMs,
+        idempotencyMs: config.idempotencyMs,
+        // A publish queued longer than the database may take to let one
+        // statement in is behind one the database is not serving: refused
+        // at once, it can be retried; left queued, it would wait out every
+        // publish ahead of it, each bounded only by its own timeouts.
+        queueDeadlineMs: databaseWaitMs(config.database),
+      },
       store.codes,
       hub,
       deliveries,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Broker } from '../broker/index.js';
 import {
   CodecastError,
+  DatabaseUnavailableError,
   dedupKey,
   draftCode,
   type Code,
@@ -10,6 +11,7 @@ import {
   type Principal,
   publicCode,
 } from '../domain/index.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import type { CodeLedger } from './ports.js';
 import type { DeliveryCounts, DeliveryLedger } from './delivery-ledger.js';
 import type { Hub } from './hub.js';
@@ -19,6 +21,13 @@ export interface PublisherOptions {
   readonly node: string;
   readonly dedupMs: number;
   readonly idempotencyMs: number;
+  /**
+   * How long a publish or revoke may wait behind the one running before it
+   * is refused as `database_unavailable`, never to run: the one ahead is
+   * stuck on a database that does not answer, and a client told 503 at once
+   * can retry, where one left waiting learns nothing.
+   */
+  readonly queueDeadlineMs: number;
 }
 
 export interface PublishResult {
@@ -50,11 +59,11 @@ function fingerprint(draft: CodeDraft): string {
  * The publish pipeline: validate, dedup, persist, fan out locally, hand to
  * the broker. Publishes run one at a time, so the dedup check and the insert
  * cannot interleave and ids reach subscribers in the order they were given.
+ * One that cannot start within `queueDeadlineMs` is refused and never runs,
+ * so a 503 always means "not published".
  */
 export class Publisher {
-  // A promise chain is the whole of the mutex we need; a library would add
-  // nothing but a dependency.
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue: DeadlineQueue;
 
   constructor(
     private readonly options: PublisherOptions,
@@ -64,20 +73,19 @@ export class Publisher {
     private readonly broker: Broker,
     private readonly settings: RuntimeSettings,
     private readonly log: PublishLog,
-  ) {}
+  ) {
+    this.#queue = new DeadlineQueue(
+      options.queueDeadlineMs,
+      (waitedMs) => new DatabaseUnavailableError('busy', `waited ${waitedMs} ms behind a publish or revoke the database has not finished`),
+    );
+  }
 
   publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
-    return this.#serially(() => this.#publish(input, actor, idempotencyKey));
+    return this.#queue.run(() => this.#publish(input, actor, idempotencyKey));
   }
 
   revoke(id: number, actor: Principal): Promise<Code> {
-    return this.#serially(() => this.#revoke(id, actor));
-  }
-
-  #serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(task, task);
-    this.#tail = run.catch(() => undefined);
-    return run;
+    return this.#queue.run(() => this.#revoke(id, actor));
   }
 
   async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {

@@ -1,4 +1,5 @@
 export { Store, StoreOpenError, type StoreEvents, type StoreHealth } from './store.js';
+export { databaseWaitMs } from './database-wait.js';
 export { DatabaseUnavailableError, isDatabaseUnavailable, type UnavailableReason } from './unavailable.js';
 export { publicCode, type CodeRecord, type AckFigures, type AckRow } from './code-repository.js';
 export type { TokenInfo } from './user-repository.js';

@@ -22,7 +22,7 @@ export interface CoreParts {
   deliveriesDown: boolean;
 }
 
-export function coreParts(options: { dedupMs?: number } = {}): CoreParts {
+export function coreParts(options: { dedupMs?: number; queueDeadlineMs?: number } = {}): CoreParts {
   const codes = new FakeCodeLedger();
   const history = new HistoryRing(100);
   const written: CoreParts['written'] = [];
@@ -48,7 +48,7 @@ export function coreParts(options: { dedupMs?: number } = {}): CoreParts {
   });
   const logged: CoreParts['logged'] = { published: [], failed: [] };
   const publisher = new Publisher(
-    { node: 'node-a', dedupMs: options.dedupMs ?? 2000, idempotencyMs: 86_400_000 },
+    { node: 'node-a', dedupMs: options.dedupMs ?? 2000, idempotencyMs: 86_400_000, queueDeadlineMs: options.queueDeadlineMs ?? 5_000 },
     codes,
     hub,
     deliveries,
