@@ -99,7 +99,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   });
   await registerOpenApi(app, parts.version);
   const auth = authHooks(parts.authenticator, parts.authenticated);
-  await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
+  await app.register(healthRoutes, { health: () => parts.store.health(), stopping: parts.stopping });
   await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
   await app.register(
     async (api) => {
