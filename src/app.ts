@@ -98,6 +98,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
   });
+  // Set once the publisher exists: writes working again after they failed
+  // may leave a code stored whose commit answer was lost, never sent.
+  let writesResumed = (): void => undefined;
   const store = await Store.open(config.database, {
     queried: (ms) => metrics.queried(ms),
     writesFailed: (detail) =>
@@ -107,7 +110,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           '/readyz fails until it can; bring the server back, free space or repair the file system, and writes ' +
           'resume by themselves',
       ),
-    writesResumed: () => logger.info('the database takes writes again'),
+    writesResumed: () => {
+      logger.info('the database takes writes again');
+      writesResumed();
+    },
     fileGone: (detail) =>
       logger.error(
         { database: describeDatabase(config.database) },
@@ -201,16 +207,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     parts.acknowledger = acknowledger;
     hub.onRevoke((id) => acknowledger.revoked(id));
 
-    await broker.start(
-      new BrokerReceiver({
-        hub,
-        history,
-        codes: store.codes,
-        settings,
-        access: watcher,
-        failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
-      }),
-    );
+    const receiver = new BrokerReceiver({
+      hub,
+      history,
+      codes: store.codes,
+      settings,
+      access: watcher,
+      failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
+    });
+    await broker.start(receiver);
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
@@ -237,7 +242,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       broker,
       settings,
       publishLog,
+      () => receiver.catchUp(),
     );
+    writesResumed = () => {
+      publisher.catchUp().catch((err: unknown) => logger.warn({ err }, 'catching up from the database after an outage failed'));
+    };
 
     // One budget for every connection of every transport. HTTP acks are what
     // a user's SSE connections send, but carry no connection: they share one

@@ -64,6 +64,12 @@ function fingerprint(draft: CodeDraft): string {
  */
 export class Publisher {
   readonly #queue: DeadlineQueue;
+  /**
+   * A store or revoke failed as unavailable: its commit may have happened
+   * with only the answer lost, so the database may hold a code or revoke
+   * this node never sent. Cleared by a catch-up.
+   */
+  #uncertain = false;
 
   constructor(
     private readonly options: PublisherOptions,
@@ -73,6 +79,12 @@ export class Publisher {
     private readonly broker: Broker,
     private readonly settings: RuntimeSettings,
     private readonly log: PublishLog,
+    /**
+     * Sends what the database holds and this node has not sent (the node's
+     * catch-up from the database, `BrokerReceiver.catchUp`): codes newer than
+     * the hub's last, in id order, and revokes of held codes.
+     */
+    private readonly fromDatabase: () => Promise<void> = async () => undefined,
   ) {
     this.#queue = new DeadlineQueue(
       options.queueDeadlineMs,
@@ -81,11 +93,49 @@ export class Publisher {
   }
 
   publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
-    return this.#queue.run(() => this.#publish(input, actor, idempotencyKey));
+    return this.#queue.run(async () => {
+      await this.#settle();
+      return this.#publish(input, actor, idempotencyKey);
+    });
   }
 
   revoke(id: number, actor: Principal): Promise<Code> {
-    return this.#queue.run(() => this.#revoke(id, actor));
+    return this.#queue.run(async () => {
+      await this.#settle();
+      return this.#revoke(id, actor);
+    });
+  }
+
+  /**
+   * Catches up from the database between two publishes: for when writes
+   * work again after they failed, so a code whose commit answer was lost
+   * reaches subscribers without waiting for the next publish.
+   */
+  catchUp(): Promise<void> {
+    return this.#queue.run(async () => {
+      await this.fromDatabase();
+      this.#uncertain = false;
+    });
+  }
+
+  /**
+   * Before a publish or revoke after one whose commit may have happened:
+   * sends what it stored first, or ids would reach subscribers out of order
+   * (a lost code is never sent once a later one has been). A catch-up that
+   * fails fails this publish too: the database is still away.
+   */
+  async #settle(): Promise<void> {
+    if (!this.#uncertain) return;
+    await this.fromDatabase();
+    this.#uncertain = false;
+  }
+
+  /** Marks the outcome uncertain when a commit failed as unavailable, and rethrows. */
+  #committing<T>(commit: Promise<T>): Promise<T> {
+    return commit.catch((error: unknown) => {
+      if (error instanceof DatabaseUnavailableError) this.#uncertain = true;
+      throw error;
+    });
   }
 
   async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
@@ -119,16 +169,18 @@ export class Publisher {
     // at the broadcast, in case a connection attached while the insert was
     // awaited (with SQLite the continuations can interleave), and mended then.
     const counted = this.hub.audience();
-    const code = await this.codes.insert(draft, key, actor.user.id, now, {
-      audience: counted,
-      idempotency,
-      audit: (stored) => ({
-        actor: actor.user.username,
-        action: 'code.publish',
-        target: String(stored.id),
-        details: { code: stored.code },
+    const code = await this.#committing(
+      this.codes.insert(draft, key, actor.user.id, now, {
+        audience: counted,
+        idempotency,
+        audit: (stored) => ({
+          actor: actor.user.username,
+          action: 'code.publish',
+          target: String(stored.id),
+          details: { code: stored.code },
+        }),
       }),
-    });
+    );
     // The fan-out runs after this task, after `result` is set; the publish
     // log line waits for it to give the fan-out time.
     const audience = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
@@ -156,12 +208,14 @@ export class Publisher {
     const now = new Date();
     // Stored (with its audit entry) before anyone is told: a revoke that
     // fails answers 503 and changes nothing.
-    await this.codes.revoke(id, now, {
-      actor: actor.user.username,
-      action: 'code.revoke',
-      target: String(id),
-      details: { code: record.code },
-    });
+    await this.#committing(
+      this.codes.revoke(id, now, {
+        actor: actor.user.username,
+        action: 'code.revoke',
+        target: String(id),
+        details: { code: record.code },
+      }),
+    );
     this.hub.revokeCode(id);
     await this.broker.publish({ type: 'revoke', node: this.options.node, id });
     return publicCode(record);

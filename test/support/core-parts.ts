@@ -22,7 +22,7 @@ export interface CoreParts {
   deliveriesDown: boolean;
 }
 
-export function coreParts(options: { dedupMs?: number; queueDeadlineMs?: number } = {}): CoreParts {
+export function coreParts(options: { dedupMs?: number; queueDeadlineMs?: number; fromDatabase?: () => Promise<void> } = {}): CoreParts {
   const codes = new FakeCodeLedger();
   const history = new HistoryRing(100);
   const written: CoreParts['written'] = [];
@@ -55,6 +55,7 @@ export function coreParts(options: { dedupMs?: number; queueDeadlineMs?: number 
     broker,
     settings,
     { published: (result) => void logged.published.push(result), bookkeepingFailed: (id) => void logged.failed.push(id) },
+    options.fromDatabase,
   );
   return Object.assign(parts, { codes, history, hub, deliveries, written, broker, settings, publisher, logged, storedSettings: stored });
 }
