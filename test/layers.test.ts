@@ -142,6 +142,16 @@ describe('layers of src/', () => {
     assert.deepEqual(mutual, []);
   });
 
+  test('the core and http take narrow ports, never the whole Store', () => {
+    // A type import is erased, so the rules above let `Store` through; a
+    // part handed the whole store could reach any repository from it.
+    const wide = [...sourceFiles(SRC)]
+      .filter((file) => ['domain', 'hub', 'users', 'http'].includes(moduleOf(file)))
+      .filter((file) => /\bStore\b(?!\w)/.test(readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')))
+      .map((file) => relative(SRC, file));
+    assert.deepEqual(wide, []);
+  });
+
   test('nothing but the composition root and the CLI imports them', () => {
     const intoRoots = imports.filter((i) => ROOTS.has(i.to) && !ROOTS.has(i.from)).map((i) => `${i.file} imports ${i.to}`);
     assert.deepEqual(intoRoots, []);
