@@ -9,24 +9,13 @@ import { BrokerReceiver } from './broker-receiver.js';
 import { describeDatabase, type Config } from './config/index.js';
 import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
-import {
-  Acknowledger,
-  DeliveryLedger,
-  HistoryRing,
-  Hub,
-  InboundBudget,
-  Publisher,
-  RuntimeSettings,
-  type AckLedger,
-  type PublishLog,
-} from './hub/index.js';
+import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
 import { databaseWaitMs, Store } from './store/index.js';
-import { asStoreError } from './store/unavailable.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
 import { WsTransport } from './transports/ws/index.js';
@@ -47,19 +36,6 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Joins nodes living in one process (tests of several nodes). */
   readonly bus?: MemoryBus;
-}
-
-/**
- * A store call as the core's ports promise it: an outage rejects with
- * `DatabaseUnavailableError`. The store classifies its writes itself but
- * lets some read failures through as the driver's errors (a locked or
- * closed SQLite); those the core meets are classified here, by the store's
- * own rule, so the core knows an outage by its class alone.
- */
-function outage<T>(call: Promise<T>): Promise<T> {
-  return call.catch((error: unknown) => {
-    throw asStoreError(error);
-  });
 }
 
 /** A host a local client can reach the server on. */
@@ -171,7 +147,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     parts.hub = hub;
 
-    const cache = new UserCache(config.userCache, (hash) => outage(store.users.principalByTokenHash(hash)));
+    const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
     parts.cache = cache;
     const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
     // Access withdrawn here closes connections here and tells the other
@@ -194,12 +170,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
-    const ackLedger: AckLedger = {
-      byIds: (ids) => outage(store.codes.byIds(ids)),
-      ackedBy: (userId, ids) => outage(store.codes.ackedBy(userId, ids)),
-      addAcks: (acks) => outage(store.codes.addAcks(acks)),
-    };
-    const acknowledger = new Acknowledger(ackLedger, history, {
+    const acknowledger = new Acknowledger(store.codes, history, {
       onFirstAck: (latencyMs) => metrics.acked(latencyMs),
       onFlushFailed: (err, count, kept) =>
         logger.error({ err, count, kept }, kept ? 'storing acks failed; kept for the next flush' : 'storing acks failed; dropped'),

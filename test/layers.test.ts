@@ -28,7 +28,7 @@ const RULES: Readonly<Record<string, Rule>> = {
   users: { values: ['domain'], types: ['store'] },
   config: { values: ['domain'] },
   store: { values: ['domain', 'config'] },
-  edge: { values: ['domain', 'store'], types: ['hub'] },
+  edge: { values: ['domain'], types: ['hub'] },
   http: { values: ['domain', 'edge', 'hub', 'store', 'metrics', 'web'], types: ['users'] },
   // The WebSocket pieces ws and Socket.IO share (frames, fragment limit).
   transports: { values: [] },
