@@ -9,24 +9,13 @@ import { BrokerReceiver } from './broker-receiver.js';
 import { describeDatabase, type Config } from './config/index.js';
 import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
-import {
-  Acknowledger,
-  DeliveryLedger,
-  HistoryRing,
-  Hub,
-  InboundBudget,
-  Publisher,
-  RuntimeSettings,
-  type AckLedger,
-  type PublishLog,
-} from './hub/index.js';
+import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
-import { Store } from './store/index.js';
-import { asStoreError } from './store/unavailable.js';
+import { databaseWaitMs, Store } from './store/index.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
 import { WsTransport } from './transports/ws/index.js';
@@ -47,19 +36,6 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Joins nodes living in one process (tests of several nodes). */
   readonly bus?: MemoryBus;
-}
-
-/**
- * A store call as the core's ports promise it: an outage rejects with
- * `DatabaseUnavailableError`. The store classifies its writes itself but
- * lets some read failures through as the driver's errors (a locked or
- * closed SQLite); those the core meets are classified here, by the store's
- * own rule, so the core knows an outage by its class alone.
- */
-function outage<T>(call: Promise<T>): Promise<T> {
-  return call.catch((error: unknown) => {
-    throw asStoreError(error);
-  });
 }
 
 /** A host a local client can reach the server on. */
@@ -98,6 +74,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
   });
+  // Set once the publisher exists: writes working again after they failed
+  // may leave a code stored whose commit answer was lost, never sent.
+  let writesResumed = (): void => undefined;
   const store = await Store.open(config.database, {
     queried: (ms) => metrics.queried(ms),
     writesFailed: (detail) =>
@@ -107,7 +86,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           '/readyz fails until it can; bring the server back, free space or repair the file system, and writes ' +
           'resume by themselves',
       ),
-    writesResumed: () => logger.info('the database takes writes again'),
+    writesResumed: () => {
+      logger.info('the database takes writes again');
+      writesResumed();
+    },
     fileGone: (detail) =>
       logger.error(
         { database: describeDatabase(config.database) },
@@ -170,7 +152,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     parts.hub = hub;
 
-    const cache = new UserCache(config.userCache, (hash) => outage(store.users.principalByTokenHash(hash)));
+    const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
     parts.cache = cache;
     const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
     // Access withdrawn here closes connections here and tells the other
@@ -193,12 +175,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
-    const ackLedger: AckLedger = {
-      byIds: (ids) => outage(store.codes.byIds(ids)),
-      ackedBy: (userId, ids) => outage(store.codes.ackedBy(userId, ids)),
-      addAcks: (acks) => outage(store.codes.addAcks(acks)),
-    };
-    const acknowledger = new Acknowledger(ackLedger, history, {
+    const acknowledger = new Acknowledger(store.codes, history, {
       onFirstAck: (latencyMs) => metrics.acked(latencyMs),
       onFlushFailed: (err, count, kept) =>
         logger.error({ err, count, kept }, kept ? 'storing acks failed; kept for the next flush' : 'storing acks failed; dropped'),
@@ -206,16 +183,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     parts.acknowledger = acknowledger;
     hub.onRevoke((id) => acknowledger.revoked(id));
 
-    await broker.start(
-      new BrokerReceiver({
-        hub,
-        history,
-        codes: store.codes,
-        settings,
-        access: watcher,
-        failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
-      }),
-    );
+    const receiver = new BrokerReceiver({
+      hub,
+      history,
+      codes: store.codes,
+      settings,
+      access: watcher,
+      failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
+    });
+    await broker.start(receiver);
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
@@ -226,14 +202,27 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       bookkeepingFailed: (codeId, err) => logger.error({ err, id: codeId }, 'recording a publish failed'),
     };
     const publisher = new Publisher(
-      { node, dedupMs: config.dedupMs, idempotencyMs: config.idempotencyMs },
+      {
+        node,
+        dedupMs: config.dedupMs,
+        idempotencyMs: config.idempotencyMs,
+        // A publish queued longer than the database may take to let one
+        // statement in is behind one the database is not serving: refused
+        // at once, it can be retried; left queued, it would wait out every
+        // publish ahead of it, each bounded only by its own timeouts.
+        queueDeadlineMs: databaseWaitMs(config.database),
+      },
       store.codes,
       hub,
       deliveries,
       broker,
       settings,
       publishLog,
+      () => receiver.catchUp(),
     );
+    writesResumed = () => {
+      publisher.catchUp().catch((err: unknown) => logger.warn({ err }, 'catching up from the database after an outage failed'));
+    };
 
     // One budget for every connection of every transport. HTTP acks are what
     // a user's SSE connections send, but carry no connection: they share one
@@ -271,7 +260,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       httpAckBudget,
       settings,
       users,
-      store,
+      codes: store.codes,
+      audit: store.audit,
+      health: () => store.health(),
       stats,
       metrics,
       metricsToken: config.metricsToken,

@@ -1,8 +1,11 @@
 /**
  * Tasks run every so often while the server runs, stopped together on stop.
  * A task may be synchronous or return a promise; a failure is reported and
- * the task runs again at its next period. Timers are unref'd: they never
- * keep a process alive by themselves.
+ * the task runs again at its next period. A task whose last run has not
+ * finished is skipped, not started again: a run stuck on a database that
+ * does not answer holds a pooled connection, and starting another each
+ * period would take them all. Timers are unref'd: they never keep a process
+ * alive by themselves.
  */
 export class PeriodicTasks {
   readonly #timers: NodeJS.Timeout[] = [];
@@ -13,8 +16,16 @@ export class PeriodicTasks {
   }
 
   every(ms: number, task: () => unknown): void {
+    let running = false;
     const timer = setInterval(() => {
-      Promise.resolve().then(task).catch(this.#onError);
+      if (running) return;
+      running = true;
+      Promise.resolve()
+        .then(task)
+        .catch(this.#onError)
+        .finally(() => {
+          running = false;
+        });
     }, ms);
     timer.unref();
     this.#timers.push(timer);

@@ -41,6 +41,7 @@ describe('broker receiver', () => {
       1,
       Date.now(),
     );
+    assert.ok('id' in stored);
     receiver.deliver({ type: 'code', node: 'node-b', code: stored });
     receiver.deliver({ type: 'revoke', node: 'node-b', id: stored.id });
     await tick();

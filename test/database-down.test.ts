@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { CodecastError, DatabaseUnavailableError, type Principal } from '../src/domain/index.js';
+import { BrokerReceiver } from '../src/broker-receiver.js';
 import { Acknowledger, HistoryRing, type AckLedger } from '../src/hub/index.js';
 import type { AckRow } from '../src/store/index.js';
-import { coreParts } from './support/core-parts.js';
+import { coreParts, type CoreParts } from './support/core-parts.js';
 import { code, FakeConnection, outage, principal } from './support/fakes.js';
 
 const admin: Principal = { ...principal(1), user: { ...principal(1).user, role: 'admin', username: 'admin' } };
@@ -30,10 +31,10 @@ describe('publishing while the database is down', () => {
     parts.hub.detach(reader);
   });
 
-  test('a failing dedup read refuses the publish the same way', async () => {
+  test('a failing Idempotency-Key read refuses the publish the same way', async () => {
     const parts = coreParts();
-    parts.codes.failNext('recentDuplicate');
-    await assert.rejects(parts.publisher.publish({ code: 'X' }, admin), DatabaseUnavailableError);
+    parts.codes.failNext('idempotent');
+    await assert.rejects(parts.publisher.publish({ code: 'X' }, admin, 'key-x'), DatabaseUnavailableError);
     assert.deepEqual(parts.broker.published, []);
   });
 
@@ -70,6 +71,97 @@ describe('publishing while the database is down', () => {
     await parts.deliveries.flush();
     assert.deepEqual(parts.written, [[result.code.id, { sse: 1, ws: 0, socketio: 0 }, 0]]);
     parts.hub.detach(late);
+  });
+});
+
+// A commit whose answer is lost (the connection dropped between COMMIT and
+// its reply) fails the publish as unavailable, yet the code is stored. That
+// cannot be caused on demand against a real server (the window is the
+// COMMIT's round trip), so these fake it in the code ledger: the insert
+// stores, then rejects as the store does when the connection drops.
+describe('a commit whose answer was lost', () => {
+  /** The core over fakes, whose catch-up from the database is a real BrokerReceiver's over the same fakes. */
+  function partsWithCatchUp(): CoreParts {
+    let receiver: BrokerReceiver | undefined;
+    const parts = coreParts({ fromDatabase: () => (receiver as BrokerReceiver).catchUp() });
+    receiver = new BrokerReceiver({
+      hub: parts.hub,
+      history: parts.history,
+      codes: parts.codes,
+      settings: parts.settings,
+      access: { apply: async () => undefined, poll: async () => undefined },
+      failed: (error) => {
+        throw error;
+      },
+    });
+    return parts;
+  }
+
+  /** The next call of `method` does its work, then rejects as unavailable. */
+  function loseAnswer(parts: CoreParts, method: 'insert' | 'revoke'): void {
+    const real = parts.codes[method].bind(parts.codes) as (...args: unknown[]) => Promise<unknown>;
+    (parts.codes as unknown as Record<string, unknown>)[method] = async (...args: unknown[]) => {
+      await real(...args);
+      (parts.codes as unknown as Record<string, unknown>)[method] = real;
+      throw outage();
+    };
+  }
+
+  test('the code stored reaches subscribers before the next publish, in id order', async () => {
+    const parts = partsWithCatchUp();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    loseAnswer(parts, 'insert');
+    await assert.rejects(parts.publisher.publish({ code: 'LOST-ANSWER' }, admin), DatabaseUnavailableError);
+    assert.equal(parts.codes.codes.length, 1, 'stored all the same');
+    const next = await parts.publisher.publish({ code: 'NEXT' }, admin);
+    await tick();
+    assert.equal(next.code.id, 2);
+    assert.deepEqual(reader.trail, ['code 1', 'code 2']);
+    parts.hub.detach(reader);
+  });
+
+  test('when writes work again, the code stored reaches subscribers without another publish', async () => {
+    const parts = partsWithCatchUp();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    loseAnswer(parts, 'insert');
+    await assert.rejects(parts.publisher.publish({ code: 'LOST-ANSWER' }, admin), DatabaseUnavailableError);
+    await parts.publisher.catchUp(); // what the composition root does on the store's writesResumed
+    await tick();
+    assert.deepEqual(reader.trail, ['code 1']);
+    parts.hub.detach(reader);
+  });
+
+  test('a revoke stored with its answer lost is told before the next publish', async () => {
+    const parts = partsWithCatchUp();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    const { code: first } = await parts.publisher.publish({ code: 'TO-REVOKE' }, admin);
+    loseAnswer(parts, 'revoke');
+    await assert.rejects(parts.publisher.revoke(first.id, admin), DatabaseUnavailableError);
+    await parts.publisher.publish({ code: 'NEXT' }, admin);
+    await tick();
+    assert.deepEqual(reader.trail, ['code 1', 'revoke 1', 'code 2']);
+    parts.hub.detach(reader);
+  });
+
+  test('a catch-up that cannot read refuses the publish, and the next one catches up', async () => {
+    const parts = partsWithCatchUp();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    loseAnswer(parts, 'insert');
+    await assert.rejects(parts.publisher.publish({ code: 'LOST-ANSWER' }, admin), DatabaseUnavailableError);
+    parts.codes.failNext('list');
+    await assert.rejects(parts.publisher.publish({ code: 'STILL-DOWN' }, admin), DatabaseUnavailableError);
+    await parts.publisher.publish({ code: 'BACK' }, admin);
+    await tick();
+    assert.deepEqual(reader.trail, ['code 1', 'code 2']);
+    assert.deepEqual(
+      parts.codes.codes.map((c) => c.record.code),
+      ['LOST-ANSWER', 'BACK'],
+    );
+    parts.hub.detach(reader);
   });
 });
 

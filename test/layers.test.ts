@@ -28,7 +28,7 @@ const RULES: Readonly<Record<string, Rule>> = {
   users: { values: ['domain'], types: ['store'] },
   config: { values: ['domain'] },
   store: { values: ['domain', 'config'] },
-  edge: { values: ['domain', 'store'], types: ['hub'] },
+  edge: { values: ['domain'], types: ['hub'] },
   http: { values: ['domain', 'edge', 'hub', 'store', 'metrics', 'web'], types: ['users'] },
   // The WebSocket pieces ws and Socket.IO share (frames, fragment limit).
   transports: { values: [] },
@@ -140,6 +140,16 @@ describe('layers of src/', () => {
       return edges.has(`${to} -> ${from}`);
     });
     assert.deepEqual(mutual, []);
+  });
+
+  test('the core and http take narrow ports, never the whole Store', () => {
+    // A type import is erased, so the rules above let `Store` through; a
+    // part handed the whole store could reach any repository from it.
+    const wide = [...sourceFiles(SRC)]
+      .filter((file) => ['domain', 'hub', 'users', 'http'].includes(moduleOf(file)))
+      .filter((file) => /\bStore\b(?!\w)/.test(readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')))
+      .map((file) => relative(SRC, file));
+    assert.deepEqual(wide, []);
   });
 
   test('nothing but the composition root and the CLI imports them', () => {

@@ -3,7 +3,7 @@
 // what the dedup window and an Idempotency-Key change.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { CodecastError, type Principal } from '../src/domain/index.js';
+import { CodecastError, DatabaseUnavailableError, type Principal } from '../src/domain/index.js';
 import { coreParts } from './support/core-parts.js';
 import { FakeConnection, principal } from './support/fakes.js';
 
@@ -66,7 +66,7 @@ describe('publisher', () => {
     const first = parts.publisher.publish({ code: 'SAME' }, admin);
     const second = parts.publisher.publish({ code: 'SAME' }, admin).catch((e: unknown) => e);
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(parts.codes.calls, ['recentDuplicate', 'insert'], 'the second waits');
+    assert.deepEqual(parts.codes.calls, ['insert'], 'the second waits');
     open();
     await first;
     assert.equal(codeOf(await second), 'duplicate_code', 'and then sees the first');
@@ -100,5 +100,73 @@ describe('publisher', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(reader.trail, [`code ${code.id}`, `revoke ${code.id}`]);
     parts.hub.detach(reader);
+  });
+});
+
+describe('publisher queue deadline', () => {
+  const waitMs = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('publishes and revokes that cannot start in time are refused as unavailable and never run', async () => {
+    const parts = coreParts({ queueDeadlineMs: 100 });
+    const { code: first } = await parts.publisher.publish({ code: 'FIRST' }, admin);
+    let open!: () => void;
+    parts.codes.insertGate = new Promise((resolve) => (open = resolve));
+    const stuck = parts.publisher.publish({ code: 'STUCK' }, admin);
+    const startedAt = Date.now();
+    const queued = [
+      parts.publisher.publish({ code: 'QUEUED-1' }, admin),
+      parts.publisher.publish({ code: 'QUEUED-2' }, admin),
+      parts.publisher.revoke(first.id, admin),
+    ];
+    const outcomes = await Promise.allSettled(queued);
+    const waited = Date.now() - startedAt;
+    for (const outcome of outcomes) {
+      assert.equal(outcome.status, 'rejected');
+      assert.ok(outcome.reason instanceof DatabaseUnavailableError, String(outcome.reason));
+    }
+    assert.ok(waited >= 90 && waited < 1_000, `refused after ${waited} ms`);
+    open();
+    const stuckResult = await stuck;
+    assert.equal(stuckResult.code.code, 'STUCK', 'the one running is never abandoned');
+    await waitMs(150);
+    assert.deepEqual(
+      parts.codes.codes.map((c) => c.record.code),
+      ['FIRST', 'STUCK'],
+      'the refused publishes were never stored',
+    );
+    assert.equal(parts.codes.codes[0]?.record.revokedAt, null, 'the refused revoke never ran');
+    assert.deepEqual(
+      parts.broker.published.map((m) => (m.type === 'code' ? m.code.code : m.type)),
+      ['FIRST', 'STUCK'],
+    );
+    const after = await parts.publisher.publish({ code: 'AFTER' }, admin);
+    assert.equal(after.code.id, 3, 'the queue works again once the one ahead finishes');
+  });
+
+  test('a publish whose turn comes before its deadline runs as usual', async () => {
+    const parts = coreParts({ queueDeadlineMs: 500 });
+    let open!: () => void;
+    parts.codes.insertGate = new Promise((resolve) => (open = resolve));
+    const ahead = parts.publisher.publish({ code: 'AHEAD' }, admin);
+    const behind = parts.publisher.publish({ code: 'BEHIND' }, admin);
+    await waitMs(50);
+    parts.codes.insertGate = undefined;
+    open();
+    assert.deepEqual([(await ahead).code.id, (await behind).code.id], [1, 2]);
+  });
+
+  test('the deadline counts from when each was queued, not from the first', async () => {
+    const parts = coreParts({ queueDeadlineMs: 150 });
+    let open!: () => void;
+    parts.codes.insertGate = new Promise((resolve) => (open = resolve));
+    const ahead = parts.publisher.publish({ code: 'AHEAD' }, admin);
+    const early = parts.publisher.publish({ code: 'EARLY' }, admin);
+    await waitMs(100);
+    const late = parts.publisher.publish({ code: 'LATE' }, admin);
+    await assert.rejects(early, DatabaseUnavailableError);
+    parts.codes.insertGate = undefined;
+    open();
+    await ahead;
+    assert.equal((await late).code.code, 'LATE', 'queued later, it still had time when its turn came');
   });
 });

@@ -1,6 +1,5 @@
 import type { FastifyError } from 'fastify';
-import { CodecastError, type ErrorCode } from '../domain/index.js';
-import { DatabaseUnavailableError, isDatabaseUnavailable } from '../store/index.js';
+import { CodecastError, DatabaseUnavailableError, type ErrorCode } from '../domain/index.js';
 
 // Fastify's own error codes, mapped to ours at this edge only.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -25,8 +24,8 @@ function validationMessage(error: FastifyError): string {
 /** Turns anything thrown while serving a request into our error shape. */
 export function toCodecastError(error: unknown): CodecastError {
   if (error instanceof CodecastError) return error;
+  // Only the store knows which driver errors are outages; it throws this class for them.
   if (error instanceof DatabaseUnavailableError) return new CodecastError('database_unavailable', error.message, undefined, 5);
-  if (isDatabaseUnavailable(error)) return new CodecastError('database_unavailable', undefined, undefined, 5);
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) return new CodecastError('invalid_request', validationMessage(fastifyError as FastifyError));
   const mapped = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code];

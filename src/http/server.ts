@@ -4,14 +4,14 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Acknowledger, InboundBudget, Publisher, RuntimeSettings } from '../hub/index.js';
-import type { Store } from '../store/index.js';
+import type { AuditEntry, StoreHealth } from '../store/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
 import { API_PREFIX, authHooks, serializeRequest } from '../edge/index.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
-import { codeRoutes } from './routes/codes.js';
+import { codeRoutes, type CodeReads } from './routes/codes.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoute } from './routes/metrics.js';
 import { registerOpenApi } from './openapi.js';
@@ -32,7 +32,10 @@ export interface HttpServerParts {
   readonly httpAckBudget: InboundBudget;
   readonly settings: RuntimeSettings;
   readonly users: UserAdmin;
-  readonly store: Store;
+  /** The slices of the store the routes read: stored codes, the audit trail, health. */
+  readonly codes: CodeReads;
+  readonly audit: { list(limit: number, before?: number): Promise<AuditEntry[]> };
+  readonly health: () => Promise<StoreHealth>;
   readonly stats: () => unknown;
   readonly metrics: Metrics;
   readonly metricsToken: string | undefined;
@@ -111,7 +114,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   });
   await registerOpenApi(app, parts.version);
   const auth = authHooks(parts.authenticator, parts.authenticated);
-  await app.register(healthRoutes, { store: parts.store, stopping: parts.stopping });
+  await app.register(healthRoutes, { health: parts.health, stopping: parts.stopping });
   await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
   await app.register(
     async (api) => {
@@ -120,10 +123,10 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
         publisher: parts.publisher,
         acknowledger: parts.acknowledger,
         ackBudget: parts.httpAckBudget,
-        store: parts.store,
+        codes: parts.codes,
       });
       await api.register(userRoutes, { auth, users: parts.users });
-      await api.register(adminRoutes, { auth, settings: parts.settings, store: parts.store, stats: parts.stats });
+      await api.register(adminRoutes, { auth, settings: parts.settings, audit: parts.audit, stats: parts.stats });
     },
     { prefix: API_PREFIX },
   );

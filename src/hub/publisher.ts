@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Broker } from '../broker/index.js';
 import {
   CodecastError,
+  DatabaseUnavailableError,
   dedupKey,
   draftCode,
   type Code,
@@ -10,6 +11,7 @@ import {
   type Principal,
   publicCode,
 } from '../domain/index.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import type { CodeLedger } from './ports.js';
 import type { CodeRecord } from '../store/index.js';
 import type { DeliveryCounts, DeliveryLedger } from './delivery-ledger.js';
@@ -20,6 +22,13 @@ export interface PublisherOptions {
   readonly node: string;
   readonly dedupMs: number;
   readonly idempotencyMs: number;
+  /**
+   * How long a publish or revoke may wait behind the one running before it
+   * is refused as `database_unavailable`, never to run: the one ahead is
+   * stuck on a database that does not answer, and a client told 503 at once
+   * can retry, where one left waiting learns nothing.
+   */
+  readonly queueDeadlineMs: number;
 }
 
 export interface PublishResult {
@@ -59,11 +68,17 @@ function answerEarlier(earlier: { requestHash: string; code: CodeRecord }, reque
  * The publish pipeline: validate, dedup, persist, fan out locally, hand to
  * the broker. Publishes run one at a time, so the dedup check and the insert
  * cannot interleave and ids reach subscribers in the order they were given.
+ * One that cannot start within `queueDeadlineMs` is refused and never runs,
+ * so a 503 always means "not published".
  */
 export class Publisher {
-  // A promise chain is the whole of the mutex we need; a library would add
-  // nothing but a dependency.
-  #tail: Promise<unknown> = Promise.resolve();
+  readonly #queue: DeadlineQueue;
+  /**
+   * A store or revoke failed as unavailable: its commit may have happened
+   * with only the answer lost, so the database may hold a code or revoke
+   * this node never sent. Cleared by a catch-up.
+   */
+  #uncertain = false;
 
   constructor(
     private readonly options: PublisherOptions,
@@ -73,20 +88,63 @@ export class Publisher {
     private readonly broker: Broker,
     private readonly settings: RuntimeSettings,
     private readonly log: PublishLog,
-  ) {}
+    /**
+     * Sends what the database holds and this node has not sent (the node's
+     * catch-up from the database, `BrokerReceiver.catchUp`): codes newer than
+     * the hub's last, in id order, and revokes of held codes.
+     */
+    private readonly fromDatabase: () => Promise<void> = async () => undefined,
+  ) {
+    this.#queue = new DeadlineQueue(
+      options.queueDeadlineMs,
+      (waitedMs) => new DatabaseUnavailableError('busy', `waited ${waitedMs} ms behind a publish or revoke the database has not finished`),
+    );
+  }
 
   publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
-    return this.#serially(() => this.#publish(input, actor, idempotencyKey));
+    return this.#queue.run(async () => {
+      await this.#settle();
+      return this.#publish(input, actor, idempotencyKey);
+    });
   }
 
   revoke(id: number, actor: Principal): Promise<Code> {
-    return this.#serially(() => this.#revoke(id, actor));
+    return this.#queue.run(async () => {
+      await this.#settle();
+      return this.#revoke(id, actor);
+    });
   }
 
-  #serially<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(task, task);
-    this.#tail = run.catch(() => undefined);
-    return run;
+  /**
+   * Catches up from the database between two publishes: for when writes
+   * work again after they failed, so a code whose commit answer was lost
+   * reaches subscribers without waiting for the next publish.
+   */
+  catchUp(): Promise<void> {
+    return this.#queue.run(async () => {
+      await this.fromDatabase();
+      this.#uncertain = false;
+    });
+  }
+
+  /**
+   * Before a publish or revoke after one whose commit may have happened:
+   * sends what it stored first, or ids would reach subscribers out of order
+   * (a lost code is never sent once a later one has been). A catch-up that
+   * fails fails this publish too: the database is still away.
+   */
+  async #settle(): Promise<void> {
+    if (!this.#uncertain) return;
+    await this.fromDatabase();
+    this.#uncertain = false;
+  }
+
+  /** Marks the outcome uncertain when a commit failed as unavailable, and rethrows. */
+  #committing<T>(commit: Promise<T>): Promise<T> {
+    return commit.catch((error: unknown) => {
+      if (error instanceof DatabaseUnavailableError) this.#uncertain = true;
+      throw error;
+    });
   }
 
   async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
@@ -110,17 +168,19 @@ export class Publisher {
     const counted = this.hub.audience();
     // The dedup window is checked inside the publish's transaction, under the
     // store's publish lock: one window for every process sharing the database.
-    const inserted = await this.codes.insert(draft, key, actor.user.id, now, {
-      audience: counted,
-      idempotency,
-      dedupSinceMs: this.options.dedupMs > 0 ? now - this.options.dedupMs : undefined,
-      audit: (stored) => ({
-        actor: actor.user.username,
-        action: 'code.publish',
-        target: String(stored.id),
-        details: { code: stored.code },
+    const inserted = await this.#committing(
+      this.codes.insert(draft, key, actor.user.id, now, {
+        audience: counted,
+        idempotency,
+        dedupSinceMs: this.options.dedupMs > 0 ? now - this.options.dedupMs : undefined,
+        audit: (stored) => ({
+          actor: actor.user.username,
+          action: 'code.publish',
+          target: String(stored.id),
+          details: { code: stored.code },
+        }),
       }),
-    });
+    );
     if ('earlier' in inserted) return answerEarlier(inserted.earlier, requestHash);
     if ('duplicateOf' in inserted) {
       const earlierId = inserted.duplicateOf;
@@ -154,12 +214,14 @@ export class Publisher {
     const now = new Date();
     // Stored (with its audit entry) before anyone is told: a revoke that
     // fails answers 503 and changes nothing.
-    await this.codes.revoke(id, now, {
-      actor: actor.user.username,
-      action: 'code.revoke',
-      target: String(id),
-      details: { code: record.code },
-    });
+    await this.#committing(
+      this.codes.revoke(id, now, {
+        actor: actor.user.username,
+        action: 'code.revoke',
+        target: String(id),
+        details: { code: record.code },
+      }),
+    );
     this.hub.revokeCode(id);
     await this.broker.publish({ type: 'revoke', node: this.options.node, id });
     return publicCode(record);

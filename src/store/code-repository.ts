@@ -42,12 +42,6 @@ function* chunked<T>(items: readonly T[]): Generator<readonly T[]> {
   }
 }
 
-/** The code as subscribers see it, without what only operators see. */
-export function publicCode(record: CodeRecord): Code {
-  const { revokedAt: _revokedAt, delivered: _delivered, replayed: _replayed, ...code } = record;
-  return code;
-}
-
 function toCode(row: CodeRow): Code {
   return {
     id: row.id,

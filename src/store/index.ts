@@ -1,6 +1,7 @@
 export { Store, StoreOpenError, type StoreEvents, type StoreHealth } from './store.js';
+export { databaseWaitMs } from './database-wait.js';
 export { DatabaseUnavailableError, isDatabaseUnavailable, type UnavailableReason } from './unavailable.js';
-export { publicCode, type CodeRecord, type AckFigures, type AckRow } from './code-repository.js';
+export type { CodeRecord, AckFigures, AckRow } from './code-repository.js';
 export type { TokenInfo } from './user-repository.js';
 export type { AuditEntry, AuditInput } from './audit-repository.js';
 export type { AuthEvent, AuthEventKind } from './auth-event-repository.js';

@@ -8,6 +8,12 @@ import type { Database } from './schema.js';
 import { cachingStatements } from './statement-cache.js';
 import { WriteGuard, type WriteHealthListener } from './write-guard.js';
 
+/**
+ * How long a statement waits for another connection's lock (a backup, the
+ * CLI) before it fails as busy.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5_000;
+
 /** The embedded store: one file, one connection, statements prepared once. */
 export function openSqlite(
   target: { readonly path: string },
@@ -23,7 +29,7 @@ export function openSqlite(
   // NORMAL is durable across process crashes in WAL mode; only an OS crash
   // can lose the last commits, which replay from clients cannot mend either way.
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   sqlite.pragma('foreign_keys = ON');
   let queries = 0;
   const db = new Kysely<Database>({

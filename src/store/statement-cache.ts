@@ -1,6 +1,7 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import type { SqliteDatabase as KyselySqliteDatabase, SqliteStatement } from 'kysely';
 import { LRUCache } from 'lru-cache';
+import { asStoreError } from './unavailable.js';
 
 /**
  * better-sqlite3 as Kysely's SQLite dialect wants it, but preparing each
@@ -12,7 +13,9 @@ import { LRUCache } from 'lru-cache';
  * Reusing a statement is safe here because better-sqlite3 runs it to the
  * end synchronously; the one exception, `iterate` (Kysely's `stream()`), is
  * not used by codecast. `wrap` turns a prepared statement into what Kysely
- * gets (the write guard's facade for writes); it runs once per SQL text.
+ * gets (the write guard's facades); it runs once per SQL text. Preparing
+ * can fail for an outage too (a locked schema, a closed connection): those
+ * errors are the store's own as well.
  */
 export function cachingStatements(
   sqlite: SqliteDatabase,
@@ -25,7 +28,13 @@ export function cachingStatements(
     prepare(sql: string): SqliteStatement {
       let statement = statements.get(sql);
       if (statement === undefined) {
-        statement = wrap(sql, sqlite.prepare(sql));
+        let prepared: Statement;
+        try {
+          prepared = sqlite.prepare(sql);
+        } catch (error) {
+          throw asStoreError(error);
+        }
+        statement = wrap(sql, prepared);
         statements.set(sql, statement);
       }
       return statement;

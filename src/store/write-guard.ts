@@ -78,13 +78,18 @@ export class WriteGuard {
     this.listener.fileBack();
   }
 
-  /** What Kysely gets from `prepare`: the statement itself for reads, a guarded one for writes. */
+  /**
+   * What Kysely gets from `prepare`: a guarded statement for writes, and for
+   * reads one whose errors are the store's own (a read fails busy when
+   * another connection holds the file locked past the busy timeout; any
+   * statement fails once the connection is closed).
+   */
   wrap(sql: string, statement: Statement): SqliteStatement {
     const text = sql.trim().toLowerCase();
     if (text === 'rollback') return new RollbackStatement(statement, this.connection);
     if (text === 'commit') return new GuardedStatement(statement, this, true);
     if (!statement.readonly) return new GuardedStatement(statement, this, false);
-    return statement as unknown as SqliteStatement;
+    return new ReadStatement(statement);
   }
 
   /**
@@ -157,7 +162,44 @@ class GuardedStatement implements SqliteStatement {
 
   iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
     this.guard.beforeWrite(this.commits);
-    return this.statement.iterate(parameters);
+    try {
+      return this.statement.iterate(parameters);
+    } catch (error) {
+      throw this.guard.failedWrite(error);
+    }
+  }
+}
+
+/** A reading statement whose errors are the store's: an outage is `DatabaseUnavailableError`. */
+class ReadStatement implements SqliteStatement {
+  readonly reader: boolean;
+
+  constructor(private readonly statement: Statement) {
+    this.reader = statement.reader;
+  }
+
+  all(parameters: ReadonlyArray<unknown>): unknown[] {
+    try {
+      return this.statement.all(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    try {
+      return this.statement.run(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
+  }
+
+  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
+    try {
+      return this.statement.iterate(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
   }
 }
 
@@ -172,15 +214,27 @@ class RollbackStatement implements SqliteStatement {
 
   all(parameters: ReadonlyArray<unknown>): unknown[] {
     if (!this.connection.inTransaction) return [];
-    return this.statement.all(parameters);
+    try {
+      return this.statement.all(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
   }
 
   run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
     if (!this.connection.inTransaction) return NO_ROWS_CHANGED;
-    return this.statement.run(parameters);
+    try {
+      return this.statement.run(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
   }
 
   iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
-    return this.statement.iterate(parameters);
+    try {
+      return this.statement.iterate(parameters);
+    } catch (error) {
+      throw asStoreError(error);
+    }
   }
 }

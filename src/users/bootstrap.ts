@@ -1,4 +1,4 @@
-import type { Store } from '../store/index.js';
+import type { FirstAdminStore } from './ports.js';
 import type { UserAdmin } from './user-admin.js';
 
 export interface BootstrapResult {
@@ -13,11 +13,15 @@ export interface BootstrapResult {
  * store's exclusive lock: two processes starting at once on one database
  * make one admin, not two.
  */
-export function ensureFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
+export function ensureFirstAdmin(
+  store: FirstAdminStore,
+  users: UserAdmin,
+  token: string | undefined,
+): Promise<BootstrapResult | undefined> {
   return store.exclusively(() => createFirstAdmin(store, users, token));
 }
 
-async function createFirstAdmin(store: Store, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
+async function createFirstAdmin(store: FirstAdminStore, users: UserAdmin, token: string | undefined): Promise<BootstrapResult | undefined> {
   if ((await store.users.countAdmins()) > 0) return undefined;
   for (let n = 1; ; n++) {
     const username = n === 1 ? 'admin' : `admin-${n}`;

@@ -1,5 +1,5 @@
 export { UserCache, type UserCacheOptions, type UserCacheStats } from './user-cache.js';
-export type { AccessChangeFeed, AccessWrites, PrincipalLoader, UserDirectory, UserReads } from './ports.js';
+export type { AccessChangeFeed, AccessWrites, FirstAdminStore, PrincipalLoader, UserDirectory, UserReads } from './ports.js';
 export { Authenticator } from './authenticator.js';
 export { UserAdmin, type AccessEnforcer, type IssuedToken, type Actor } from './user-admin.js';
 export { AuthWatcher } from './auth-watcher.js';

@@ -45,3 +45,10 @@ export interface AccessChangeFeed {
   };
   readonly users: Pick<UserReads, 'byId'>;
 }
+
+/** What making the first admin reads, under a lock every process sharing the database respects. */
+export interface FirstAdminStore {
+  /** Runs `work` while no other process sharing the database runs work under the same lock. */
+  exclusively<T>(work: () => Promise<T>): Promise<T>;
+  readonly users: Pick<UserReads, 'byName'> & { countAdmins(): Promise<number> };
+}

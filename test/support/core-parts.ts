@@ -22,7 +22,7 @@ export interface CoreParts {
   deliveriesDown: boolean;
 }
 
-export function coreParts(options: { dedupMs?: number } = {}): CoreParts {
+export function coreParts(options: { dedupMs?: number; queueDeadlineMs?: number; fromDatabase?: () => Promise<void> } = {}): CoreParts {
   const codes = new FakeCodeLedger();
   const history = new HistoryRing(100);
   const written: CoreParts['written'] = [];
@@ -48,13 +48,14 @@ export function coreParts(options: { dedupMs?: number } = {}): CoreParts {
   });
   const logged: CoreParts['logged'] = { published: [], failed: [] };
   const publisher = new Publisher(
-    { node: 'node-a', dedupMs: options.dedupMs ?? 2000, idempotencyMs: 86_400_000 },
+    { node: 'node-a', dedupMs: options.dedupMs ?? 2000, idempotencyMs: 86_400_000, queueDeadlineMs: options.queueDeadlineMs ?? 5_000 },
     codes,
     hub,
     deliveries,
     broker,
     settings,
     { published: (result) => void logged.published.push(result), bookkeepingFailed: (id) => void logged.failed.push(id) },
+    options.fromDatabase,
   );
   return Object.assign(parts, { codes, history, hub, deliveries, written, broker, settings, publisher, logged, storedSettings: stored });
 }

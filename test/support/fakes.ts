@@ -114,6 +114,10 @@ export class FakeCodeLedger implements CodeLedger {
 
   async recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
     this.#enter('recentDuplicate');
+    return this.#duplicateOf(dedupKey, sinceMs);
+  }
+
+  #duplicateOf(dedupKey: string, sinceMs: number): number | undefined {
     return this.codes.find((c) => c.dedupKey === dedupKey && c.publishedAtMs >= sinceMs && c.record.revokedAt === null)?.record.id;
   }
 
@@ -126,10 +130,20 @@ export class FakeCodeLedger implements CodeLedger {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
       readonly audit?: (code: Code) => AuditInput;
+      readonly dedupSinceMs?: number | undefined;
     } = {},
-  ): Promise<Code> {
+  ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: { requestHash: string; code: CodeRecord } }> {
     this.#enter('insert');
     await this.insertGate;
+    // As the store does inside the publish's transaction.
+    if (extras.idempotency) {
+      const found = this.keys.get(`${extras.idempotency.userId}:${extras.idempotency.key}`);
+      if (found) return { earlier: { requestHash: found.requestHash, code: this.#byId(found.id)!.record } };
+    }
+    if (extras.dedupSinceMs !== undefined) {
+      const earlier = this.#duplicateOf(dedupKey, extras.dedupSinceMs);
+      if (earlier !== undefined) return { duplicateOf: earlier };
+    }
     const id = this.codes.length + 1;
     const stored: Code = {
       id,

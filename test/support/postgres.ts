@@ -198,6 +198,8 @@ export class PrivatePostgres {
   #port: number;
   #started = false;
   #everStarted = false;
+  /** The processes `freeze()` stopped, postmaster first. */
+  #frozen: number[] = [];
 
   private constructor(bin: string, dir: string, port: number) {
     this.#bin = bin;
@@ -309,6 +311,7 @@ export class PrivatePostgres {
   /** A fast shutdown: sessions are ended, the server stops; the data stays for `start()`. */
   async stop(): Promise<void> {
     if (!this.#started) return;
+    this.thaw();
     const stopped = await run(
       join(this.#bin, 'pg_ctl'),
       ['-D', this.#data, '-m', 'fast', '-w', '-t', String(PG_CTL_TIMEOUT_SECONDS), 'stop'],
@@ -318,6 +321,39 @@ export class PrivatePostgres {
     if (!stopped.ok) throw new Error(`PostgreSQL on port ${this.#port} did not stop: ${stopped.output}\n${this.log()}`);
     this.#started = false;
     running.delete(this);
+  }
+
+  /**
+   * SIGSTOP on the postmaster and every backend: the server keeps its
+   * sockets open and answers nothing, as a hung host or a stalled disk
+   * would. The postmaster first, so it forks no backend the list misses.
+   * `thaw()` undoes it; `stop()` and `destroy()` thaw first.
+   */
+  freeze(): void {
+    if (!this.#started || this.#frozen.length > 0) return;
+    const postmaster = Number(readFileSync(join(this.#data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    process.kill(postmaster, 'SIGSTOP');
+    this.#frozen.push(postmaster);
+    const children = spawnSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).stdout;
+    for (const pid of children.split('\n').filter((line) => line.trim() !== '')) {
+      try {
+        process.kill(Number(pid), 'SIGSTOP');
+        this.#frozen.push(Number(pid));
+      } catch {
+        // ended between the listing and the signal
+      }
+    }
+  }
+
+  /** SIGCONT on whatever `freeze()` stopped; harmless when nothing is frozen. */
+  thaw(): void {
+    for (const pid of this.#frozen.splice(0).reverse()) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
   }
 
   async restart(): Promise<void> {
@@ -336,6 +372,7 @@ export class PrivatePostgres {
 
   /** What `destroy()` does, without waiting on the event loop: for process exit. */
   destroySync(): void {
+    this.thaw();
     if (this.#started) {
       const [file, argv] = asServerUser(join(this.#bin, 'pg_ctl'), ['-D', this.#data, '-m', 'immediate', '-w', '-t', '10', 'stop']);
       spawnSync(file, argv, { cwd: this.dir, stdio: 'ignore', timeout: 15_000 });

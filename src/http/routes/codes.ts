@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { CodecastError } from '../../domain/index.js';
 import { UserBudgets, type Acknowledger, type InboundBudget, type Publisher } from '../../hub/index.js';
-import { publicCode, type Store } from '../../store/index.js';
+import { CodecastError, publicCode } from '../../domain/index.js';
+import type { AckFigures, CodeRecord } from '../../store/index.js';
 import { principalOf, type AuthHooks } from '../../edge/index.js';
 import { IdParams, ListCodesQuery, PublishBody } from '../schemas.js';
 
@@ -12,7 +12,14 @@ export interface CodeRoutesOptions {
   readonly acknowledger: Acknowledger;
   /** How many acks one user may send over HTTP, all of its clients together. */
   readonly ackBudget: InboundBudget;
-  readonly store: Store;
+  readonly codes: CodeReads;
+}
+
+/** The stored codes, as these routes read them. */
+export interface CodeReads {
+  list(options: { since: number; limit: number; includeInactive: boolean; nowMs: number }): Promise<CodeRecord[]>;
+  byId(id: number): Promise<CodeRecord | undefined>;
+  ackFigures(codeId: number): Promise<AckFigures>;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
@@ -20,7 +27,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 /** Publish, list, inspect, revoke and ack codes. */
 export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (
   app,
-  { auth, publisher, acknowledger, ackBudget, store },
+  { auth, publisher, acknowledger, ackBudget, codes },
 ) => {
   const ackBudgets = new UserBudgets(ackBudget);
 
@@ -49,9 +56,8 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (
       if (all && principalOf(request).user.role !== 'admin') {
         throw new CodecastError('forbidden', 'Only an admin may list revoked and expired codes.');
       }
-      const records = await store.codes.list({ since, limit, includeInactive: all, nowMs: Date.now() });
-      const codes = all ? records : records.map(publicCode);
-      return { codes };
+      const records = await codes.list({ since, limit, includeInactive: all, nowMs: Date.now() });
+      return { codes: all ? records : records.map(publicCode) };
     },
   );
 
@@ -59,12 +65,12 @@ export const codeRoutes: FastifyPluginAsyncTypebox<CodeRoutesOptions> = async (
     '/codes/:id',
     { onRequest: auth.admin, schema: { tags: ['codes'], summary: 'One code with its delivery and ack figures (admin)', params: IdParams } },
     async (request) => {
-      const record = await store.codes.byId(request.params.id);
+      const record = await codes.byId(request.params.id);
       if (!record) throw new CodecastError('code_not_found');
       // Acks wait in memory for up to a flush period: written first, the
       // figures include every ack answered so far.
       await acknowledger.flush();
-      const acks = await store.codes.ackFigures(record.id);
+      const acks = await codes.ackFigures(record.id);
       const { delivered, replayed, ...code } = record;
       const total = delivered.sse + delivered.ws + delivered.socketio;
       return { code, delivery: { total, byTransport: delivered, replayed }, acks };
