@@ -27,10 +27,10 @@ export const settingsTable = [
   { env: 'HOST', default: '0.0.0.0', type: { kind: 'string' }, description: 'Address to listen on.' },
   {
     env: 'CODECAST_LISTEN_BACKLOG',
-    default: '4096',
+    default: '511',
     type: int(1, 65535),
     description:
-      "Connections the kernel may complete and hold for codecast to accept while it is busy; past it a client's connection attempt waits for a retransmission (1 s, then 3 s). The kernel caps it at `net.core.somaxconn` (4096 on Linux 5.4 and later, 128 before): raise both together. Node's own default is 511.",
+      "Connections the kernel may complete and hold for codecast to accept while it is busy; past it a client's connection attempt waits for a retransmission (1 s, then 3 s). Larger helps a crowd reconnecting at once; smaller keeps a flood of connections from queueing ahead of everyone else. The kernel caps it at `net.core.somaxconn`: raise both together.",
   },
   {
     env: 'DATABASE_URL',
