@@ -34,6 +34,8 @@ export interface SoakPeriod {
   /** Mean of the RSS samples (every 5 s) within the period. */
   readonly rssMeanKb: number | null;
   readonly heapUsedKb: number | null;
+  /** Memory outside the V8 heap that V8 knows of (Buffers and the like): `process.memoryUsage().external`. */
+  readonly externalKb: number | null;
   readonly fds: number | null;
   /** The server's count (GET /api/v1/stats). */
   readonly connections: number | null;
@@ -131,6 +133,7 @@ export async function runSoak(target: Target, options: SoakOptions, progress: Pr
         rssKb: rss(),
         rssMeanKb: inPeriod.length ? Math.round(inPeriod.reduce((n, s) => n + s.kb, 0) / inPeriod.length) : null,
         heapUsedKb: heapOf(stats),
+        externalKb: externalOf(stats),
         fds: fds(),
         connections: ((stats?.connections as { total?: number } | undefined)?.total ?? null) as number | null,
         published: answered - publishErrors,
@@ -262,12 +265,17 @@ function heapOf(stats: Record<string, unknown> | undefined): number | null {
   return heapUsed === undefined ? null : Math.round(heapUsed / 1024);
 }
 
+function externalOf(stats: Record<string, unknown> | undefined): number | null {
+  const external = (stats?.memory as { external?: number } | undefined)?.external;
+  return external === undefined ? null : Math.round(external / 1024);
+}
+
 const mb = (kb: number | null) => (kb === null ? '-' : `${(kb / 1024).toFixed(1)} MB`);
 
 export function formatPeriodLine(p: SoakPeriod, of: number): string {
   const c = p.clients;
   return (
-    `period ${p.period}/${of} (${p.atS} s): rss ${mb(p.rssKb)} (mean ${mb(p.rssMeanKb)}), heap ${mb(p.heapUsedKb)}, open files ${p.fds ?? '-'}, ` +
+    `period ${p.period}/${of} (${p.atS} s): rss ${mb(p.rssKb)} (mean ${mb(p.rssMeanKb)}), heap ${mb(p.heapUsedKb)}, external ${mb(p.externalKb)}, open files ${p.fds ?? '-'}, ` +
     `connections ${p.connections ?? '-'} (clients: ${c.open} open, ${c.reopening} coming back), published ${p.published} (${p.publishErrors} refused), ` +
     `reconnects ${c.reconnects}, lost ${c.lost}, duplicated ${c.duplicated}, resets ${c.resets}` +
     (Object.keys(c.closes).length ? `, server closes ${JSON.stringify(c.closes)}` : '') +
