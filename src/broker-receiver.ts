@@ -36,6 +36,8 @@ export class BrokerReceiver implements BrokerNode {
     const { hub, settings, access } = this.#parts;
     switch (message.type) {
       case 'code':
+        // Already delivered: a catch-up got here first. A repeat is never sent.
+        if (message.code.id <= hub.lastId) return;
         hub.broadcastCode(message.code);
         return;
       case 'revoke':

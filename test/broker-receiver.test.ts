@@ -49,6 +49,24 @@ describe('broker receiver', () => {
     parts.hub.detach(reader);
   });
 
+  test('a code at or below the last one delivered (a catch-up got there first) is not sent again', async () => {
+    const parts = coreParts();
+    const { receiver } = receiverOver(parts);
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    const draft = { value: null, type: null, message: null, ttlSeconds: null, source: 'api' } as const;
+    const first = await parts.codes.insert({ code: 'ONE', ...draft }, 'one', 1, Date.now());
+    const second = await parts.codes.insert({ code: 'TWO', ...draft }, 'two', 1, Date.now());
+    assert.ok('id' in first && 'id' in second);
+    await receiver.catchUp();
+    await tick();
+    receiver.deliver({ type: 'code', node: 'node-b', code: first });
+    receiver.deliver({ type: 'code', node: 'node-b', code: second });
+    await tick();
+    assert.deepEqual(reader.trail, [`code ${first.id}`, `code ${second.id}`]);
+    parts.hub.detach(reader);
+  });
+
   test('access withdrawn elsewhere is applied as the auth watcher applies it; settings are read again', async () => {
     const parts = coreParts();
     const { receiver, applied } = receiverOver(parts);
