@@ -204,37 +204,21 @@ class ReadStatement implements SqliteStatement {
 }
 
 /** ROLLBACK that is a no-op when SQLite has already rolled the transaction back. */
-class RollbackStatement implements SqliteStatement {
-  readonly reader = false;
+class RollbackStatement extends ReadStatement {
+  override readonly reader = false;
 
   constructor(
-    private readonly statement: Statement,
+    statement: Statement,
     private readonly connection: TransactionState,
-  ) {}
-
-  all(parameters: ReadonlyArray<unknown>): unknown[] {
-    if (!this.connection.inTransaction) return [];
-    try {
-      return this.statement.all(parameters);
-    } catch (error) {
-      throw asStoreError(error);
-    }
+  ) {
+    super(statement);
   }
 
-  run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
-    if (!this.connection.inTransaction) return NO_ROWS_CHANGED;
-    try {
-      return this.statement.run(parameters);
-    } catch (error) {
-      throw asStoreError(error);
-    }
+  override all(parameters: ReadonlyArray<unknown>): unknown[] {
+    return this.connection.inTransaction ? super.all(parameters) : [];
   }
 
-  iterate(parameters: ReadonlyArray<unknown>): IterableIterator<unknown> {
-    try {
-      return this.statement.iterate(parameters);
-    } catch (error) {
-      throw asStoreError(error);
-    }
+  override run(parameters: ReadonlyArray<unknown>): { changes: number | bigint; lastInsertRowid: number | bigint } {
+    return this.connection.inTransaction ? super.run(parameters) : NO_ROWS_CHANGED;
   }
 }
