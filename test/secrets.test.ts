@@ -163,6 +163,8 @@ describe('a configuration error never echoes a secret', () => {
       'postgres://app:hunter2/z+w==@db.internal:5432/codecast',
       'postgres://app:4711/hunter2+z@db.internal/codecast',
       'postgresql://app:hunter2?x@db.internal/codecast',
+      'postgres://u:12#hunter2@db.internal/codecast',
+      'postgres://u:12?hunter2@db.internal/codecast',
     ];
     for (const url of refused) {
       assert.throws(
@@ -181,6 +183,11 @@ describe('a configuration error never echoes a secret', () => {
     for (const url of [
       'postgres://codecast:hunter2-password@db:5432/codecast',
       'postgresql://codecast@db/codecast?password=hunter2-password&sslmode=verify-full&sslpassword=hunter2-key',
+      // pg decodes parameter names: these set the password too.
+      'postgres://codecast@db/codecast?passw%6Frd=hunter2-password',
+      'postgres://codecast@db/codecast?%70assword=hunter2-password&sslmode=require',
+      // An "@" in a query value is no password: accepted as it is.
+      'postgres://codecast:hunter2-password@db/codecast?application_name=me@corp',
     ]) {
       const { database } = loadConfig({ DATABASE_URL: url });
       assert.equal(database.driver, 'postgres');

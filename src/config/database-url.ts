@@ -18,17 +18,18 @@ export const DATABASE_URL_FORMS = 'sqlite:PATH, a file path, or postgres://USER:
 
 export type ParsedDatabaseUrl = { driver: 'sqlite'; path: string } | { driver: 'postgres'; url: string };
 
+const ENCODE_HINT = 'percent-encode a "/", "?", "#" or "@" in the user or password (%2F, %3F, %23, %40)';
+
 /** The store a DATABASE_URL names, or an Error saying why it names none. */
 export function parseDatabaseUrl(value: string): ParsedDatabaseUrl | Error {
   if (/^postgres(ql)?:\/\//i.test(value)) {
-    const userinfo = userPart(value)?.userinfo ?? '';
-    if (/[/?#]/.test(userinfo)) return new Error('a "/", "?" or "#" in the user or password must be percent-encoded (%2F, %3F, %23)');
     let url: URL;
     try {
       url = new URL(value);
     } catch {
-      return new Error('not a URL');
+      return new Error(`not a URL; ${ENCODE_HINT}`);
     }
+    if (misreadUserPart(url)) return new Error(ENCODE_HINT);
     if (url.hostname === '' && !url.searchParams.has('host')) return new Error('no host');
     return { driver: 'postgres', url: value };
   }
@@ -38,44 +39,84 @@ export function parseDatabaseUrl(value: string): ParsedDatabaseUrl | Error {
   return sqlitePath(value);
 }
 
+/**
+ * Whether a URL parser has probably read part of a password as a host, a
+ * port, a path or a query: it ends the user part at the first "/", "?" or
+ * "#", so `postgres://app:4711/Xy@db/codecast` parses as host `app`, port
+ * 4711, and the rest of the password lands in the path with an "@" after
+ * it. An "@" in the path or fragment, or in a query segment before any
+ * "=", is that; `?user=me@corp` is not.
+ */
+function misreadUserPart(url: URL): boolean {
+  if (url.pathname.includes('@') || url.hash.includes('@')) return true;
+  return url.search
+    .slice(1)
+    .split('&')
+    .some((segment) => {
+      const at = segment.indexOf('@');
+      return at >= 0 && !segment.slice(0, at).includes('=');
+    });
+}
+
 function sqlitePath(path: string): ParsedDatabaseUrl | Error {
   return path.length > 0 ? { driver: 'sqlite', path } : new Error('no path');
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
-// Query parameters `pg` reads that hold secrets.
-const SECRET_PARAMS = /([?&](?:password|sslpassword)=)[^&#]*/gi;
+// Query parameters `pg` reads that hold secrets, by their decoded names.
+const SECRET_PARAMS = new Set(['password', 'sslpassword']);
 
-/**
- * The user part of a URL as a person means it: everything between the
- * scheme and the last `@`. A URL parser ends it at the first `/`, `?` or
- * `#`, so a password holding one unencoded would be read as a host, a port
- * or a path, and shown.
- */
-function userPart(text: string): { scheme: string; userinfo: string; rest: string } | undefined {
-  const scheme = SCHEME.exec(text)?.[0];
-  if (scheme === undefined) return undefined;
-  const after = text.slice(scheme.length);
-  const at = after.lastIndexOf('@');
-  if (at < 0) return undefined;
-  return { scheme, userinfo: after.slice(0, at), rest: after.slice(at) };
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' ')).toLowerCase();
+  } catch {
+    return name.toLowerCase();
+  }
+}
+
+/** The query with the value of every secret parameter (`password`, `sslpassword`, however encoded) as `***`. */
+function redactQuery(query: string): string {
+  return query
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq >= 0 && SECRET_PARAMS.has(decodedName(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=***` : pair;
+    })
+    .join('&');
 }
 
 /**
- * A database URL fit for a log line or an error message: the password in
- * the user part (all of it up to the last `@`, whatever it holds) and in
- * `password=`/`sslpassword=` parameters is `***`. Not a URL (a file path),
- * it is shown as given.
+ * A database URL fit for a log line or an error message; not a URL (a file
+ * path), it is shown as given. Secret query parameters are `***`. A URL
+ * that parses plainly shows its password as `***`; one that does not, or
+ * that a parser would misread (see `misreadUserPart`), shows everything
+ * between the user name and the last "@" as `***`: more hidden than needed
+ * rather than a password shown.
  */
 export function redactDatabaseUrl(text: string): string {
-  const parts = userPart(text);
-  let shown = text;
-  if (parts) {
-    const colon = parts.userinfo.indexOf(':');
-    const user = colon < 0 ? parts.userinfo : `${parts.userinfo.slice(0, colon)}:***`;
-    shown = `${parts.scheme}${user}${parts.rest}`;
+  const scheme = SCHEME.exec(text)?.[0];
+  if (scheme === undefined) return text;
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
   }
-  return SCHEME.test(shown) ? shown.replace(SECRET_PARAMS, '$1***') : shown;
+  if (url && !misreadUserPart(url)) {
+    if (url.password !== '') url.password = '***';
+    url.search = url.search === '' ? '' : `?${redactQuery(url.search.slice(1))}`;
+    return url.toString().replaceAll('%2A%2A%2A', '***');
+  }
+  const after = text.slice(scheme.length);
+  const at = after.lastIndexOf('@');
+  let shown = text;
+  if (at >= 0) {
+    const userinfo = after.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    shown = `${scheme}${colon < 0 ? userinfo : `${userinfo.slice(0, colon)}:***`}${after.slice(at)}`;
+  }
+  const q = shown.indexOf('?');
+  return q < 0 ? shown : `${shown.slice(0, q + 1)}${redactQuery(shown.slice(q + 1))}`;
 }
 
 /** The store named for people: the SQLite path, or the PostgreSQL URL without secrets. */
