@@ -152,21 +152,30 @@ export function openPostgres(target: PostgresTarget, onQuery: (ms: number) => vo
     });
   });
   pool.on('error', (error) => watch.failed(error));
-  // When opening a connection last failed because the server is away.
+  // Why opening a connection last failed because the server is away, and when;
+  // undefined once one opens again.
+  let connectFailing: string | undefined;
   let connectFailedAtMs = 0;
   const watched: PostgresPool = {
     async connect(): Promise<PostgresPoolClient> {
-      const health = watch.health;
-      if (!health.writable && health.reason === 'unreachable' && Date.now() - connectFailedAtMs < RETRY_UNREACHABLE_MS) {
-        throw new DatabaseUnavailableError('unreachable', health.detail);
+      if (connectFailing) {
+        // One attempt per window goes through; it opens the next window.
+        if (Date.now() - connectFailedAtMs < RETRY_UNREACHABLE_MS) throw new DatabaseUnavailableError('unreachable', connectFailing);
+        connectFailedAtMs = Date.now();
       }
+      let client: pg.PoolClient;
       try {
-        return new WatchedClient(await pool.connect(), watch, dropped) as unknown as PostgresPoolClient;
+        client = await pool.connect();
       } catch (error) {
         const mapped = watch.failed(error);
-        if (mapped instanceof DatabaseUnavailableError && mapped.reason === 'unreachable') connectFailedAtMs = Date.now();
+        if (mapped instanceof DatabaseUnavailableError && mapped.reason === 'unreachable') {
+          connectFailing = mapped.detail;
+          connectFailedAtMs = Date.now();
+        }
         throw mapped;
       }
+      connectFailing = undefined;
+      return new WatchedClient(client, watch, dropped) as unknown as PostgresPoolClient;
     },
     end: () => pool.end(),
   };
