@@ -36,8 +36,10 @@ export class BrokerReceiver implements BrokerNode {
     const { hub, settings, access } = this.#parts;
     switch (message.type) {
       case 'code':
-        // Already delivered: a catch-up got here first. A repeat is never sent.
-        if (message.code.id <= hub.lastId) return;
+        // Already delivered (a catch-up got here first): a repeat is never
+        // sent. One this node never had arrives late, out of order, rather
+        // than not at all; issue 11's stream puts every node in one order.
+        if (message.code.id <= hub.lastId && this.#parts.history.held(message.code.id)) return;
         hub.broadcastCode(message.code);
         return;
       case 'revoke':
