@@ -15,11 +15,8 @@ import { CLI, ROOT, Spawned, childEnv, isListening, killAll, request, startServe
 import { connectSubscriber } from './support/clients.js';
 import { WsRecorder, eventually } from './support/raw-clients.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from './support/server.js';
+import { memoryLogger } from './support/memory-log.js';
 import { SseReader, waitFor } from './support/sse.js';
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { startServer } from '../src/app.js';
-import { loadConfig } from '../src/config/index.js';
 import { PublishBody } from '../src/http/schemas.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -416,25 +413,8 @@ describe('logs through a logger given to startServer (in memory)', () => {
   // not for a logger handed to startServer({logger}) — Fastify then logs
   // request URLs with its default serializer, token included. Kept as a
   test('a ?token= stream URL is not written by a caller-supplied pino logger', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const dir = mkdtempSync(join(tmpdir(), 'codecast-memlog-'));
-    dirs.push(dir);
-    const server = await startServer(
-      loadConfig({
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
-        LOG_LEVEL: 'info',
-        CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
-      }),
-      { logger: pino({ level: 'info' }, sink) },
-    );
+    const { logger, lines } = memoryLogger();
+    const server = await startTestServer({}, { logger });
     try {
       const create = await request(`${server.url}/api/v1/users`, { method: 'POST', token: ADMIN_TOKEN, body: { username: 'mem-user' } });
       const token: string = create.body.token.token;
@@ -449,7 +429,6 @@ describe('logs through a logger given to startServer (in memory)', () => {
       assert.ok(!lines.join('').includes(token), 'the token is not in the log');
     } finally {
       await server.stop();
-      for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
     }
   });
 });

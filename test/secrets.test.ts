@@ -3,54 +3,26 @@
 // metrics token held to the same failure budget as every other token.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { startServer, type RunningServer } from '../src/app.js';
 import { ConfigError, describeDatabase, loadConfig, settingsTable } from '../src/config/index.js';
-import { ADMIN_TOKEN, startTestServer, type TestServer } from './support/server.js';
+import { startTestServer, type TestServer } from './support/server.js';
+import { memoryLogger } from './support/memory-log.js';
 import { SseReader, waitFor } from './support/sse.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 describe('tokens never reach the request log or an echoed path', () => {
-  const lines: string[] = [];
-  let server: RunningServer;
-  let dir: string;
+  const { logger, lines } = memoryLogger();
+  let server: TestServer;
   let userToken: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'codecast-redact-'));
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    server = await startServer(
-      loadConfig({
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATABASE_URL: `sqlite:${join(dir, 'codecast.db')}`,
-        LOG_LEVEL: 'info',
-        CODECAST_ADMIN_TOKEN: ADMIN_TOKEN,
-      }),
-      { logger: pino({ level: 'info' }, sink) },
-    );
-    const created = await fetch(`${server.url}/api/v1/users`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'redact-user' }),
-    });
-    userToken = ((await created.json()) as { token: { token: string } }).token.token;
+    server = await startTestServer({}, { logger });
+    userToken = (await server.createUser('redact-user')).token;
   });
   after(async () => {
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   /** A request written by hand, so the URL reaches the server exactly as given. */
