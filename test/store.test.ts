@@ -162,9 +162,9 @@ for (const kind of STORE_KINDS) {
       const code = await insert(d, FAR_MS);
       assert.equal(code.publishedAt, new Date(FAR_MS).toISOString());
       assert.equal(code.expiresAt, new Date(FAR_MS + 60_000).toISOString());
-      assert.equal(await s().codes.recentDuplicate(d.code, FAR_MS - 1), code.id, 'published at or after the window start');
-      assert.equal(await s().codes.recentDuplicate(d.code, FAR_MS), code.id, 'at the very millisecond');
-      assert.equal(await s().codes.recentDuplicate(d.code, FAR_MS + 1), undefined, 'published before the window');
+      const dedup = (sinceMs: number) => s().codes.insert(d, d.code, null, FAR_MS + 500, { dedupSinceMs: sinceMs });
+      assert.deepEqual(await dedup(FAR_MS - 1), { duplicateOf: code.id }, 'published at or after the window start');
+      assert.deepEqual(await dedup(FAR_MS), { duplicateOf: code.id }, 'at the very millisecond');
       const stored = await s().codes.byId(code.id);
       assert.equal(stored?.publishedAt, new Date(FAR_MS).toISOString());
       // Not expired at the time it was published, expired a minute later.
@@ -175,6 +175,9 @@ for (const kind of STORE_KINDS) {
       );
       const gone = await s().codes.list({ since: code.id - 1, limit: 1, includeInactive: false, nowMs: FAR_MS + 60_001 });
       assert.deepEqual(gone, []);
+      // Last, since it stores a code: a window starting after it is no duplicate.
+      const later = await dedup(FAR_MS + 1);
+      assert.ok('id' in later && later.id > code.id, 'published before the window');
     });
 
     test('user names are unique regardless of case', async () => {
@@ -245,9 +248,13 @@ for (const kind of STORE_KINDS) {
       assert.equal((await s().codes.idempotent(admin2, key))?.code.id, second.id);
       assert.equal(await s().codes.idempotent(admin1, 'no-such-key'), undefined);
 
-      // The same user and key again: refused, and the code row goes with it.
+      // The same user and key again: answered with the first publish, and nothing of its own is stored.
       const clashing = draft();
-      await assert.rejects(insert(clashing, Date.now(), { idempotency: { key, requestHash: 'h3', userId: admin1 } }));
+      const clash = await s().codes.insert(clashing, clashing.code, null, Date.now(), {
+        idempotency: { key, requestHash: 'h3', userId: admin1 },
+      });
+      assert.ok('earlier' in clash, JSON.stringify(clash));
+      assert.equal(clash.earlier.code.id, first.id);
       const stored = await s().codes.list({ since: second.id, limit: 1000, includeInactive: true, nowMs: Date.now() });
       assert.ok(!stored.some((c) => c.code === clashing.code), 'the publish of a clashing key is not stored');
 
@@ -279,7 +286,8 @@ for (const kind of STORE_KINDS) {
         (await s().codes.list({ since, limit: 1, includeInactive: true, nowMs: Date.now() })).map((c) => c.id),
         [code.id],
       );
-      assert.equal(await s().codes.recentDuplicate(d.code, 0), undefined, 'a revoked code is no duplicate');
+      const again = await s().codes.insert(d, d.code, null, Date.now(), { dedupSinceMs: 0 });
+      assert.ok('id' in again, 'a revoked code is no duplicate');
     });
 
     test('delivery counts add up per transport', async () => {

@@ -10,8 +10,6 @@ import type { AckRow, AuditInput, CodeRecord } from '../store/index.js';
 export interface CodeLedger {
   /** The code first published under this user's Idempotency-Key, with the request's hash. */
   idempotent(userId: number, key: string): Promise<{ requestHash: string; code: CodeRecord } | undefined>;
-  /** The id of a live code with this dedup key published at or after `sinceMs`. */
-  recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined>;
   /**
    * Stores a new code with its audience, Idempotency-Key and audit entry, in
    * one commit; or stores nothing and answers the code first published under

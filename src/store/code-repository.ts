@@ -164,11 +164,6 @@ export class CodeRepository {
     });
   }
 
-  /** The id of a live code with this key published at or after `sinceMs`. */
-  recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
-    return duplicateOf(this.db, dedupKey, sinceMs);
-  }
-
   /**
    * The newest `count` codes, oldest first (revoked ones included: the
    * history keeps their place), and the highest id older than all of them.

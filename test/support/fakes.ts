@@ -112,11 +112,6 @@ export class FakeCodeLedger implements CodeLedger {
     return { requestHash: found.requestHash, code: this.#byId(found.id)!.record };
   }
 
-  async recentDuplicate(dedupKey: string, sinceMs: number): Promise<number | undefined> {
-    this.#enter('recentDuplicate');
-    return this.#duplicateOf(dedupKey, sinceMs);
-  }
-
   #duplicateOf(dedupKey: string, sinceMs: number): number | undefined {
     return this.codes.find((c) => c.dedupKey === dedupKey && c.publishedAtMs >= sinceMs && c.record.revokedAt === null)?.record.id;
   }
