@@ -15,7 +15,7 @@ import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
-import { databaseWaitMs, Store } from './store/index.js';
+import { databaseWaitMs, SqliteOwnerLock, Store } from './store/index.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
 import { WsTransport } from './transports/ws/index.js';
@@ -36,6 +36,12 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Joins nodes living in one process (tests of several nodes). */
   readonly bus?: MemoryBus;
+  /**
+   * Whether a first admin's made-up token can be shown to a person (the
+   * CLI's standard output is a terminal). When not, and CODECAST_ADMIN_TOKEN
+   * is unset, the first admin is created without a token. Default true.
+   */
+  readonly canShowToken?: boolean;
 }
 
 /** A host a local client can reach the server on. */
@@ -78,6 +84,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // Set once the publisher exists: writes working again after they failed
   // may leave a code stored whose commit answer was lost, never sent.
   let writesResumed = (): void => undefined;
+  // One SQLite file, one server; nodes joined by a bus in one process (tests) share it on purpose.
+  const { database } = config;
+  const owner =
+    database.driver === 'sqlite' && database.path !== ':memory:' && options.bus === undefined
+      ? SqliteOwnerLock.take(database.path)
+      : undefined;
   const store = await Store.open(config.database, {
     queried: (ms) => metrics.queried(ms),
     writesFailed: (detail) =>
@@ -104,6 +116,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         { database: describeDatabase(config.database) },
         'another codecast process is migrating the database or creating the first admin: waiting for it (up to 120 s)',
       ),
+  }).catch((error: unknown) => {
+    owner?.release();
+    throw error;
   });
   let upkeep: PeriodicTasks | undefined;
   let http: FastifyInstance | undefined;
@@ -188,7 +203,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     };
     const users = new UserAdmin(store, cache, enforcerTellingOthers);
-    const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
     const acknowledger = new Acknowledger(store.codes, history, {
@@ -322,6 +336,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // behind an attacker's SYNs for seconds while the loop was busy (issue 9).
     await http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
     const port = (http.server.address() as AddressInfo).port;
+    // Only once listening: a start that fails (a port in use) leaves no admin
+    // whose token was never shown.
+    const bootstrap = await ensureFirstAdmin(
+      store,
+      users,
+      config.adminToken !== undefined
+        ? { from: 'environment', token: config.adminToken }
+        : options.canShowToken === false
+          ? { from: 'none' }
+          : { from: 'generated' },
+    );
 
     upkeep = startUpkeep({
       hub,
@@ -362,6 +387,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       receiver.stop();
       await broker.stop();
       await store.close();
+      owner?.release();
     };
     return {
       url: `http://${reachableHost(config.host)}:${port}`,
@@ -378,6 +404,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     upkeep?.stop();
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
+    owner?.release();
     throw error;
   }
 }
