@@ -6,8 +6,9 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import { BrokerReceiver } from './broker-receiver.js';
+import { Cluster, describeDeployment, reportOf, type DeploymentStats, type UserSlots } from './cluster/index.js';
 import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
-import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
+import { PendingBudget, SocketGuard, TransportMounts, streamAdmission, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
@@ -60,6 +61,8 @@ export interface RunningServer {
   readonly hub: Hub;
   readonly logger: Logger;
   stats(): ServerStats;
+  /** Every live node of the deployment (this one alone without Redis), as `/api/v1/stats` shows under `deployment`. */
+  deployment(): Promise<DeploymentStats>;
   /** Graceful stop: refuse new work, say `shutdown` to every stream, close the store. */
   stop(): Promise<void>;
 }
@@ -121,6 +124,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   });
   let upkeep: PeriodicTasks | undefined;
+  let cluster: Cluster | undefined;
+  // Set once the cluster has joined: the hub reports to it from the start.
+  let slots: UserSlots | undefined;
   let http: FastifyInstance | undefined;
   let stopping = false;
 
@@ -168,9 +174,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
       history,
       {
-        opened: (transport) => metrics.opened(transport),
+        opened: (transport, userId) => {
+          metrics.opened(transport);
+          slots?.attached(userId);
+        },
         closed: (connection, reason, openMs) => {
           metrics.closed(connection, reason);
+          slots?.released(connection.userId);
           logger.info(
             { connectionId: connection.id, transport: connection.transport, userId: connection.userId, reason, openMs },
             'connection closed',
@@ -228,6 +238,36 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       throw new Error(`cannot reach Redis at ${redisShown}: ${why}`, { cause: error });
     });
 
+    if (config.broker.driver === 'redis') {
+      cluster = await Cluster.join(
+        {
+          url: config.broker.url,
+          prefix: config.broker.prefix,
+          node,
+          ttlMs: config.broker.nodeTtlMs,
+          maxPerUser: config.maxConnectionsPerUser,
+        },
+        () => reportOf(node, startedAt, hub.stats()),
+        {
+          degraded: (detail) =>
+            logger.warn(
+              { redis: redisShown, detail },
+              "Redis cannot be asked: the per-user connection cap counts this node's connections only until it can",
+            ),
+          recovered: () => logger.info('the per-user connection cap counts every node of the deployment again'),
+          lapsed: () => logger.warn("this node's lease had lapsed (Redis restarted, or this node was cut off): renewed with its counts"),
+          failed: (err, what) => logger.warn({ err }, `${what} failed; retrying`),
+        },
+      );
+      slots = cluster.slots;
+    }
+    const joined = cluster;
+    const deployment = (): Promise<DeploymentStats> => {
+      if (joined) return joined.deployment();
+      const own = hub.stats();
+      return Promise.resolve(describeDeployment('memory', [reportOf(node, startedAt, own)], own.usersOnline, true));
+    };
+
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
         logger.info(
@@ -259,6 +299,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       settings,
       publishLog,
       () => receiver.catchUp(),
+      joined ? () => joined.elsewhere() : undefined,
     );
     writesResumed = () => {
       publisher.catchUp().catch((err: unknown) => logger.warn({ err }, 'catching up from the database after an outage failed'));
@@ -304,7 +345,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       audit: store.audit,
       health: () => store.health(),
       broker: config.broker.driver === 'redis' ? () => broker.health() : undefined,
-      stats,
+      stats: async () => ({ ...stats(), deployment: await deployment() }),
       metrics,
       metricsToken: config.metricsToken,
       stopping: () => stopping,
@@ -315,7 +356,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const socketGuard = guard;
 
     // Every transport is built from the same parts and mounted the same way.
-    const transportParts: TransportParts = { hub, authenticator, acknowledger, inboundBudget, authenticated };
+    const transportParts: TransportParts = {
+      hub,
+      authenticator,
+      admission: streamAdmission(authenticator, hub, joined?.slots),
+      acknowledger,
+      inboundBudget,
+      authenticated,
+    };
     const transports: readonly Transport[] = [
       new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),
       new WsTransport(transportParts, { maxInboundBytes: config.maxInboundFrameBytes }),
@@ -366,6 +414,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let stopped: Promise<void> | undefined;
     const stop = async () => {
       stopping = true;
+      // The others stop counting this node's connections at once.
+      const leaving = joined?.leave();
       upkeep?.stop();
       watcher.stop();
       const closing = app.close();
@@ -385,6 +435,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await deliveries.flush().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
       receiver.stop();
+      await leaving;
+      joined?.close();
       await broker.stop();
       await store.close();
       owner?.release();
@@ -398,10 +450,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hub,
       logger,
       stats,
+      deployment,
       stop: () => (stopped ??= stop()),
     };
   } catch (error) {
     upkeep?.stop();
+    cluster?.close();
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     owner?.release();
