@@ -94,11 +94,18 @@ export class ClusterSubscriber {
     this.#link?.close();
   }
 
-  /** Where to connect: home while it runs, else the next running node after it. */
+  /**
+   * Where to connect: home while it runs, else another running node — which
+   * one depends on the name, so the subscribers of a lost node spread over
+   * the others rather than all landing on the next one.
+   */
   #target(): number | undefined {
     const count = this.cluster.nodes.length;
-    for (let step = 0; step < count; step++) {
-      const index = (this.#home + step) % count;
+    if (this.cluster.node(this.#home).state === 'running') return this.#home;
+    let spread = 0;
+    for (const char of this.name) spread = (spread * 31 + char.charCodeAt(0)) % 1_000_003;
+    for (let step = 0; step < count - 1; step++) {
+      const index = (this.#home + 1 + ((spread + step) % (count - 1))) % count;
       if (this.cluster.node(index).state === 'running') return index;
     }
     return undefined;
