@@ -57,9 +57,11 @@ async function waitFor503(publisher: ClusterPublisher, since: number, what: stri
   }
 }
 
-function assertPublishOutcomes(publisher: ClusterPublisher, cluster: Cluster): void {
+function assertPublishOutcomes(publisher: ClusterPublisher, cluster: Cluster, error: string): void {
   assert.deepEqual(publisher.unexpected, [], `every publish answered 201, or 503 with Retry-After\n${cluster.logTails(10)}`);
   assert.ok(publisher.unavailable.length > 0, 'some publishes fell in the outage and answered 503');
+  const others = publisher.unavailable.filter((r) => r.error !== error);
+  assert.deepEqual(others, [], `every 503 says ${error}`);
 }
 
 function stopAll(subscribers: readonly ClusterSubscriber[]): void {
@@ -102,7 +104,7 @@ test('Redis stopped for 3 s and started empty: streams stay open, 503 meanwhile,
   await publisher.waitForAccepted(15, 15_000, 'after Redis came back');
   await publisher.stop();
 
-  assertPublishOutcomes(publisher, cluster);
+  assertPublishOutcomes(publisher, cluster, 'broker_unavailable');
   const after = publisher.accepted.filter((a) => a.at > restartedAt).map((a) => a.id);
   assert.ok(
     after.every((id) => id > maxBefore),
@@ -158,7 +160,7 @@ test('PostgreSQL stopped and started under three nodes: streams stay up, 503 mea
   await publisher.waitForAccepted(15, 20_000, 'after PostgreSQL came back');
   await publisher.stop();
 
-  assertPublishOutcomes(publisher, cluster);
+  assertPublishOutcomes(publisher, cluster, 'database_unavailable');
   assertNeverDisconnected(cluster, subscribers, 'PostgreSQL stopped and started');
   await assertDelivered(cluster, subscribers, publisher.acceptedIds, { what: 'after PostgreSQL restarted' });
   assert.deepEqual(await storedCodeIds(databaseUrl), publisher.acceptedIds, 'the database holds exactly the codes that got a 201');

@@ -39,6 +39,7 @@ export class ClusterSubscriber {
   #helloTimer: NodeJS.Timeout | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #firstSince: number | undefined;
   #home: number;
 
   constructor(
@@ -70,8 +71,13 @@ export class ClusterSubscriber {
     return last?.helloAt !== undefined && last.endedAt === undefined ? last : undefined;
   }
 
-  /** Connects to its node and resolves once hello arrived (or fails after a bound). */
-  async start(timeoutMs = 10_000): Promise<void> {
+  /**
+   * Connects to its node and resolves once hello arrived (or fails after a
+   * bound). `since`: resume after that id, as a client that saw it before.
+   */
+  async start(options: { since?: number; timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    this.#firstSince = options.since;
     this.#connect();
     const deadline = Date.now() + timeoutMs;
     while (this.current === undefined) {
@@ -119,7 +125,7 @@ export class ClusterSubscriber {
       return;
     }
     // Before any code: live only; after one, resume after it, as a real client does.
-    const since = this.lastId ?? (this.connections.length === 0 ? undefined : 0);
+    const since = this.lastId ?? (this.connections.length === 0 ? this.#firstSince : (this.#firstSince ?? 0));
     const record: ConnectionRecord = { node, since, startedAt: Date.now() };
     this.connections.push(record);
     const link = openLink(this.kind, this.cluster.node(node).url, this.token, since, {
