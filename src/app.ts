@@ -68,11 +68,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const startedAt = Date.now();
   // The metrics read hub, cache and ack figures lazily, at scrape time; the
   // parts they read are built below, after the metrics they report to.
-  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger } = {};
+  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger; broker?: Broker } = {};
   const metrics = new Metrics({
     hub: () => (parts.hub as Hub).stats(),
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
+    brokerUp: () => parts.broker?.health().ok ?? false,
   });
   // Set once the publisher exists: writes working again after they failed
   // may leave a code stored whose commit answer was lost, never sent.
@@ -127,6 +128,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         failed: (err, what) => logger.warn({ err }, `${what} failed; retrying`),
       },
     });
+    parts.broker = broker;
     const tellOthers = (message: BrokerMessage) =>
       broker.publish(message).catch((err: unknown) => logger.warn({ err, type: message.type }, 'telling other nodes failed'));
 
@@ -205,8 +207,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       settings,
       access: watcher,
       failed: (err, what) => logger.warn({ err }, `${what} failed`),
+      caughtUp: () => metrics.caughtUp(),
     });
-    await broker.start(receiver);
+    await broker.start(receiver).catch((error: unknown) => {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot reach Redis at ${redisShown}: ${why}`, { cause: error });
+    });
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>

@@ -26,6 +26,8 @@ export interface BrokerReceiverParts {
   readonly access: Pick<AuthWatcher, 'apply' | 'poll'>;
   /** An action on a message failed (the database could not be read). */
   readonly failed: (error: unknown, what: string) => void;
+  /** A catch-up read the database (counted in metrics). */
+  readonly caughtUp?: () => void;
 }
 
 /**
@@ -117,6 +119,7 @@ export class BrokerReceiver implements BrokerNode {
         this.#again = false;
         this.#overflowed = false;
         await this.#readDatabase();
+        this.#parts.caughtUp?.();
         if (this.#overflowed) this.#again = true;
       } while (this.#again);
     } catch (error) {

@@ -95,4 +95,58 @@ for (const driver of BROKER_KINDS)
       const published = await b.api('POST', '/api/v1/codes', { body: { code: 'DEFAULTED-1' } });
       assert.equal(published.body.code.value, 7, 'B publishes with the default set on A');
     });
+
+    test('the same code sent to both nodes at the same instant is published once: one 201, one 409', async () => {
+      for (let round = 0; round < 5; round++) {
+        const body = { code: `TWICE-${round}` };
+        const answers = await Promise.all([a.api('POST', '/api/v1/codes', { body }), b.api('POST', '/api/v1/codes', { body })]);
+        assert.deepEqual(answers.map((answer) => answer.status).sort(), [201, 409], `round ${round}`);
+        const published = answers.find((answer) => answer.status === 201)?.body.code.id;
+        assert.equal(answers.find((answer) => answer.status === 409)?.body.id, published, 'the 409 names the code published');
+      }
+    });
+
+    test('one Idempotency-Key sent to both nodes at once publishes once; both answer that code', async () => {
+      const user = await a.createUser('idempotent-reader');
+      const subscriber = await connectSubscriber('sse', b.url, { token: user.token });
+      try {
+        await subscriber.waitForEvent('hello');
+        const send = (node: TestServer) =>
+          node.api('POST', '/api/v1/codes', { body: { code: 'KEYED-ONCE' }, headers: { 'idempotency-key': `key-${driver}` } });
+        const answers = await Promise.all([send(a), send(b)]);
+        assert.deepEqual(answers.map((answer) => answer.status).sort(), [200, 201]);
+        assert.equal(answers[0]?.body.code.id, answers[1]?.body.code.id);
+        await subscriber.waitForCodes(1);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.deepEqual(subscriber.codeIds, [answers[0]?.body.code.id], 'broadcast once');
+      } finally {
+        await subscriber.close();
+      }
+    });
+
+    test('publishes on both nodes at once reach subscribers of both in one strictly increasing order', async () => {
+      const user = await a.createUser('order-reader');
+      const onA = await connectSubscriber('ws', a.url, { token: user.token });
+      const onB = await connectSubscriber('socketio', b.url, { token: user.token });
+      try {
+        await Promise.all([onA.waitForEvent('hello'), onB.waitForEvent('hello')]);
+        const ids: number[] = [];
+        await Promise.all(
+          [a, b].map(async (node, n) => {
+            for (let i = 0; i < 40; i++) {
+              const published = await node.api('POST', '/api/v1/codes', { body: { code: `ORDER-${n}-${i}` } });
+              assert.equal(published.status, 201);
+              ids.push(published.body.code.id);
+            }
+          }),
+        );
+        ids.sort((x, y) => x - y);
+        await Promise.all([onA.waitForCodes(ids.length, 10_000), onB.waitForCodes(ids.length, 10_000)]);
+        assert.deepEqual(onA.codeIds, ids, 'A: every id, in order, once');
+        assert.deepEqual(onB.codeIds, ids, 'B: every id, in order, once');
+      } finally {
+        await onA.close();
+        await onB.close();
+      }
+    });
   });

@@ -40,11 +40,18 @@ export async function openRedisLink(url: string, name: string, events: RedisLink
     disableOfflineQueue: true,
     socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: reconnectDelay },
   });
-  client.on('error', (error: Error) => events.error(error));
+  let lastError: Error | undefined;
+  client.on('error', (error: Error) => {
+    lastError = error;
+    events.error(error);
+  });
   client.on('ready', () => events.ready());
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer from Redis within ${connectTimeoutMs} ms`)), connectTimeoutMs);
+    timer = setTimeout(() => {
+      const why = lastError ? `: ${lastError.message || lastError.name}` : '';
+      reject(new Error(`no connection within ${connectTimeoutMs / 1000} s${why}`));
+    }, connectTimeoutMs);
   });
   try {
     await Promise.race([client.connect(), timeout]);
