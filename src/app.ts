@@ -233,6 +233,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       failed: (err, what) => logger.warn({ err }, `${what} failed`),
       caughtUp: () => metrics.caughtUp(),
     });
+    if (config.broker.driver === 'redis') hub.catchUpWith((id) => receiver.catchUpTo(id));
     await broker.start(receiver).catch((error: unknown) => {
       const why = error instanceof Error ? error.message : String(error);
       throw new Error(`cannot reach Redis at ${redisShown}: ${why}`, { cause: error });

@@ -13,6 +13,7 @@ import { assertDelivered, assertNeverDisconnected, assertSameTrail } from './sup
 import { LINK_KINDS } from './support/cluster-links.js';
 import { ClusterPublisher } from './support/cluster-publisher.js';
 import { ClusterSubscriber, subscribeEverywhere } from './support/cluster-subscriber.js';
+import { FreezingProxy } from './support/freezing-proxy.js';
 import { createTestDatabase } from './support/postgres.js';
 import { REDIS_TEST_URL, redisAnswers } from './support/redis.js';
 
@@ -25,6 +26,7 @@ async function startCluster(
   t: { after(fn: () => unknown): void; skip(message?: string): void },
   label: string,
   env: Record<string, string> = {},
+  nodeEnv?: (index: number) => Record<string, string | undefined>,
 ): Promise<Cluster | undefined> {
   const database = await serverOrSkip(t, 'a test database on the shared PostgreSQL', async () => {
     if (!(await redisAnswers(REDIS_TEST_URL))) throw new Error(`no Redis answers at ${REDIS_TEST_URL}`);
@@ -34,7 +36,7 @@ async function startCluster(
   t.after(() => database.drop());
   const prefix = `codecast-test-${process.pid}-${label}`;
   t.after(() => deleteRedisKeys(REDIS_TEST_URL, prefix).catch(() => undefined));
-  const cluster = await Cluster.start({ databaseUrl: database.url, redisUrl: REDIS_TEST_URL, redisPrefix: prefix, env });
+  const cluster = await Cluster.start({ databaseUrl: database.url, redisUrl: REDIS_TEST_URL, redisPrefix: prefix, env, nodeEnv });
   t.after(() => cluster.stop());
   return cluster;
 }
@@ -147,7 +149,10 @@ test("a SIGKILLed node's connections leave the per-user counts within the lease"
 test('a node SIGSTOPped for 10 s while the others publish: its subscribers, still connected, get what they missed in order', {
   timeout: 90_000,
 }, async (t) => {
-  const cluster = await startCluster(t, 'stop');
+  // A history that holds what is published during the freeze (10 s at
+  // ~40/s), as one server's must for a client away that long to be
+  // replayed rather than reset.
+  const cluster = await startCluster(t, 'stop', { CODECAST_HISTORY: '1000' });
   if (!cluster) return;
   const subscribers = await subscribeEverywhere(cluster, 'stop', LINK_KINDS);
   t.after(() => stopAll(subscribers));
@@ -258,18 +263,20 @@ test('three nodes publishing at once: every subscriber sees the same strictly in
   );
 });
 
-test('a subscriber resuming from further back than a node holds in memory gets every code, on any node', { timeout: 60_000 }, async (t) => {
-  // A node's memory (CODECAST_HISTORY) is short here; the deployment's
-  // history (Redis, then PostgreSQL) reaches back to the first code, so no
-  // node may answer `reset` (issue 11: "the history that a node replays
-  // from is the deployment's, not the node's own memory").
+test('resuming on any node is resuming on one server: replayed within the history, told reset beyond it', {
+  timeout: 60_000,
+}, async (t) => {
+  // Every node delivers every code, so every node's history holds the same
+  // newest CODECAST_HISTORY codes: a subscriber resuming on any node gets
+  // exactly what one server would give it.
   const cluster = await startCluster(t, 'resume', { CODECAST_HISTORY: '10' });
   if (!cluster) return;
   const publisher = new ClusterPublisher(cluster, 'RESUME');
   publisher.startStream({ nodes: () => [0, 1, 2], intervalMs: 0, count: 40 });
   await publisher.finished();
   assert.deepEqual(publisher.unexpected, []);
-  const from = publisher.acceptedIds[0]!;
+  const ids = publisher.acceptedIds;
+  const within = ids.at(-8)!;
   const resumed: ClusterSubscriber[] = [];
   for (const [i, kind] of LINK_KINDS.entries()) {
     for (const node of [0, 1, 2]) {
@@ -278,14 +285,68 @@ test('a subscriber resuming from further back than a node holds in memory gets e
     }
   }
   t.after(() => stopAll(resumed));
-  await Promise.all(resumed.map((s) => s.start({ since: from })));
+  await Promise.all(resumed.map((s) => s.start({ since: within })));
   await assertDelivered(
     cluster,
     resumed,
-    publisher.acceptedIds.filter((id) => id > from),
-    {
-      what: `subscribers resuming after id ${from} with 40 codes published and CODECAST_HISTORY=10`,
-      settleMs: 5_000,
-    },
+    ids.filter((id) => id > within),
+    { what: `subscribers resuming after id ${within}, within the history of 10`, settleMs: 10_000 },
   );
+
+  // From further back than the history: `reset` first, naming the oldest id held, then the history — on every node alike.
+  const first = ids[0]!;
+  const held = ids.slice(-10);
+  for (const node of [0, 1, 2]) {
+    const user = await cluster.createUser(`far-${node}`);
+    const response = await fetch(`${cluster.node(node).url}/api/v1/stream?since=${first}`, {
+      headers: { authorization: `Bearer ${user}` },
+    });
+    const reader = response.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes(`id: ${held.at(-1)}\n`) && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    await reader.cancel();
+    const reset = /event: reset\ndata: (.*)\n/.exec(text);
+    assert.ok(reset, `node${node} says reset first:\n${text}`);
+    assert.equal(JSON.parse(reset[1]!).oldestId, held[0], `node${node}: the oldest id held`);
+    const replayed = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(replayed, held, `node${node} replays the history, in order`);
+  }
+});
+
+test('a node that lags behind replays from the deployment, not from what it happened to deliver', { timeout: 60_000 }, async (t) => {
+  // Node 2 reaches Redis through a proxy that can stop carrying bytes: cut
+  // off, it still serves clients, and delivers nothing new.
+  const redis = new URL(REDIS_TEST_URL);
+  const proxy = await FreezingProxy.start({ host: redis.hostname, port: Number(redis.port || 6379) });
+  t.after(() => proxy.close());
+  const cluster = await startCluster(t, 'lag', { CODECAST_HISTORY: '1000' }, (node) => (node === 2 ? { REDIS_URL: proxy.url() } : {}));
+  if (!cluster) return;
+  proxy.freeze();
+  const publisher = new ClusterPublisher(cluster, 'LAG');
+  publisher.startStream({ nodes: () => [0], intervalMs: 0, count: 30 });
+  await publisher.finished();
+  assert.deepEqual(publisher.unexpected, []);
+  const ids = publisher.acceptedIds;
+  // Subscribers that saw them all on node 0 move to node 2 at once (before
+  // its 2-second look for missed codes could have found them).
+  const movers: ClusterSubscriber[] = [];
+  for (const kind of LINK_KINDS)
+    movers.push(new ClusterSubscriber(`lag-${kind}`, kind, cluster, 2, await cluster.createUser(`lag-${kind}`)));
+  t.after(() => stopAll(movers));
+  await Promise.all(movers.map((s) => s.start({ since: ids.at(-5)! }))).catch((error: unknown) => {
+    throw new Error(`${String(error)}\n${cluster.node(2).logTail(60)}`);
+  });
+  proxy.thaw();
+  const more = new ClusterPublisher(cluster, 'LAG-AFTER');
+  for (let i = 0; i < 5; i++) await more.publish(1);
+  assert.deepEqual(more.unexpected, []);
+  await assertDelivered(cluster, movers, [...ids.slice(-4), ...more.acceptedIds], {
+    what: 'subscribers resuming on a node that had not delivered what they saw',
+    settleMs: 10_000,
+  });
 });

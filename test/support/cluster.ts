@@ -144,6 +144,8 @@ export interface ClusterOptions {
   readonly redisPrefix?: string;
   /** More settings for every node. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Settings of one node over the others' (its own REDIS_URL through a proxy, say). */
+  readonly nodeEnv?: (index: number) => Readonly<Record<string, string | undefined>>;
 }
 
 /** N nodes of one deployment, started and ready. */
@@ -170,7 +172,7 @@ export class Cluster {
       ...options.env,
     };
     const nodes: ClusterNode[] = [];
-    for (let i = 0; i < count; i++) nodes.push(new ClusterNode(`node${i}`, await freePort(), env));
+    for (let i = 0; i < count; i++) nodes.push(new ClusterNode(`node${i}`, await freePort(), { ...env, ...options.nodeEnv?.(i) }));
     const cluster = new Cluster(nodes, options);
     try {
       // The first migrates the database and creates the admin; the rest join it.

@@ -70,6 +70,7 @@ const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, option
     async (request, reply) => {
       const principal = principalOf(request);
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
+      await hub.catchUpFor(since);
       hub.admit(principal.user.id);
       reply.hijack();
       const socket = request.raw.socket;

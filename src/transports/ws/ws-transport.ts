@@ -101,6 +101,7 @@ export class WsTransport implements Transport {
       const url = new URL(request.url ?? '/', 'http://codecast');
       const since = parseSince(url.searchParams.get('since'));
       const principal = await this.#parts.admission.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
+      await this.#parts.hub.catchUpFor(since);
       return { principal, since };
     } catch (error) {
       return toCodecastError(error);
