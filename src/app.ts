@@ -14,6 +14,7 @@ import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publishe
 import { createLogger } from './logging.js';
 import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
+import { retentionPolicy } from './retention.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
 import { databaseWaitMs, SqliteOwnerLock, Store } from './store/index.js';
@@ -401,9 +402,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hub,
       deliveries,
       acknowledger,
-      publisher,
       checkMissed: config.broker.driver === 'redis' ? (ageMs) => receiver.checkMissed(ageMs) : undefined,
-      authEvents: store.authEvents,
+      retention: store.retention,
+      policy: retentionPolicy(config),
+      pruned: (pruned) => logger.info({ pruned }, 'deleted rows past their retention'),
       heartbeatMs: config.heartbeatMs,
       sweepMs: config.sweepMs,
       swept: (closed) => logger.info({ closed }, 'closed stale connections'),

@@ -167,6 +167,19 @@ export const settingsTable = [
     description: 'How long an Idempotency-Key is remembered (at least 24).',
   },
   {
+    env: 'CODECAST_RETENTION_DAYS',
+    default: '30',
+    type: int(0, 36_500),
+    description:
+      'Days a code is kept in the database with its delivery figures and acks; older codes are deleted every hour, in small batches, except the newest `CODECAST_HISTORY`, which replay needs. 0 keeps every code for ever. Otherwise at least `CODECAST_IDEMPOTENCY_HOURS` / 24, so a retried publish still finds its code.',
+  },
+  {
+    env: 'CODECAST_AUDIT_RETENTION_DAYS',
+    default: '365',
+    type: int(0, 36_500),
+    description: 'Days an audit trail entry is kept; older entries are deleted every hour, in small batches. 0 keeps the trail for ever.',
+  },
+  {
     env: 'CODECAST_BODY_LIMIT_BYTES',
     default: '16384',
     type: int(1024, 10 * 1024 * 1024),

@@ -6,3 +6,4 @@ export type { CodeRecord, AckFigures, AckRow } from './code-repository.js';
 export type { TokenInfo } from './user-repository.js';
 export type { AuditEntry, AuditInput } from './audit-repository.js';
 export type { AuthEvent, AuthEventKind } from './auth-event-repository.js';
+export { backupSqlite, BackupRefusedError, type BackupResult } from './sqlite-backup.js';
