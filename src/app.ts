@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import { BrokerReceiver } from './broker-receiver.js';
 import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
-import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
+import { PendingBudget, SocketGuard, TransportMounts, TrustedProxies, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
@@ -260,6 +260,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
 
     const pending = new PendingBudget(config.pending);
+    const proxies = new TrustedProxies(config.trustedProxies);
     const stats = () =>
       readServerStats({
         node,
@@ -296,12 +297,20 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stopping: () => stopping,
       authenticated,
       pending: (socket) => guard?.counts(socket as Socket) ?? false,
+      proxies,
     });
-    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
+    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs, proxies });
     const socketGuard = guard;
 
     // Every transport is built from the same parts and mounted the same way.
-    const transportParts: TransportParts = { hub, authenticator, acknowledger, inboundBudget, authenticated };
+    const transportParts: TransportParts = {
+      hub,
+      authenticator,
+      acknowledger,
+      inboundBudget,
+      authenticated,
+      clientOf: (request) => proxies.clientOf(request),
+    };
     const transports: readonly Transport[] = [
       new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),
       new WsTransport(transportParts, { maxInboundBytes: config.maxInboundFrameBytes }),

@@ -10,6 +10,7 @@ export type SettingKind =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'database-url' }
   | { kind: 'redis-url' }
+  | { kind: 'address-list' }
   | { kind: 'optional-string' }
   | { kind: 'token' };
 
@@ -222,6 +223,13 @@ export const settingsTable = [
     default: '60',
     type: int(1, 1_000_000),
     description: 'Unknown-token attempts one client address may make per minute before it gets 429 without a database lookup.',
+  },
+  {
+    env: 'CODECAST_TRUSTED_PROXIES',
+    default: undefined,
+    type: { kind: 'address-list' },
+    description:
+      'Reverse proxies whose `X-Forwarded-For` is believed: a comma-separated list of addresses and CIDRs (`10.0.0.5, 192.168.0.0/16, ::1`), or `loopback`, `uniquelocal`, `linklocal`. A request from one of them is charged to the client it names (the per-address auth-failure budget, Socket.IO sessions in the pending budget, the request log), and its TCP connections count only toward the overall pending budget. Unset: off, every header ignored and each peer is the client.',
   },
   {
     env: 'CODECAST_MAX_PENDING_CONNECTIONS',

@@ -117,7 +117,11 @@ export class SseTransport implements Transport {
 
   constructor(parts: TransportParts, options: SseOptions) {
     parts.hub.useEncoder(new SseEncoder());
-    const routeOptions: SseRouteOptions = { ...options, hub: parts.hub, auth: authHooks(parts.authenticator, parts.authenticated) };
+    const routeOptions: SseRouteOptions = {
+      ...options,
+      hub: parts.hub,
+      auth: authHooks(parts.authenticator, parts.authenticated, parts.clientOf),
+    };
     this.#routes = async (app) => {
       await app.register(sseRoutes, routeOptions);
     };
