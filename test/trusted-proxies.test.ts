@@ -3,89 +3,21 @@
 // X-Forwarded-For headers. Clients connect from other loopback addresses
 // (all of 127/8 reaches the server on Linux): 127.0.0.9 plays the proxy.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { io } from 'socket.io-client';
-import WebSocket from 'ws';
 import { memoryLogger } from './support/memory-log.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
+import { get, refusals, type From } from './support/ways-in.js';
 
 const BUDGET = 3;
 const PROXY = '127.0.0.9';
 const METRICS_TOKEN = 'metrics-secret-0123456789abcdef';
-const badToken = (n: number | string) => `cc_unknown-token-${n}-0123456789abcdefghijklmn`;
-
-interface From {
-  /** The TCP peer's address. */
-  readonly from: string;
-  /** The X-Forwarded-For header sent, if any. */
-  readonly xff?: string;
-}
-
-/** One GET on a fresh connection: its status and the error code of its JSON body. */
-function get(t: TestServer, path: string, { from, xff }: From, authorization?: string): Promise<{ status: number; error?: string }> {
-  const { port } = new URL(t.url);
-  const headers: Record<string, string> = { connection: 'close' };
-  if (xff !== undefined) headers['x-forwarded-for'] = xff;
-  if (authorization !== undefined) headers.authorization = authorization;
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: Number(port), path, localAddress: from, agent: false, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        let error: string | undefined;
-        try {
-          error = (JSON.parse(body) as { error?: string }).error;
-        } catch {
-          // not JSON
-        }
-        resolve({ status: res.statusCode ?? 0, error });
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** What a bad token gets on each way in: the machine code of the refusal. */
-const refusals: Record<string, (t: TestServer, from: From, n: number) => Promise<string | undefined>> = {
-  api: async (t, from, n) => (await get(t, '/api/v1/me', from, `Bearer ${badToken(n)}`)).error,
-  metrics: async (t, from, n) => (await get(t, '/metrics', from, `Bearer wrong-metrics-${n}-0123456789`)).error,
-  sse: async (t, from, n) => (await get(t, `/api/v1/stream?token=${badToken(n)}`, from)).error,
-  ws: (t, { from, xff }, n) =>
-    new Promise((resolve) => {
-      const ws = new WebSocket(`${t.url.replace(/^http/, 'ws')}/api/v1/ws?token=${badToken(n)}`, {
-        localAddress: from,
-        headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
-      });
-      ws.on('error', () => undefined);
-      ws.on('close', (_code, reason) => resolve(reason.toString()));
-    }),
-  socketio: (t, { from, xff }, n) =>
-    new Promise((resolve) => {
-      const socket = io(t.url, {
-        transports: ['websocket'],
-        reconnection: false,
-        forceNew: true,
-        auth: { token: badToken(n) },
-        localAddress: from,
-        extraHeaders: xff === undefined ? {} : { 'x-forwarded-for': xff },
-      } as Parameters<typeof io>[1] & { localAddress: string });
-      socket.on('connect_error', (err: Error & { data?: { error?: string } }) => {
-        socket.close();
-        resolve(err.data?.error ?? err.message);
-      });
-    }),
-};
-
 let attempt = 0;
 
 /** Spends the whole failure budget of whoever `from` is charged to, on the API. */
 async function exhaust(t: TestServer, from: From): Promise<void> {
-  for (let i = 0; i < BUDGET; i++) assert.equal(await refusals.api!(t, from, ++attempt), 'unauthorized', `attempt ${i + 1}`);
+  for (let i = 0; i < BUDGET; i++) assert.equal(await refusals.api!(t.url, from, ++attempt), 'unauthorized', `attempt ${i + 1}`);
 }
 
 /** Every way in refuses `from` as the client whose budget is spent, or as merely unknown. */
@@ -95,7 +27,7 @@ async function assertEveryWayIn(
   from: (index: number) => From,
 ): Promise<void> {
   for (const [index, [way, refusal]] of Object.entries(refusals).entries()) {
-    assert.equal(await refusal(t, from(index), ++attempt), expected, `${way} from ${JSON.stringify(from(index))}`);
+    assert.equal(await refusal(t.url, from(index), ++attempt), expected, `${way} from ${JSON.stringify(from(index))}`);
   }
 }
 
@@ -137,7 +69,7 @@ describe('without trusted proxies', () => {
   test('a forged X-Forwarded-For is ignored: every way in charges the peer', async () => {
     // Each attempt claims to come from somewhere else; all are the peer's.
     for (let i = 0; i < BUDGET; i++) {
-      assert.equal(await refusals.api!(t, { from: '127.0.0.2', xff: `203.0.113.${i + 1}` }, ++attempt), 'unauthorized');
+      assert.equal(await refusals.api!(t.url, { from: '127.0.0.2', xff: `203.0.113.${i + 1}` }, ++attempt), 'unauthorized');
     }
     await assertEveryWayIn(t, 'too_many_auth_failures', (i) => ({ from: '127.0.0.2', xff: `198.51.100.${i}` }));
     // Other peers have their own budgets, whatever they claim: one fresh peer per way in.
@@ -145,7 +77,7 @@ describe('without trusted proxies', () => {
   });
 
   test('the request log shows the peer, not the header', async () => {
-    assert.equal((await get(t, '/healthz?who=forged', { from: '127.0.0.4', xff: '203.0.113.77' })).status, 200);
+    assert.equal((await get(t.url, '/healthz?who=forged', { from: '127.0.0.4', xff: '203.0.113.77' })).status, 200);
     assert.deepEqual(loggedAddresses(log.lines, '/healthz?who=forged'), ['127.0.0.4']);
   });
 });
@@ -186,18 +118,18 @@ describe('behind a trusted proxy', () => {
     await exhaust(t, { from: '127.0.0.2', xff: '203.0.113.3' });
     await assertEveryWayIn(t, 'too_many_auth_failures', (i) => ({ from: '127.0.0.2', xff: `203.0.113.${30 + i}` }));
     // And the client it named has its own budget still.
-    assert.equal(await refusals.api!(t, { from: PROXY, xff: '203.0.113.3' }, ++attempt), 'unauthorized');
+    assert.equal(await refusals.api!(t.url, { from: PROXY, xff: '203.0.113.3' }, ++attempt), 'unauthorized');
   });
 
   test('an IPv6 client behind the proxy is its /64, as a direct one is', async () => {
     await exhaust(t, { from: PROXY, xff: '2001:db8:0:7::1' });
-    assert.equal(await refusals.api!(t, { from: PROXY, xff: '2001:db8:0:7:ffff::2' }, ++attempt), 'too_many_auth_failures');
-    assert.equal(await refusals.api!(t, { from: PROXY, xff: '2001:db8:0:8::1' }, ++attempt), 'unauthorized');
+    assert.equal(await refusals.api!(t.url, { from: PROXY, xff: '2001:db8:0:7:ffff::2' }, ++attempt), 'too_many_auth_failures');
+    assert.equal(await refusals.api!(t.url, { from: PROXY, xff: '2001:db8:0:8::1' }, ++attempt), 'unauthorized');
   });
 
   test('the request log shows the client the proxy names', async () => {
-    assert.equal((await get(t, '/healthz?who=proxied', { from: PROXY, xff: '198.51.100.1, 203.0.113.5' })).status, 200);
-    assert.equal((await get(t, '/healthz?who=direct', { from: '127.0.0.5', xff: '203.0.113.6' })).status, 200);
+    assert.equal((await get(t.url, '/healthz?who=proxied', { from: PROXY, xff: '198.51.100.1, 203.0.113.5' })).status, 200);
+    assert.equal((await get(t.url, '/healthz?who=direct', { from: '127.0.0.5', xff: '203.0.113.6' })).status, 200);
     assert.deepEqual(loggedAddresses(log.lines, '/healthz?who=proxied'), ['203.0.113.5']);
     assert.deepEqual(loggedAddresses(log.lines, '/healthz?who=direct'), ['127.0.0.5']);
   });
@@ -217,13 +149,13 @@ describe('behind a trusted proxy', () => {
 
     // Sessions of one client behind the proxy: 5, then refused; another client opens.
     const answers = [];
-    for (let i = 0; i < 6; i++) answers.push(await get(t, handshake, { from: PROXY, xff: '198.51.100.20' }));
+    for (let i = 0; i < 6; i++) answers.push(await get(t.url, handshake, { from: PROXY, xff: '198.51.100.20' }));
     assert.deepEqual(
       answers.map((a) => a.status),
       [200, 200, 200, 200, 200, 429],
     );
     assert.equal(answers[5]?.error, 'too_many_pending_connections');
-    assert.equal((await get(t, handshake, { from: PROXY, xff: '198.51.100.21' })).status, 200);
+    assert.equal((await get(t.url, handshake, { from: PROXY, xff: '198.51.100.21' })).status, 200);
   });
 });
 
