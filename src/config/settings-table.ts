@@ -243,7 +243,7 @@ export const settingsTable = [
     default: '500',
     type: int(1, 1_000_000),
     description:
-      'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: raise it to the overall figure.',
+      'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: name the proxy in `CODECAST_TRUSTED_PROXIES` (its connections then count only overall), or raise this to the overall figure.',
   },
   {
     env: 'CODECAST_AUTH_TIMEOUT_SECONDS',
