@@ -55,6 +55,15 @@ test('the image installs as the production install does and runs node itself, no
   assert.match(dockerfile, new RegExp(`^CMD \\["node", "${bin}", "serve"\\]$`, 'm'));
   assert.match(unit, new RegExp(`^ExecStart=/usr/bin/node /opt/codecast/${bin} serve$`, 'm'));
   assert.match(dockerfile, /^USER node$/m);
+  // The final image holds what test/production-install.test.ts ships.
+  const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const copied = [...final.matchAll(/^COPY (?:--from=\S+ )?(.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(' '));
+  const shipped = ['package.json', 'package-lock.json', 'dist', 'public', 'scripts', 'LICENSE', 'README.md'];
+  for (const entry of shipped)
+    assert.ok(
+      copied.some((path) => path === entry || path.endsWith(`/${entry}`)),
+      `the image lacks ${entry}`,
+    );
 });
 
 test("the compose file's nginx sends to every node, and is the one proxy the nodes trust", () => {

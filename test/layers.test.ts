@@ -40,6 +40,9 @@ const RULES: Readonly<Record<string, Rule>> = {
   logging: { values: ['edge'] },
   'periodic-tasks': { values: [] },
   upkeep: { values: ['periodic-tasks'], types: ['hub'] },
+  // A node's lease and the per-user cap over the deployment: Redis through
+  // the broker's link; the hub only through types, and never the reverse.
+  cluster: { values: ['domain', 'broker'], types: ['hub'] },
   'broker-receiver': { values: ['domain'], types: ['broker', 'hub', 'store', 'users'] },
 };
 const ROOTS = new Set(['app', 'cli']);

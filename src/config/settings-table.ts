@@ -116,7 +116,8 @@ export const settingsTable = [
     env: 'CODECAST_MAX_CONNECTIONS_PER_USER',
     default: '10',
     type: int(1, 100_000),
-    description: "Cap on one user's open connections (tabs, devices); over it a new one gets 429.",
+    description:
+      "Cap on one user's open connections (tabs, devices); over it a new one gets 429. With `REDIS_URL` it counts the user's connections on every live node (on this node alone while Redis cannot be asked).",
   },
   {
     env: 'CODECAST_CONNECTION_QUEUE',

@@ -147,7 +147,7 @@ export class Hub {
     // Replay covered every code up to the fan-out's head: live starts after it.
     this.#registry.add(connection, this.#fanOut.head);
     this.#opened++;
-    this.#observer.opened(connection.transport);
+    this.#observer.opened(connection.transport, connection.principal.user.id);
   }
 
   /** Called by a transport when its connection has ended, for whatever reason. */

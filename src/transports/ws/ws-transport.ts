@@ -100,7 +100,7 @@ export class WsTransport implements Transport {
     try {
       const url = new URL(request.url ?? '/', 'http://codecast');
       const since = parseSince(url.searchParams.get('since'));
-      const principal = await this.#parts.authenticator.authenticate(tokenOf(request, url), this.#parts.clientOf(request));
+      const principal = await this.#parts.admission.authenticate(tokenOf(request, url), this.#parts.clientOf(request));
       return { principal, since };
     } catch (error) {
       return toCodecastError(error);
