@@ -4,7 +4,7 @@
 // tests, makes sure a PostgreSQL and a Redis answer (scripts/test-services.mjs)
 // and hands their URLs to the test processes.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { ensureSystemPackages } from './system-deps.mjs';
 import { TestServices } from './test-services.mjs';
@@ -21,6 +21,11 @@ if (files.length === 0) {
 }
 if (files.some((file) => file.includes('web-'))) {
   ensureSystemPackages([{ command: 'chromium', pkg: 'chromium' }]);
+}
+if (files.some((file) => file.includes('nginx'))) {
+  // Debian's nginx runs deploy/nginx/codecast.conf in front of codecast; it
+  // lives in /usr/sbin, often not on a user's PATH.
+  ensureSystemPackages([{ present: () => existsSync('/usr/sbin/nginx'), pkg: 'nginx' }]);
 }
 if (files.some((file) => file.includes('storage-faults'))) {
   // The read-only fault is ext4 on a loop device; findmnt finds the device.

@@ -8,7 +8,15 @@ import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from '.
 import { BrokerReceiver } from './broker-receiver.js';
 import { Cluster, describeDeployment, reportOf, type DeploymentStats, type UserSlots } from './cluster/index.js';
 import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
-import { PendingBudget, SocketGuard, TransportMounts, streamAdmission, type Transport, type TransportParts } from './edge/index.js';
+import {
+  PendingBudget,
+  SocketGuard,
+  TransportMounts,
+  TrustedProxies,
+  streamAdmission,
+  type Transport,
+  type TransportParts,
+} from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
@@ -317,6 +325,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
 
     const pending = new PendingBudget(config.pending);
+    const proxies = new TrustedProxies(config.trustedProxies);
     const stats = () =>
       readServerStats({
         node,
@@ -353,8 +362,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       stopping: () => stopping,
       authenticated,
       pending: (socket) => guard?.counts(socket as Socket) ?? false,
+      proxies,
     });
-    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs });
+    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs, proxies });
     const socketGuard = guard;
 
     // Every transport is built from the same parts and mounted the same way.
@@ -365,6 +375,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       acknowledger,
       inboundBudget,
       authenticated,
+      clientOf: (request) => proxies.clientOf(request),
     };
     const transports: readonly Transport[] = [
       new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),

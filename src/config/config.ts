@@ -2,6 +2,7 @@ import { settingsTable, type SettingKind, type SettingName } from './settings-ta
 
 import { DATABASE_URL_FORMS, parseDatabaseUrl, redactDatabaseUrl, type DatabaseTarget, type ParsedDatabaseUrl } from './database-url.js';
 import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
+import { ADDRESS_LIST_FORMS, parseAddressList } from './address-list.js';
 
 export type { DatabaseTarget };
 
@@ -57,6 +58,8 @@ export interface Config {
   readonly sseRetryMs: number;
   readonly shutdownReconnectMs: number;
   readonly authFailuresPerMinute: number;
+  /** Proxies whose X-Forwarded-For is believed (addresses, CIDRs, named ranges); empty: none. */
+  readonly trustedProxies: readonly string[];
   /** The budget of connections that have not authenticated yet. */
   readonly pending: {
     readonly maxPending: number;
@@ -80,7 +83,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Raw = string | number | ParsedDatabaseUrl | undefined;
+type Raw = string | number | ParsedDatabaseUrl | readonly string[] | undefined;
 
 function describe(type: SettingKind): string {
   switch (type.kind) {
@@ -92,6 +95,8 @@ function describe(type: SettingKind): string {
       return DATABASE_URL_FORMS;
     case 'redis-url':
       return REDIS_URL_FORMS;
+    case 'address-list':
+      return ADDRESS_LIST_FORMS;
     case 'string':
       return 'a non-empty string';
     case 'optional-string':
@@ -125,6 +130,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
       return parseDatabaseUrl(value);
     case 'redis-url':
       return parseRedisUrl(value);
+    case 'address-list':
+      return parseAddressList(value);
     case 'string':
       return value.trim().length > 0 ? value : new Error('empty');
     case 'optional-string':
@@ -151,8 +158,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
-      // A database URL's reason helps (an unencoded "/" in the password, no host); elsewhere "expected" says it all.
-      const reason = spec.type.kind === 'database-url' || spec.type.kind === 'redis-url' ? ` (${parsed.message})` : '';
+      // A URL's reason helps (an unencoded "/" in the password, no host), and
+      // so does the wrong entry of a list; elsewhere "expected" says it all.
+      const explained = spec.type.kind === 'database-url' || spec.type.kind === 'redis-url' || spec.type.kind === 'address-list';
+      const reason = explained ? ` (${parsed.message})` : '';
       problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
@@ -245,6 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     sseRetryMs: num('CODECAST_SSE_RETRY_MS'),
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),
+    trustedProxies: Object.freeze([...((values.get('CODECAST_TRUSTED_PROXIES') as readonly string[] | undefined) ?? [])]),
     pending: Object.freeze({
       maxPending: num('CODECAST_MAX_PENDING_CONNECTIONS'),
       maxPendingPerAddress: num('CODECAST_MAX_PENDING_PER_ADDRESS'),

@@ -10,6 +10,7 @@ export type SettingKind =
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'database-url' }
   | { kind: 'redis-url' }
+  | { kind: 'address-list' }
   | { kind: 'optional-string' }
   | { kind: 'token' };
 
@@ -238,6 +239,13 @@ export const settingsTable = [
     description: 'Unknown-token attempts one client address may make per minute before it gets 429 without a database lookup.',
   },
   {
+    env: 'CODECAST_TRUSTED_PROXIES',
+    default: undefined,
+    type: { kind: 'address-list' },
+    description:
+      'Reverse proxies whose `X-Forwarded-For` is believed: a comma-separated list of addresses and CIDRs (`10.0.0.5, 192.168.0.0/16, ::1`), or `loopback`, `uniquelocal`, `linklocal`. A request from one of them is charged to the client it names (the per-address auth-failure budget, Socket.IO sessions in the pending budget, the request log), and its TCP connections count only toward the overall pending budget. Unset: off, every header ignored and each peer is the client.',
+  },
+  {
     env: 'CODECAST_MAX_PENDING_CONNECTIONS',
     default: '5000',
     type: int(1, 1_000_000),
@@ -249,7 +257,7 @@ export const settingsTable = [
     default: '500',
     type: int(1, 1_000_000),
     description:
-      'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: raise it to the overall figure.',
+      'The same, from one client address; past it a new one gets 429 too_many_pending_connections. Behind a proxy every client has its address: name the proxy in `CODECAST_TRUSTED_PROXIES` (its connections then count only overall), or raise this to the overall figure.',
   },
   {
     env: 'CODECAST_AUTH_TIMEOUT_SECONDS',

@@ -9,7 +9,8 @@ export interface PendingLimits {
 
 /** One place in the budget; released once, whatever path lets go of it first. */
 export interface PendingTicket {
-  readonly address: string;
+  /** Undefined for a trusted proxy's connection, which counts only overall. */
+  readonly address: string | undefined;
   released: boolean;
 }
 
@@ -48,19 +49,38 @@ export class PendingBudget {
       this.#refusedPerAddress++;
       return new CodecastError('too_many_pending_connections', undefined, undefined, PENDING_RETRY_AFTER_SECONDS);
     }
-    if (this.#pending >= this.#limits.maxPending) {
-      this.#refusedOverall++;
-      return new CodecastError('server_busy', undefined, undefined, PENDING_RETRY_AFTER_SECONDS);
-    }
+    const refusal = this.#overallRefusal();
+    if (refusal) return refusal;
     this.#byAddress.set(address, mine + 1);
     this.#pending++;
     return { address, released: false };
+  }
+
+  /**
+   * Takes a place for a TCP connection from a trusted proxy. Its client is
+   * known only once a request names it, and the proxy's own address stands
+   * for every client behind it, so it counts only toward the overall cap;
+   * what a client may hold is then limited where its address is known (its
+   * Socket.IO sessions here, its connections at the proxy).
+   */
+  enterFromProxy(): PendingTicket | CodecastError {
+    const refusal = this.#overallRefusal();
+    if (refusal) return refusal;
+    this.#pending++;
+    return { address: undefined, released: false };
+  }
+
+  #overallRefusal(): CodecastError | undefined {
+    if (this.#pending < this.#limits.maxPending) return undefined;
+    this.#refusedOverall++;
+    return new CodecastError('server_busy', undefined, undefined, PENDING_RETRY_AFTER_SECONDS);
   }
 
   release(ticket: PendingTicket): void {
     if (ticket.released) return;
     ticket.released = true;
     this.#pending--;
+    if (ticket.address === undefined) return;
     const left = (this.#byAddress.get(ticket.address) ?? 1) - 1;
     if (left > 0) this.#byAddress.set(ticket.address, left);
     else this.#byAddress.delete(ticket.address);

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CodecastError, bearerFromHeader, type Principal, type Role } from '../domain/index.js';
@@ -46,12 +47,17 @@ export function principalOf(request: FastifyRequest): Principal {
 /**
  * `authenticated` hears of every socket that carried a request with a valid
  * token: from then on it no longer counts against the pending budget.
+ * `clientOf` names whom a failure is charged to (`TrustedProxies.clientOf`).
  */
-export function authHooks(authenticator: Authenticate, authenticated: (socket: Duplex) => void = () => undefined): AuthHooks {
+export function authHooks(
+  authenticator: Authenticate,
+  authenticated: (socket: Duplex) => void,
+  clientOf: (request: IncomingMessage) => string,
+): AuthHooks {
   const hook =
     (role: Role, allowQuery: boolean): AuthHook =>
     async (request) => {
-      const principal = await authenticator.authenticate(bearerToken(request, allowQuery), request.ip);
+      const principal = await authenticator.authenticate(bearerToken(request, allowQuery), clientOf(request.raw));
       authenticated(request.raw.socket);
       if (role === 'admin' && principal.user.role !== 'admin') {
         throw new CodecastError('forbidden', 'This needs an admin token.');

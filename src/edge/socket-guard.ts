@@ -5,10 +5,13 @@ import { CodecastError } from '../domain/index.js';
 import { clientAddress } from './client-address.js';
 import type { PendingBudget, PendingTicket } from './pending-budget.js';
 import { refuseSocket } from './raw-answers.js';
+import type { TrustedProxies } from './trusted-proxies.js';
 
 export interface SocketGuardOptions {
   /** A socket that has not sent a complete request by then is closed. */
   readonly authTimeoutMs: number;
+  /** Whose connections count only overall: a trusted proxy's peer address stands for many clients. */
+  readonly proxies?: Pick<TrustedProxies, 'isProxy'>;
 }
 
 /**
@@ -26,6 +29,7 @@ export interface SocketGuardOptions {
 export class SocketGuard {
   readonly #budget: PendingBudget;
   readonly #timeoutMs: number;
+  readonly #proxies: Pick<TrustedProxies, 'isProxy'> | undefined;
   /** Sockets still counted, with their place in the budget. */
   readonly #counted = new Map<Socket, PendingTicket>();
   /** Sockets that have not sent a request yet, in the order they came, with when. */
@@ -36,6 +40,7 @@ export class SocketGuard {
   constructor(server: Server, budget: PendingBudget, options: SocketGuardOptions) {
     this.#budget = budget;
     this.#timeoutMs = options.authTimeoutMs;
+    this.#proxies = options.proxies;
     const counted = this.#counted;
     const unused = this.#unused;
     this.#onClose = function (this: Socket) {
@@ -57,7 +62,9 @@ export class SocketGuard {
   }
 
   #accepted(socket: Socket): void {
-    const ticket = this.#budget.enter(clientAddress(socket.remoteAddress));
+    const ticket = this.#proxies?.isProxy(socket.remoteAddress)
+      ? this.#budget.enterFromProxy()
+      : this.#budget.enter(clientAddress(socket.remoteAddress));
     if (ticket instanceof CodecastError) {
       refuseSocket(socket, ticket);
       return;

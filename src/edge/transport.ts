@@ -1,4 +1,4 @@
-import type { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Acknowledger, Hub, InboundBudget, TransportName } from '../hub/index.js';
@@ -8,8 +8,9 @@ import type { UpgradeHandler } from './upgrade-router.js';
 /**
  * What every transport is given, the same for each: the hub it hands its
  * connections to, who authenticates a token, who records acks, the inbound
- * budget of each connection, and who hears that a socket has authenticated
- * (it then leaves the pending budget). A transport takes what it uses.
+ * budget of each connection, who hears that a socket has authenticated
+ * (it then leaves the pending budget), and whom a request comes from. A
+ * transport takes what it uses.
  */
 export interface TransportParts {
   readonly hub: Hub;
@@ -24,6 +25,8 @@ export interface TransportParts {
   /** Messages of any kind each connection may send. */
   readonly inboundBudget: InboundBudget;
   readonly authenticated: (socket: Duplex | undefined) => void;
+  /** The client a request is charged to: `TrustedProxies.clientOf`, one rule for every transport. */
+  readonly clientOf: (request: IncomingMessage) => string;
 }
 
 /**

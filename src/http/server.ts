@@ -7,7 +7,7 @@ import type { Acknowledger, InboundBudget, Publisher, RuntimeSettings } from '..
 import type { AuditEntry, StoreHealth } from '../store/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
-import { API_PREFIX, authHooks, serializeRequest } from '../edge/index.js';
+import { API_PREFIX, authHooks, serializeRequest, type TrustedProxies } from '../edge/index.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
@@ -46,6 +46,8 @@ export interface HttpServerParts {
   readonly authenticated: (socket: Duplex) => void;
   /** Whether a socket still counts as pending (no request on it has authenticated). */
   readonly pending: (socket: Duplex) => boolean;
+  /** Whose X-Forwarded-For is believed: the one rule for `request.ip` and every budget. */
+  readonly proxies: TrustedProxies;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
@@ -72,6 +74,8 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     // Whatever logger we are given, requests are logged without tokens.
     loggerInstance: parts.logger.child({}, { serializers: { req: serializeRequest } }) as FastifyBaseLogger,
     bodyLimit: parts.bodyLimitBytes,
+    // `request.ip`, which the request log shows, by the budgets' own rule.
+    trustProxy: parts.proxies.fastifyOption,
     // Fastify turns Node's request timeout off: without one, a request whose
     // body never completes holds its connection for ever. Node looks for
     // late requests only every `connectionsCheckingInterval` (30 s by
@@ -115,9 +119,15 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     if (parts.pending(request.raw.socket)) reply.header('connection', 'close');
   });
   await registerOpenApi(app, parts.version);
-  const auth = authHooks(parts.authenticator, parts.authenticated);
+  const clientOf = (request: IncomingMessage) => parts.proxies.clientOf(request);
+  const auth = authHooks(parts.authenticator, parts.authenticated, clientOf);
   await app.register(healthRoutes, { health: parts.health, broker: parts.broker, stopping: parts.stopping });
-  await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
+  await app.register(metricsRoute, {
+    metrics: parts.metrics,
+    token: parts.metricsToken,
+    authenticator: parts.authenticator,
+    clientOf,
+  });
   await app.register(
     async (api) => {
       await api.register(codeRoutes, {

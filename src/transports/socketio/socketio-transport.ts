@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../../domain/index.js';
 import {
-  clientAddress,
   refuseSocket,
   toCodecastError,
   type EdgeMount,
@@ -214,7 +213,7 @@ export class SocketIoTransport implements Transport {
 
   async #admit(socket: Socket): Promise<void> {
     const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
-    const principal = await this.#parts.admission.authenticate(tokenOf(socket), socket.handshake.address);
+    const principal = await this.#parts.admission.authenticate(tokenOf(socket), this.#parts.clientOf(socket.request));
     await this.#parts.hub.catchUpFor(since);
     // Admitted before it leaves the pending budget: a session refused here
     // (a cap, a cool-off) still counts there until its deadline closes it.
@@ -243,7 +242,7 @@ export class SocketIoTransport implements Transport {
       next();
       return;
     }
-    const refusal = this.#sessions.handshake(req, clientAddress(req.socket.remoteAddress));
+    const refusal = this.#sessions.handshake(req, this.#parts.clientOf(req));
     if (refusal === undefined) {
       next();
       return;

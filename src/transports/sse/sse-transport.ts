@@ -132,8 +132,8 @@ export class SseTransport implements Transport {
     const routeOptions: SseRouteOptions = {
       ...options,
       hub: parts.hub,
-      auth: authHooks(parts.authenticator, parts.authenticated),
-      admission: authHooks(parts.admission, parts.authenticated).userFromHeaderOrQuery,
+      auth: authHooks(parts.authenticator, parts.authenticated, parts.clientOf),
+      admission: authHooks(parts.admission, parts.authenticated, parts.clientOf).userFromHeaderOrQuery,
     };
     this.#routes = async (app) => {
       await app.register(sseRoutes, routeOptions);
