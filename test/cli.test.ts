@@ -8,9 +8,13 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { spawn } from 'node:child_process';
 import {
   CLI,
+  ROOT,
+  Spawned,
   TOKEN_LINE,
+  childEnv,
   freePort,
   isListening,
   killAll,
@@ -527,5 +531,51 @@ describe('one server per SQLite file', () => {
     const fourth = await startServe(env);
     fourth.process.kill('SIGTERM');
     assert.equal((await fourth.process.waitExit(10_000)).code, 0);
+  });
+});
+
+describe('the CLI names its database, and a read-only command never makes one', () => {
+  test('user list on a path with no database says so, exits 1, and creates nothing; with one, names it', async () => {
+    const db = tempDatabase();
+    const missing = await runCli(['user', 'list'], { DATABASE_URL: db.url });
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.match(missing.stderr, new RegExp(`database: sqlite:${db.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.match(missing.stderr, /there is no database at .*codecast\.db; the server creates it on its first start/);
+    assert.equal(existsSync(db.path), false, 'nothing was created');
+
+    assert.equal((await runCli(['migrate'], { DATABASE_URL: db.url })).code, 0);
+    const listed = await runCli(['user', 'list'], { DATABASE_URL: db.url, CODECAST_HISTROY: '5' });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stderr, /database: sqlite:\/.*codecast\.db/);
+    assert.match(listed.stderr, /warning: CODECAST_HISTROY is not a setting codecast reads.*did you mean CODECAST_HISTORY\?/);
+    assert.match(listed.stdout, /^ID\s+USERNAME/);
+  });
+});
+
+describe('the open-file limit is checked against the connection cap at start', () => {
+  test('a limit too low for CODECAST_MAX_CONNECTIONS gets a warning that says what to raise; enough gets none', async () => {
+    const db = tempDatabase();
+    const env = serverEnv(db.url, { CODECAST_ADMIN_TOKEN: 'cli-test-nofile-admin-0123456789', CODECAST_MAX_CONNECTIONS: '5000' });
+    const low = new Spawned(
+      spawn('sh', ['-c', `ulimit -n 1024 && exec "${process.execPath}" "${CLI}" serve`], {
+        cwd: ROOT,
+        env: childEnv(env),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }),
+    );
+    try {
+      await low.waitForOutput(/open-file limit/);
+      const warning = low.stdout.split('\n').find((line) => line.includes('open-file limit')) ?? '';
+      assert.match(warning, /"level":40/);
+      assert.match(warning, /the open-file limit is 1024, below the \d+ that CODECAST_MAX_CONNECTIONS \(5000\)/);
+      assert.match(warning, /LimitNOFILE=\d+/);
+    } finally {
+      low.kill('SIGTERM');
+      await low.waitExit(10_000);
+    }
+    const enough = await startServe(env);
+    enough.process.kill('SIGTERM');
+    await enough.process.waitExit(10_000);
+    assert.doesNotMatch(enough.process.stdout, /open-file limit/);
   });
 });

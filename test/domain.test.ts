@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadConfig, settingsTable } from '../src/config/index.js';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, settingsTable, unknownSettings } from '../src/config/index.js';
 import {
   CODE_MAX_CHARS,
   CodecastError,
@@ -274,7 +275,11 @@ describe('loadConfig', () => {
     const n = (name: string) => Number(def(name));
     assert.equal(config.port, n('PORT'));
     assert.equal(config.host, def('HOST'));
-    assert.deepEqual(config.database, { driver: 'sqlite', path: (def('DATABASE_URL') as string).replace(/^sqlite:/, '') });
+    // A relative path is taken from the install directory, wherever the command runs.
+    assert.deepEqual(config.database, {
+      driver: 'sqlite',
+      path: fileURLToPath(new URL(`../${(def('DATABASE_URL') as string).replace(/^sqlite:\.\//, '')}`, import.meta.url)),
+    });
     assert.equal(config.logLevel, def('LOG_LEVEL'));
     assert.equal(config.adminToken, undefined);
     assert.equal(config.publicUrl, undefined);
@@ -397,4 +402,21 @@ test('settings that cannot work together, and REDIS_URL without PostgreSQL, stop
     assert.match(problem as string, /^REDIS_URL=/, bad);
     assert.doesNotMatch(problem as string, /s3cret/, 'the password is never echoed');
   }
+});
+
+test('a variable that looks like a setting but is none is warned of, with the closest known name', () => {
+  const warnings = unknownSettings({
+    CODECAST_HISTROY: '500',
+    USER_CACHE_TTL: '60',
+    CODECAST_SOMETHING_ELSE_ENTIRELY_UNRELATED: '1',
+    CODECAST_HISTORY: '100',
+    CODECAST_URL: 'http://localhost:8080',
+    CODECAST_TOKEN: 'x',
+    CODECAST_TEST_REDIS_URL: 'redis://x',
+    PATH: '/usr/bin',
+  });
+  assert.equal(warnings.length, 3, warnings.join('\n'));
+  assert.match(warnings[0] as string, /^CODECAST_HISTROY is not a setting codecast reads.*did you mean CODECAST_HISTORY\?/);
+  assert.doesNotMatch(warnings[1] as string, /did you mean/);
+  assert.match(warnings[2] as string, /^USER_CACHE_TTL is not a setting.*did you mean USER_CACHE_TTL_SECONDS\?/);
 });

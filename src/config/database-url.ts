@@ -1,3 +1,6 @@
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 /** Where the store lives, as `DATABASE_URL` names it. */
 export type DatabaseTarget =
   | { readonly driver: 'sqlite'; readonly path: string }
@@ -58,8 +61,18 @@ function misreadUserPart(url: URL): boolean {
     });
 }
 
+/** The directory codecast is installed in (where its package.json is): from src/config or dist/config alike. */
+export const INSTALL_DIR = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * A relative SQLite path is taken from the install directory, not from
+ * wherever a command happens to run: `npm start` runs there, and
+ * `codecast user list` typed in another directory must open the same file,
+ * not quietly make a new one.
+ */
 function sqlitePath(path: string): ParsedDatabaseUrl | Error {
-  return path.length > 0 ? { driver: 'sqlite', path } : new Error('no path');
+  if (path.length === 0) return new Error('no path');
+  return { driver: 'sqlite', path: path === ':memory:' || isAbsolute(path) ? path : resolve(INSTALL_DIR, path) };
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;

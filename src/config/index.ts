@@ -2,3 +2,4 @@ export { loadConfig, ConfigError, type BrokerTarget, type Config, type DatabaseT
 export { redactRedisUrl } from './redis-url.js';
 export { settingsTable, type SettingSpec } from './settings-table.js';
 export { describeDatabase, redactDatabaseUrl, DATABASE_URL_FORMS } from './database-url.js';
+export { unknownSettings } from './unknown-settings.js';

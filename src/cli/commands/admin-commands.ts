@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { describeDatabase } from '../../config/index.js';
 import { configOrExit } from '../config-or-exit.js';
 import { Store } from '../../store/index.js';
 import { UserAdmin } from '../../users/index.js';
@@ -7,8 +9,22 @@ import { CodecastError } from '../../domain/index.js';
  * Runs a command against the database named by DATABASE_URL. A running
  * server sees user and token changes within CODECAST_AUTH_POLL_MS.
  */
-async function withUsers<T>(task: (users: UserAdmin, store: Store) => Promise<T>): Promise<T> {
+async function withUsers<T>(task: (users: UserAdmin, store: Store) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
   const config = configOrExit();
+  const { database } = config;
+  // Which database, always: a command run from elsewhere, or with another
+  // DATABASE_URL than the server's, shows it here (on standard error, so the
+  // output stays what scripts read).
+  process.stderr.write(`database: ${describeDatabase(database)}\n`);
+  if (options.readOnly && database.driver === 'sqlite' && database.path !== ':memory:' && !existsSync(database.path)) {
+    // Opening would create an empty one, and answer as if it were the server's.
+    process.stderr.write(
+      `codecast: there is no database at ${database.path}; the server creates it on its first start ` +
+        '(check DATABASE_URL: a relative path is taken from the codecast directory)\n',
+    );
+    process.exitCode = 1;
+    return undefined as T;
+  }
   const store = await Store.open(config.database);
   try {
     return await task(new UserAdmin(store, undefined, undefined), store);
@@ -39,16 +55,19 @@ export function userAdd(name: string, options: { admin?: boolean }): Promise<voi
 }
 
 export function userList(): Promise<void> {
-  return withUsers(async (users) => {
-    const rows = await users.list();
-    const width = Math.max(8, ...rows.map((u) => u.username.length));
-    process.stdout.write(`${'ID'.padEnd(6)}${'USERNAME'.padEnd(width + 2)}${'ROLE'.padEnd(7)}STATUS    CREATED\n`);
-    for (const u of rows) {
-      process.stdout.write(
-        `${String(u.id).padEnd(6)}${u.username.padEnd(width + 2)}${u.role.padEnd(7)}${(u.disabled ? 'disabled' : 'active').padEnd(10)}${u.createdAt}\n`,
-      );
-    }
-  });
+  return withUsers(
+    async (users) => {
+      const rows = await users.list();
+      const width = Math.max(8, ...rows.map((u) => u.username.length));
+      process.stdout.write(`${'ID'.padEnd(6)}${'USERNAME'.padEnd(width + 2)}${'ROLE'.padEnd(7)}STATUS    CREATED\n`);
+      for (const u of rows) {
+        process.stdout.write(
+          `${String(u.id).padEnd(6)}${u.username.padEnd(width + 2)}${u.role.padEnd(7)}${(u.disabled ? 'disabled' : 'active').padEnd(10)}${u.createdAt}\n`,
+        );
+      }
+    },
+    { readOnly: true },
+  );
 }
 
 export function userSetDisabled(name: string, disabled: boolean): Promise<void> {

@@ -1,6 +1,7 @@
 import { startServer } from '../../app.js';
 import { describeDatabase } from '../../config/index.js';
 import { configOrExit } from '../config-or-exit.js';
+import { openFileLimit, openFileWarning } from '../open-file-limit.js';
 
 export async function serve(): Promise<void> {
   const config = configOrExit();
@@ -38,6 +39,8 @@ export async function serve(): Promise<void> {
     }
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
+  const tooFewFiles = openFileWarning(openFileLimit(), config.maxConnections, config.pending.maxPending);
+  if (tooFewFiles) server.logger.warn(tooFewFiles);
 
   let signalled = false;
   const onSignal = (signal: NodeJS.Signals) => {
