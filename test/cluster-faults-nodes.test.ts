@@ -113,13 +113,12 @@ test('a node SIGKILLed: its subscribers reconnect to the others with their last 
 });
 
 test("a SIGKILLed node's connections leave the per-user counts within the lease", {
-  todo: 'needs the per-user leases across nodes (issue 11, part 3)',
   timeout: 60_000,
 }, async (t) => {
-  // Sketch, to be completed with the leases: a user capped at 2 holds both
-  // on node0; a third connection on node1 is refused (the cap counts every
-  // node); node0 is SIGKILLed; within CODECAST_NODE_TTL_SECONDS (short
-  // here) two connections of that user on node1 are accepted.
+  // A user capped at 2 holds both on node0; a third connection on node1 is
+  // refused (the cap counts every node); node0 is SIGKILLed, so nothing
+  // gives its places back; within CODECAST_NODE_TTL_SECONDS (3 here) two
+  // connections of that user on node1 are accepted.
   const cluster = await startCluster(t, 'lease', { CODECAST_MAX_CONNECTIONS_PER_USER: '2', CODECAST_NODE_TTL_SECONDS: '3' });
   if (!cluster) return;
   const token = await cluster.createUser('lease-user');

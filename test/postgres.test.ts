@@ -49,7 +49,13 @@ describe('two processes starting at once on an empty database', () => {
     const migrations = await rows<{ name: string }>(database.url, 'select name from kysely_migration order by name');
     assert.deepEqual(
       migrations.map((row) => row.name),
-      ['0001_initial', '0002_write_probe', '0003_usernames_unique_regardless_of_case', '0004_idempotency_keys_per_user'],
+      [
+        '0001_initial',
+        '0002_write_probe',
+        '0003_usernames_unique_regardless_of_case',
+        '0004_idempotency_keys_per_user',
+        '0005_idempotency_keys_by_code',
+      ],
     );
     const told = servers.filter((server) => /Created the first admin/.test(server.process.stdout));
     assert.equal(told.length, 1, 'exactly one process says it created the admin');

@@ -5,7 +5,7 @@
 // every one says "shutdown" to its streams and leaves nothing running.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -17,10 +17,21 @@ const ADMIN_TOKEN = 'production-install-admin-0123456789';
 const SHIPPED = ['package.json', 'package-lock.json', 'dist', 'public', 'scripts', 'LICENSE', 'README.md'];
 
 /** The ways the README says to start the server, as the operator types them (no shell in between). */
-const WAYS: readonly { name: string; command: string; args: string[] }[] = [
+const WAYS: readonly { name: string; command: string; args: string[]; root?: boolean }[] = [
   { name: 'npm start', command: 'npm', args: ['start'] },
   { name: 'npx codecast serve', command: 'npx', args: ['codecast', 'serve'] },
+  // How systemd runs it (deploy/codecast.service).
   { name: 'node dist/cli/main.js serve', command: process.execPath, args: ['dist/cli/main.js', 'serve'] },
+  // How a container runs it (deploy/Dockerfile): node is PID 1 of its own
+  // PID namespace, where a signal without a handler would be ignored. The
+  // SIGTERM goes to node itself from outside, as a container engine sends it
+  // (unshare, like a container runtime's shim, ignores it).
+  {
+    name: 'node as PID 1 of a container',
+    command: 'unshare',
+    args: ['--pid', '--fork', '--kill-child=SIGTERM', '--mount-proc', process.execPath, 'dist/cli/main.js', 'serve'],
+    root: true,
+  },
 ];
 
 describe('a production install (no dev dependencies) starts, and stops on SIGTERM, each documented way', () => {
@@ -43,9 +54,10 @@ describe('a production install (no dev dependencies) starts, and stops on SIGTER
   });
 
   for (const way of WAYS) {
-    test(`${way.name}: serves, says shutdown to a stream on SIGTERM to that process, and nothing runs after`, async () => {
+    const skip = way.root === true && process.getuid?.() !== 0 ? 'needs root (a PID namespace of its own)' : false;
+    test(`${way.name}: serves, says shutdown to a stream on SIGTERM to that process, and nothing runs after`, { skip }, async () => {
       const env = childEnv({
-        DATABASE_URL: `sqlite:${join(dir, 'data', `${way.command === 'npm' ? 'npm' : way.command === 'npx' ? 'npx' : 'node'}.db`)}`,
+        DATABASE_URL: `sqlite:${join(dir, 'data', `${way.name.replace(/[^a-z0-9]+/gi, '-')}.db`)}`,
         PORT: '0',
         HOST: '127.0.0.1',
         LOG_LEVEL: 'info',
@@ -65,7 +77,14 @@ describe('a production install (no dev dependencies) starts, and stops on SIGTER
         const reader = await SseReader.open(`http://127.0.0.1:${port}`, { token: ADMIN_TOKEN });
         try {
           await reader.waitForEvent('hello');
-          assert.equal(started.child.kill('SIGTERM'), true);
+          if (way.root) {
+            // The container's PID 1: unshare's one child.
+            const pid = Number(readFileSync(`/proc/${started.pid}/task/${started.pid}/children`, 'utf8').trim().split(' ')[0]);
+            assert.ok(pid > 0, 'the contained node process');
+            process.kill(pid, 'SIGTERM');
+          } else {
+            assert.equal(started.child.kill('SIGTERM'), true);
+          }
           // npm and npx end by the signal they pass on (or, for npx, that its shell dies of): their status says little.
           await started.waitExit(15_000, `${way.name} to exit after SIGTERM`);
           await reader.waitForEnd();
