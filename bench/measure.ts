@@ -82,3 +82,21 @@ export function within(promise: Promise<unknown>, ms: number): Promise<boolean> 
     );
   });
 }
+
+/** `read` summed over processes (a cluster's nodes); null when there are none or one cannot be read. */
+function summed(pids: readonly number[], read: (pid: number) => number | null): number | null {
+  if (pids.length === 0) return null;
+  let total = 0;
+  for (const pid of pids) {
+    const value = read(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return total;
+}
+
+/** CPU time of several processes together, in ms (see `cpuMs`). */
+export const cpuMsOf = (pids: readonly number[]): number | null => summed(pids, cpuMs);
+
+/** RSS of several processes together, in KB (see `rssKb`). */
+export const rssKbOf = (pids: readonly number[]): number | null => summed(pids, rssKb);
