@@ -56,6 +56,8 @@ export class ClusterTarget implements Target {
 
   constructor(
     readonly name: string,
+    /** The run's own Redis key prefix (CODECAST_REDIS_PREFIX); its keys are deleted at the stop. */
+    readonly redisPrefix: string,
     nodes: readonly CodecastTarget[],
     probe: BackendProbe,
     onStop: () => Promise<string | undefined>,
@@ -211,5 +213,5 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterTarg
     await stop();
     throw error;
   }
-  return new ClusterTarget(name, nodes, probe, stop);
+  return new ClusterTarget(name, prefix, nodes, probe, stop);
 }
