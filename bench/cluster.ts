@@ -146,11 +146,10 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}:*`, 'COUNT', '1000'])) as [string, string[]];
+      const [next, keys] = (await client.sendCommand(['SCAN', cursor, 'MATCH', `${prefix}*`, 'COUNT', '1000'])) as [string, string[]];
       cursor = next;
       if (keys.length > 0) await client.sendCommand(['UNLINK', ...keys]);
     } while (cursor !== '0');
-    await client.sendCommand(['UNLINK', prefix]);
   } finally {
     await client.quit().catch(() => undefined);
   }

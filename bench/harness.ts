@@ -1,6 +1,6 @@
 import { ClientPool, type OpenResult } from './client-pool.js';
 import { backendWork, type BackendSample, type BackendWork } from './backend-work.js';
-import { cpuMsOf, median, now, percentile, round, rssKbOf, sleep } from './measure.js';
+import { cpuMs, cpuMsOf, median, now, percentile, round, rssKbOf, sleep, writtenBytesOf } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
 import type { Target } from './targets.js';
 
@@ -491,6 +491,10 @@ export interface SustainedResult {
   };
   /** Server CPU over the measured seconds and the drain, summed over the nodes of a cluster. */
   readonly cpuMs: number | null;
+  /** The same, process by process (a cluster's node 0 first). */
+  readonly cpuMsByProcess: readonly (number | null)[];
+  /** Bytes the server processes wrote over the same time (/proc wchar: sockets, logs, SQLite). */
+  readonly bytesWritten: number | null;
   /** Server processes measured (a cluster's nodes: CPU and RSS are their sums). */
   readonly nodes: number;
   /** A cluster run: delivery latency on the node the publishes went to, and on the others. */
@@ -523,6 +527,8 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const pending: Promise<void>[] = [];
     const rssSamples: { atS: number; kb: number | null; heapUsedKb?: number }[] = [];
     let cpuStart = cpuMsOf(pids);
+    let cpuStartByProcess = pids.map(cpuMs);
+    let writtenStart = writtenBytesOf(pids);
     let backendStart: BackendSample | undefined;
     // Everything below is measured from the end of the warm-up.
     let start = now() + warmupCodes * periodMs;
@@ -551,6 +557,8 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       if (n === warmupCodes) {
         start = now();
         cpuStart = cpuMsOf(pids);
+        cpuStartByProcess = pids.map(cpuMs);
+        writtenStart = writtenBytesOf(pids);
         // Not awaited: the schedule goes on; the sample is a few ms late at worst.
         void target.backendSample?.().then(
           (sample) => (backendStart = sample),
@@ -580,6 +588,8 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     await sleep(options.drainMs);
     clearInterval(sampler);
     const cpuEnd = cpuMsOf(pids);
+    const cpuEndByProcess = pids.map(cpuMs);
+    const writtenEnd = writtenBytesOf(pids);
     await pool.flush('all');
     const serverStats = await target.stats().catch(() => undefined);
     const { closes } = await pool.status();
@@ -708,6 +718,12 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         flat: middleThirdKb === null || lastThirdKb === null ? null : Math.abs(lastThirdKb - middleThirdKb) / middleThirdKb <= 0.05,
       },
       cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart,
+      cpuMsByProcess: pids.map((_, i) => {
+        const a = cpuStartByProcess[i];
+        const b = cpuEndByProcess[i];
+        return a === null || a === undefined || b === null || b === undefined ? null : b - a;
+      }),
+      bytesWritten: writtenStart === null || writtenEnd === null ? null : writtenEnd - writtenStart,
       nodes: target.nodeCount ?? 1,
       ...(cluster
         ? { byNode: { publishing: groupFigures(byNodeLatencies.publishing), others: groupFigures(byNodeLatencies.others) } }

@@ -100,3 +100,16 @@ export const cpuMsOf = (pids: readonly number[]): number | null => summed(pids, 
 
 /** RSS of several processes together, in KB (see `rssKb`). */
 export const rssKbOf = (pids: readonly number[]): number | null => summed(pids, rssKb);
+
+/** Bytes a process has handed to write() and its kin so far, sockets included (wchar in /proc/<pid>/io). */
+export function writtenBytes(pid: number): number | null {
+  try {
+    const match = /^wchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes written by several processes together (see `writtenBytes`). */
+export const writtenBytesOf = (pids: readonly number[]): number | null => summed(pids, writtenBytes);

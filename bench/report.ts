@@ -156,6 +156,10 @@ export function formatSustained(r: SustainedResult): string {
             `other nodes p50 ${show(r.byNode.others.p50Ms, 2)} ms, p99 ${show(r.byNode.others.p99Ms, 2)} ms, max ${show(r.byNode.others.maxMs, 1)} ms`,
         ]
       : []),
+    `  server CPU by process: ${r.cpuMsByProcess.map((ms) => (ms === null ? '-' : `${ms} ms`)).join(', ')}; bytes written ${r.bytesWritten ?? '-'}` +
+      (r.bytesWritten === null
+        ? ''
+        : ` (${show(r.bytesWritten / Math.max(1, measuredCodes(r) * r.subscribers), 0)} B per delivery of the measured codes)`),
     ...(r.backend ? [formatBackend(r.backend)] : []),
     table(
       ['from s', 'codes', 'lost', 'p50', 'p99', 'max', 'publish p50', 'publish p99', 'RSS MB', 'heap MB'],
@@ -396,6 +400,9 @@ export function formatClusterTargets(bursts: readonly BurstResult[], sustained: 
   if (rows.length === 0) return '';
   return ['Issue 11 targets:', table(['target', 'measured', 'result'], rows)].join('\n');
 }
+
+/** Codes accepted in the measured seconds of a sustained run (the warm-up left out). */
+export const measuredCodes = (r: SustainedResult): number => r.intervals.reduce((n, i) => n + i.codes, 0);
 
 /** Redis and PostgreSQL work per publish (sustained cluster runs). */
 export function formatBackend(w: BackendWork): string {
