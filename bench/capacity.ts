@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BurstResult, SustainedResult } from './harness.js';
 import { median } from './measure.js';
-import { measuredCodes } from './report.js';
+import { isSqliteNode, measuredCodes } from './report.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -59,7 +59,7 @@ const table = (head: string[], rows: string[][]) =>
 const memory = new Map<string, { kb: number; heapKb: number | null; from: string }>();
 for (const transport of ['sse', 'ws', 'socketio', 'mixed']) {
   const runs = bursts.filter(
-    (r) => r.transport === transport && r.kbPerConnection !== null && r.target !== 'codecast' && !r.target.startsWith('bare'),
+    (r) => r.transport === transport && r.kbPerConnection !== null && !isSqliteNode(r.target) && !r.target.startsWith('bare'),
   );
   if (runs.length === 0) continue;
   const largest = Math.max(...runs.map((r) => r.subscribers));
@@ -188,7 +188,7 @@ if (sustainedUsPerDelivery !== null && nodeUsPerCode !== null && publishUsPerCod
   }
 }
 if (burstUsPerDelivery !== null) {
-  for (const r of bursts.filter((b) => b.target !== 'codecast' && !b.target.startsWith('bare'))) {
+  for (const r of bursts.filter((b) => !isSqliteNode(b.target) && !b.target.startsWith('bare'))) {
     if (r.summary.lastMs === null) continue;
     // One code's fan-out is one process's loop: its subscribers × the cost of a delivery, nodes side by side (each its own core).
     const perNode = Math.ceil(r.subscribers / r.nodes);
@@ -203,7 +203,7 @@ if (burstUsPerDelivery !== null) {
   }
 }
 if (kbMixed !== null && baseRssMb !== null) {
-  for (const r of bursts.filter((b) => b.transport === 'mixed' && b.rssKb.connected !== null && b.target !== 'codecast')) {
+  for (const r of bursts.filter((b) => b.transport === 'mixed' && b.rssKb.connected !== null && !isSqliteNode(b.target))) {
     const predicted = r.nodes * baseRssMb + (r.connect.connected * kbMixed) / 1024;
     const measured = (r.rssKb.connected as number) / 1024;
     predictRows.push([

@@ -274,6 +274,9 @@ export interface ClusterComparison {
   readonly met?: boolean;
 }
 
+/** One codecast node on SQLite: `codecast`, or `codecast@<dir>` for another build. */
+export const isSqliteNode = (target: string): boolean => target === 'codecast' || target.startsWith('codecast@');
+
 /** The issue's ceiling on time to the last subscriber, N nodes against one (issue 11). */
 export const CLUSTER_LAST_RATIO = 1.3;
 
@@ -282,7 +285,7 @@ export function clusterComparisons(results: readonly BurstResult[]): ClusterComp
   for (const cl of results.filter((r) => r.nodes > 1)) {
     const same = (r: BurstResult) => r.transport === cl.transport && r.subscribers === cl.subscribers && r.round === cl.round;
     const one = results.find((r) => same(r) && r.target === 'codecast-pg-redis');
-    const sqlite = results.find((r) => same(r) && r.target === 'codecast');
+    const sqlite = results.find((r) => same(r) && isSqliteNode(r.target));
     const add = (figure: string, pick: (r: BurstResult) => number | null, target?: number) => {
       const o = one ? pick(one) : null;
       const c = pick(cl);
