@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import { BrokerReceiver } from './broker-receiver.js';
-import { describeDatabase, type Config } from './config/index.js';
+import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
 import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
@@ -68,11 +68,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const startedAt = Date.now();
   // The metrics read hub, cache and ack figures lazily, at scrape time; the
   // parts they read are built below, after the metrics they report to.
-  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger } = {};
+  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger; broker?: Broker } = {};
   const metrics = new Metrics({
     hub: () => (parts.hub as Hub).stats(),
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
+    brokerUp: () => parts.broker?.health().ok ?? false,
   });
   // Set once the publisher exists: writes working again after they failed
   // may leave a code stored whose commit answer was lost, never sent.
@@ -111,8 +112,23 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     // Made first, started once every part it feeds exists: the parts that
     // change what other nodes hold tell them through it.
-    // The kind comes from the config once it parses one (issue 11); `memory` until then.
-    const broker: Broker = createBroker('memory', { node, bus: options.bus });
+    const redisShown = config.broker.driver === 'redis' ? redactRedisUrl(config.broker.url) : undefined;
+    const broker: Broker = createBroker(config.broker, {
+      node,
+      bus: options.bus,
+      events: {
+        down: (detail) =>
+          logger.error(
+            { redis: redisShown, detail },
+            'Redis is not reachable: publishes and revokes answer 503 and /readyz fails until it is; streams stay open, ' +
+              'and every node catches up from the database when Redis is back',
+          ),
+        up: () => logger.info({ redis: redisShown }, 'Redis is reachable again'),
+        resync: (reason) => logger.info({ reason }, 'catching up from the database: messages may have been lost'),
+        failed: (err, what) => logger.warn({ err }, `${what} failed; retrying`),
+      },
+    });
+    parts.broker = broker;
     const tellOthers = (message: BrokerMessage) =>
       broker.publish(message).catch((err: unknown) => logger.warn({ err, type: message.type }, 'telling other nodes failed'));
 
@@ -186,12 +202,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const receiver = new BrokerReceiver({
       hub,
       history,
+      deliveries,
       codes: store.codes,
       settings,
       access: watcher,
-      failed: (err, message) => logger.warn({ err, type: message.type }, "acting on another node's message failed"),
+      failed: (err, what) => logger.warn({ err }, `${what} failed`),
+      caughtUp: () => metrics.caughtUp(),
     });
-    await broker.start(receiver);
+    await broker.start(receiver).catch((error: unknown) => {
+      const why = error instanceof Error ? error.message : String(error);
+      throw new Error(`cannot reach Redis at ${redisShown}: ${why}`, { cause: error });
+    });
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
@@ -200,6 +221,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           'code published',
         ),
       bookkeepingFailed: (codeId, err) => logger.error({ err, id: codeId }, 'recording a publish failed'),
+      brokerFailed: (message, err) =>
+        logger.warn(
+          { err, type: message.type },
+          'handing a stored publish or revoke to the broker failed; it is delivered from the database',
+        ),
     };
     const publisher = new Publisher(
       {
@@ -263,6 +289,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       codes: store.codes,
       audit: store.audit,
       health: () => store.health(),
+      broker: config.broker.driver === 'redis' ? () => broker.health() : undefined,
       stats,
       metrics,
       metricsToken: config.metricsToken,
@@ -301,6 +328,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       deliveries,
       acknowledger,
       publisher,
+      checkMissed: config.broker.driver === 'redis' ? (ageMs) => receiver.checkMissed(ageMs) : undefined,
       authEvents: store.authEvents,
       heartbeatMs: config.heartbeatMs,
       sweepMs: config.sweepMs,
@@ -331,6 +359,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       closeTransports();
       await deliveries.flush().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
+      receiver.stop();
       await broker.stop();
       await store.close();
     };

@@ -1,15 +1,23 @@
 import type { BrokerMessage, BrokerNode } from './broker/index.js';
-import { publicCode } from './domain/index.js';
-import type { HistoryRing, Hub, RuntimeSettings } from './hub/index.js';
+import { type Code, publicCode } from './domain/index.js';
+import type { DeliveryLedger, HistoryRing, Hub, RuntimeSettings } from './hub/index.js';
 import type { CodeRecord } from './store/index.js';
 import type { AuthWatcher } from './users/index.js';
 
 /** Codes read per statement while catching up. */
 const CATCH_UP_PAGE = 500;
+/** Messages held while a catch-up runs; past it they are dropped and the catch-up runs once more. */
+const HELD_MESSAGES = 10_000;
+/** Revokes remembered of codes not delivered yet. */
+const REVOKED_AHEAD = 1_000;
+/** How soon a catch-up that failed (the database is away) is tried again. */
+const RETRY_MS = 1_000;
 
 export interface BrokerReceiverParts {
   readonly hub: Hub;
   readonly history: HistoryRing;
+  /** Where each delivery is counted for the code's row (and this node's own publishes are told apart). */
+  readonly deliveries: Pick<DeliveryLedger, 'fannedOut'>;
   /** The stored codes, as catching up reads them. */
   readonly codes: {
     list(options: { since: number; limit: number; includeInactive: boolean; nowMs: number }): Promise<CodeRecord[]>;
@@ -17,58 +25,132 @@ export interface BrokerReceiverParts {
   readonly settings: RuntimeSettings;
   readonly access: Pick<AuthWatcher, 'apply' | 'poll'>;
   /** An action on a message failed (the database could not be read). */
-  readonly failed: (error: unknown, message: BrokerMessage) => void;
+  readonly failed: (error: unknown, what: string) => void;
+  /** A catch-up read the database (counted in metrics). */
+  readonly caughtUp?: () => void;
 }
 
 /**
- * This node's side of the broker contract (broker/broker.ts): acts on what
- * other nodes publish, and catches up from the database when the driver
- * says messages may have been lost.
+ * This node's side of the broker contract (broker/broker.ts): it delivers
+ * what the driver hands it in the deployment's one order, and keeps that
+ * order when the driver's order has holes.
+ *
+ * The rule is the id. A code at or below the last id this node delivered is
+ * never sent (a catch-up sent it already, or it was revoked or expired
+ * before it could be). A code above the last id + 1 may follow one the
+ * stream lost or has not carried yet (two nodes append after their commits,
+ * in either order), so the node first catches up from the database, where
+ * every code below it is committed already: publishes commit in id order
+ * under the store's publish lock. Messages that arrive while a catch-up runs
+ * are held and then handled by the same rule.
  */
 export class BrokerReceiver implements BrokerNode {
   readonly #parts: BrokerReceiverParts;
+  /** Set while a catch-up runs or waits to be retried: messages wait here. */
+  #held: BrokerMessage[] | undefined;
+  #overflowed = false;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = false;
+  readonly #revokedAhead = new Set<number>();
 
   constructor(parts: BrokerReceiverParts) {
     this.#parts = parts;
   }
 
   deliver(message: BrokerMessage): void {
-    const { hub, settings, access } = this.#parts;
-    switch (message.type) {
-      case 'code':
-        // Already delivered (a catch-up got here first): a repeat is never
-        // sent. One this node never had arrives late, out of order, rather
-        // than not at all; issue 11's stream puts every node in one order.
-        if (message.code.id <= hub.lastId && this.#parts.history.held(message.code.id)) return;
-        hub.broadcastCode(message.code);
-        return;
-      case 'revoke':
-        hub.revokeCode(message.id);
-        return;
-      case 'access': {
-        const kind = message.tokenId === null ? 'user_changed' : 'token_revoked';
-        access
-          .apply({ kind, userId: message.userId, tokenId: message.tokenId })
-          .catch((error: unknown) => this.#parts.failed(error, message));
-        return;
-      }
-      case 'settings':
-        settings.load().catch((error: unknown) => this.#parts.failed(error, message));
-        return;
+    // Access and settings are read from the database whatever their order:
+    // applied at once, they take effect within the second the contract gives.
+    if (message.type === 'access' || message.type === 'settings') {
+      this.#applyChange(message);
+      return;
     }
+    if (this.#held) {
+      if (this.#held.length < HELD_MESSAGES) this.#held.push(message);
+      else this.#overflowed = true;
+      return;
+    }
+    this.#apply(message);
   }
 
   /**
-   * Re-reads what messages could have carried: live codes newer than any
-   * this node holds, in id order; revokes of codes its history holds; access
-   * changes; settings. A code revoked or expired before it could be
-   * delivered is not delivered at all.
+   * Re-reads what messages could have carried — live codes newer than any
+   * this node delivered, in id order; revokes of codes its history holds;
+   * access changes; settings — and then handles the messages held
+   * meanwhile. Resolves once done; rejects when the database could not be
+   * read, and then tries again by itself every second, holding messages
+   * until it succeeds.
    */
-  async catchUp(): Promise<void> {
+  catchUp(): Promise<void> {
+    this.#held ??= [];
+    if (this.#running) {
+      // One runs: another is needed after it, for what arrived since it read.
+      this.#again = true;
+      return this.#running;
+    }
+    this.#running = this.#run();
+    return this.#running;
+  }
+
+  /**
+   * Catches up when the database holds a live code this node has not
+   * delivered that was published at least `ageMs` ago: one whose node died
+   * between its commit and its append, or could not append it, with no
+   * later code to show the gap. Younger ones are on their way.
+   */
+  async checkMissed(ageMs: number): Promise<void> {
+    if (this.#held) return;
+    const { hub, codes } = this.#parts;
+    const [next] = await codes.list({ since: hub.lastId, limit: 1, includeInactive: false, nowMs: Date.now() });
+    if (next !== undefined && next.id > hub.lastId && Date.now() - Date.parse(next.publishedAt) >= ageMs) await this.catchUp();
+  }
+
+  /** Stops retrying a failed catch-up (the node is stopping). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+  }
+
+  async #run(): Promise<void> {
+    clearTimeout(this.#retry);
+    try {
+      do {
+        this.#again = false;
+        this.#overflowed = false;
+        await this.#readDatabase();
+        this.#parts.caughtUp?.();
+        if (this.#overflowed) this.#again = true;
+      } while (this.#again);
+    } catch (error) {
+      this.#running = undefined;
+      if (!this.#stopped) {
+        this.#retry = setTimeout(() => {
+          this.catchUp().catch((retryError: unknown) => this.#parts.failed(retryError, 'catching up from the database'));
+        }, RETRY_MS);
+        this.#retry.unref();
+      }
+      throw error;
+    }
+    // Done before the held messages are handled: a gap among them starts a new catch-up.
+    this.#running = undefined;
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const [index, message] of held.entries()) {
+      this.#apply(message);
+      if (this.#held) {
+        // A gap among the held messages started another catch-up: the rest wait for it, in order.
+        (this.#held as BrokerMessage[]).push(...held.slice(index + 1));
+        return;
+      }
+    }
+  }
+
+  async #readDatabase(): Promise<void> {
     const { hub, history, codes, settings, access } = this.#parts;
     for (let since = hub.lastId; ; ) {
       const page = await codes.list({ since, limit: CATCH_UP_PAGE, includeInactive: false, nowMs: Date.now() });
-      for (const record of page) if (record.id > hub.lastId) hub.broadcastCode(publicCode(record));
+      for (const record of page) if (record.id > hub.lastId) this.#broadcast(publicCode(record));
       if (page.length < CATCH_UP_PAGE) break;
       since = (page[page.length - 1] as CodeRecord).id;
     }
@@ -81,5 +163,52 @@ export class BrokerReceiver implements BrokerNode {
     }
     await access.poll();
     await settings.load();
+  }
+
+  #apply(message: BrokerMessage): void {
+    const { hub, history } = this.#parts;
+    if (message.type === 'code') {
+      const { id } = message.code;
+      if (id <= hub.lastId) return;
+      if (this.#revokedAhead.delete(id)) return;
+      if (id > hub.lastId + 1) {
+        // The held message goes first in line, so it follows whatever the catch-up sends.
+        this.catchUp().catch((error: unknown) => this.#parts.failed(error, 'catching up from the database'));
+        (this.#held as BrokerMessage[]).unshift(message);
+        return;
+      }
+      this.#broadcast(message.code);
+      return;
+    }
+    if (message.type === 'revoke') {
+      if (message.id > hub.lastId) {
+        // Its code has not reached this node yet (its publisher appends
+        // after the revoker did): it must then never be sent.
+        this.#revokedAhead.add(message.id);
+        if (this.#revokedAhead.size > REVOKED_AHEAD) this.#revokedAhead.delete(this.#revokedAhead.values().next().value as number);
+        return;
+      }
+      if (history.held(message.id)?.revoked === true) return;
+      hub.revokeCode(message.id);
+    }
+  }
+
+  #broadcast(code: Code): void {
+    const { hub, deliveries } = this.#parts;
+    let onSent: ((fanOutMs: number) => void) | undefined;
+    const audience = hub.broadcastCode(code, (fanOutMs) => onSent?.(fanOutMs));
+    onSent = deliveries.fannedOut(code.id, audience);
+  }
+
+  #applyChange(message: Extract<BrokerMessage, { type: 'access' | 'settings' }>): void {
+    const { settings, access } = this.#parts;
+    if (message.type === 'settings') {
+      settings.load().catch((error: unknown) => this.#parts.failed(error, 'reading settings another node changed'));
+      return;
+    }
+    const kind = message.tokenId === null ? 'user_changed' : 'token_revoked';
+    access
+      .apply({ kind, userId: message.userId, tokenId: message.tokenId })
+      .catch((error: unknown) => this.#parts.failed(error, 'applying an access change from another node'));
   }
 }

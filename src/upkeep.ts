@@ -7,12 +7,16 @@ const DELIVERY_FLUSH_MS = 5_000;
 const ACK_FLUSH_MS = 500;
 const HOUSEKEEPING_MS = 3_600_000;
 const AUTH_EVENT_RETENTION_MS = 24 * 3_600_000;
+/** How often a cluster node looks in the database for a code the broker never brought it. */
+const MISSED_CHECK_MS = 2_000;
 
 export interface UpkeepParts {
   readonly hub: Hub;
   readonly deliveries: DeliveryLedger;
   readonly acknowledger: Acknowledger;
   readonly publisher: Publisher;
+  /** In a cluster: looks for codes the broker never brought (`BrokerReceiver.checkMissed`). */
+  readonly checkMissed?: (ageMs: number) => Promise<void>;
   /** The store's auth events, of which a day is kept. */
   readonly authEvents: { forget(olderThanMs: number): Promise<void> };
   readonly heartbeatMs: number;
@@ -35,6 +39,8 @@ export function startUpkeep(parts: UpkeepParts): PeriodicTasks {
     if (closed > 0) parts.swept(closed);
   });
   tasks.every(DELIVERY_FLUSH_MS, () => parts.deliveries.flush());
+  const { checkMissed } = parts;
+  if (checkMissed) tasks.every(MISSED_CHECK_MS, () => checkMissed(MISSED_CHECK_MS));
   tasks.every(ACK_FLUSH_MS, () => parts.acknowledger.flushDue());
   tasks.every(HOUSEKEEPING_MS, async () => {
     await parts.publisher.forgetOldKeys();

@@ -3,30 +3,13 @@
 // driver says messages may have been lost.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BrokerReceiver } from '../src/broker-receiver.js';
-import type { AuthEvent } from '../src/store/index.js';
 import { coreParts } from './support/core-parts.js';
 import { FakeConnection, principal } from './support/fakes.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 function receiverOver(parts: ReturnType<typeof coreParts>) {
-  const applied: Pick<AuthEvent, 'kind' | 'userId' | 'tokenId'>[] = [];
-  let polls = 0;
-  const receiver = new BrokerReceiver({
-    hub: parts.hub,
-    history: parts.history,
-    codes: parts.codes,
-    settings: parts.settings,
-    access: {
-      apply: async (change) => void applied.push(change),
-      poll: async () => void polls++,
-    },
-    failed: (error) => {
-      throw error;
-    },
-  });
-  return { receiver, applied, polls: () => polls };
+  return { receiver: parts.receiver, applied: parts.access.applied, polls: () => parts.access.polls };
 }
 
 describe('broker receiver', () => {
@@ -124,5 +107,86 @@ describe('broker receiver', () => {
     await receiver.catchUp();
     assert.equal(parts.hub.lastId, 1203);
     assert.equal(parts.codes.calls.filter((c) => c === 'list').length, 4, 'three pages of 500, the last short, and the held codes');
+  });
+
+  // Two nodes append after their commits, in either order: the stream may
+  // carry 5 before 4. Every code below the one that skips is committed then.
+  describe('the one order, whatever order the stream carries', () => {
+    const draft = (text: string) => ({ code: text, value: null, type: null, message: null, ttlSeconds: null, source: 'api' });
+    async function stored(parts: ReturnType<typeof coreParts>, count: number) {
+      const codes = [];
+      for (let i = 1; i <= count; i++) {
+        const code = await parts.codes.insert(draft(`O${i}`), `o${i}`, 1, Date.now());
+        assert.ok('id' in code);
+        codes.push(code);
+      }
+      return codes;
+    }
+
+    test('a code that skips one is sent after a catch-up, in id order; the late one is not sent again', async () => {
+      const parts = coreParts();
+      const [one, two, three] = await stored(parts, 3);
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      parts.receiver.deliver({ type: 'code', node: 'b', code: one! });
+      parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
+      parts.receiver.deliver({ type: 'code', node: 'a', code: two! });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(reader.trail, ['code 1', 'code 2', 'code 3']);
+      assert.deepEqual(parts.receiverFailures, []);
+      parts.hub.detach(reader);
+    });
+
+    test('messages that arrive while a catch-up runs wait for it, then follow the same rule', async () => {
+      const parts = coreParts();
+      const [, two, three, four] = await stored(parts, 4);
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      // The database answers slowly: codes 1 and 2 only are committed when the catch-up reads.
+      parts.codes.codes.splice(2);
+      const catchingUp = parts.receiver.catchUp();
+      parts.receiver.deliver({ type: 'code', node: 'b', code: two! });
+      parts.receiver.deliver({ type: 'revoke', node: 'b', id: 1 });
+      parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
+      assert.deepEqual(reader.trail, [], 'nothing is sent before the catch-up');
+      await catchingUp;
+      parts.receiver.deliver({ type: 'code', node: 'b', code: four! });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(reader.trail, ['code 1', 'code 2', 'revoke 1', 'code 3', 'code 4']);
+      parts.hub.detach(reader);
+    });
+
+    test('a revoke that arrives before its code means the code is never sent', async () => {
+      const parts = coreParts();
+      const [one, two, three] = await stored(parts, 3);
+      await parts.codes.revoke(2, new Date());
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      parts.receiver.deliver({ type: 'code', node: 'b', code: one! });
+      parts.receiver.deliver({ type: 'revoke', node: 'a', id: 2 });
+      parts.receiver.deliver({ type: 'code', node: 'b', code: two! });
+      parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(reader.trail, ['code 1', 'code 3']);
+      parts.hub.detach(reader);
+    });
+
+    test('a catch-up the database refuses is tried again by itself; messages wait for it', async () => {
+      const parts = coreParts();
+      const [one, two, three] = await stored(parts, 3);
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      parts.receiver.deliver({ type: 'code', node: 'b', code: one! });
+      parts.codes.failNext('list');
+      parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(reader.trail, ['code 1'], 'code 3 waits: code 2 could not be read');
+      assert.equal(parts.receiverFailures.length, 1);
+      parts.receiver.deliver({ type: 'code', node: 'a', code: two! });
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      assert.deepEqual(reader.trail, ['code 1', 'code 2', 'code 3']);
+      parts.receiver.stop();
+      parts.hub.detach(reader);
+    });
   });
 });

@@ -366,7 +366,7 @@ describe('loadConfig', () => {
   });
 });
 
-test('settings that cannot work together, and REDIS_URL, stop the start', () => {
+test('settings that cannot work together, and REDIS_URL without PostgreSQL, stop the start', () => {
   const problemsOf = (env: Record<string, string>) => {
     try {
       loadConfig(env);
@@ -382,5 +382,19 @@ test('settings that cannot work together, and REDIS_URL, stop the start', () => 
     /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/,
   );
   assert.match(problemsOf({ CODECAST_STALE_SECONDS: '10' }).join('\n'), /longer than CODECAST_PONG_INTERVAL_SECONDS/);
-  assert.match(problemsOf({ REDIS_URL: 'redis://localhost:6379' }).join('\n'), /REDIS_URL/);
+  assert.match(problemsOf({ REDIS_URL: 'redis://localhost:6379' }).join('\n'), /REDIS_URL is set with an SQLite DATABASE_URL/);
+  const cluster = { DATABASE_URL: 'postgres://app@db/codecast', REDIS_URL: 'rediss://app:s3cret@redis:6380/2' };
+  assert.deepEqual(problemsOf(cluster), []);
+  assert.deepEqual(loadConfig({ ...cluster, CODECAST_REDIS_PREFIX: 'shop' }).broker, {
+    driver: 'redis',
+    url: 'rediss://app:s3cret@redis:6380/2',
+    prefix: 'shop',
+    nodeTtlMs: 15_000,
+  });
+  assert.deepEqual(loadConfig({}).broker, { driver: 'memory' });
+  for (const bad of ['http://redis:6379', 'redis://', 'redis://app:s3cret@redis:6379/cache']) {
+    const [problem] = problemsOf({ DATABASE_URL: 'postgres://app@db/codecast', REDIS_URL: bad });
+    assert.match(problem as string, /^REDIS_URL=/, bad);
+    assert.doesNotMatch(problem as string, /s3cret/, 'the password is never echoed');
+  }
 });

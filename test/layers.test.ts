@@ -23,7 +23,7 @@ interface Rule {
  */
 const RULES: Readonly<Record<string, Rule>> = {
   domain: { values: [] },
-  broker: { values: ['domain'] },
+  broker: { values: ['domain'], types: ['config'] },
   hub: { values: ['domain'], types: ['store', 'broker'] },
   users: { values: ['domain'], types: ['store'] },
   config: { values: ['domain'] },

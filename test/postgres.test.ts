@@ -297,8 +297,18 @@ describe('a process starting while another holds the start-up lock', () => {
         LOG_LEVEL: 'warn',
         CODECAST_ADMIN_TOKEN: undefined,
       });
-      // While the lock is held it waits: nothing is migrated.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // Once it has connected (a loaded machine may take seconds to get there) it waits: nothing is migrated.
+      const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+      for (let waited = 0; ; waited += 100) {
+        const others = await holder.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where datname = current_database() and pid <> $1',
+          [holderPid],
+        );
+        if ((others.rows[0]?.n ?? 0) > 0) break;
+        assert.ok(waited < 20_000, 'the server connected to the database');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const tables = await rows<{ n: number }>(database.url, "select count(*)::int as n from pg_tables where tablename = 'codes'");
       assert.equal(tables[0]?.n, 0, 'nothing migrated while another holds the lock');
       await holder.query('select pg_advisory_unlock($1)', [0x636f6463]);

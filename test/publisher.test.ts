@@ -14,14 +14,15 @@ function codeOf(error: unknown): string | undefined {
 }
 
 describe('publisher', () => {
-  test('stores the code, hands it to local connections, then tells the other nodes', async () => {
+  test('stores the code and hands it to the broker, which brings it to local connections as to every node', async () => {
     const parts = coreParts();
     const reader = new FakeConnection('reader', principal(2), 'ws');
     parts.hub.attach(reader, undefined);
-    let localFirst = false;
-    parts.broker.publish = async function (message) {
-      localFirst = parts.hub.lastId === (message.type === 'code' ? message.code.id : -1);
-      this.published.push(message);
+    let sentBefore = true;
+    const deliver = parts.broker.publish.bind(parts.broker);
+    parts.broker.publish = async (message) => {
+      sentBefore = parts.hub.lastId === (message.type === 'code' ? message.code.id : -1);
+      await deliver(message);
     };
     const result = await parts.publisher.publish({ code: ' summer-26 ', value: 3 }, admin);
     assert.equal(result.code.code, 'summer-26');
@@ -29,10 +30,34 @@ describe('publisher', () => {
     assert.deepEqual(result.audience, { connections: 1, byTransport: { sse: 0, ws: 1, socketio: 0 } });
     assert.deepEqual(parts.codes.codes[0]?.record.delivered, { sse: 0, ws: 1, socketio: 0 }, 'the audience is stored with the code');
     assert.deepEqual(parts.broker.published, [{ type: 'code', node: 'node-a', code: result.code }]);
-    assert.ok(localFirst, 'the local broadcast comes before the broker');
+    assert.equal(sentBefore, false, 'nothing is sent before the broker has the code');
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(reader.trail, [`code ${result.code.id}`]);
     assert.equal(parts.logged.published.length, 1, 'logged once the fan-out is done');
+    parts.hub.detach(reader);
+  });
+
+  test('while the broker cannot carry messages, a publish or revoke is refused before it is stored', async () => {
+    const parts = coreParts();
+    const first = await parts.publisher.publish({ code: 'BEFORE' }, admin);
+    parts.broker.down = 'Redis is not reachable';
+    const refused = await parts.publisher.publish({ code: 'DURING' }, admin).catch((e: unknown) => e);
+    assert.equal(codeOf(refused), 'broker_unavailable');
+    assert.equal((refused as CodecastError).retryAfterSeconds, 2);
+    assert.equal(codeOf(await parts.publisher.revoke(first.code.id, admin).catch((e: unknown) => e)), 'broker_unavailable');
+    assert.equal(parts.codes.codes.length, 1, 'nothing stored');
+    assert.equal(parts.codes.codes[0]?.record.revokedAt, null, 'nor revoked');
+  });
+
+  test('a stored code the broker then fails to take still reaches local connections, from the database', async () => {
+    const parts = coreParts();
+    const reader = new FakeConnection('reader', principal(2));
+    parts.hub.attach(reader, undefined);
+    parts.broker.failPublish = new Error('Redis went away');
+    const result = await parts.publisher.publish({ code: 'STORED' }, admin);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.deepEqual(reader.trail, [`code ${result.code.id}`]);
+    assert.deepEqual(parts.logged.failed, [result.code.id], 'the broker failure is logged');
     parts.hub.detach(reader);
   });
 
@@ -82,7 +107,8 @@ describe('publisher', () => {
     parts.hub.attach(late, undefined);
     open();
     const result = await publishing;
-    assert.deepEqual(result.audience.byTransport, { sse: 0, ws: 0, socketio: 1 });
+    assert.deepEqual(result.audience.byTransport, { sse: 0, ws: 0, socketio: 0 }, 'the audience when the publish began');
+    await parts.deliveries.flush();
     assert.deepEqual(parts.written, [[result.code.id, { sse: 0, ws: 0, socketio: 1 }, 0]]);
     parts.hub.detach(late);
   });

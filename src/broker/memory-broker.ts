@@ -1,4 +1,4 @@
-import type { Broker, BrokerMessage, BrokerNode } from './broker.js';
+import type { Broker, BrokerHealth, BrokerMessage, BrokerNode } from './broker.js';
 
 type BusListener = (message: BrokerMessage) => void;
 
@@ -19,22 +19,21 @@ export class MemoryBus {
 /**
  * The broker of a single process, or of nodes sharing a `MemoryBus`. It
  * meets the contract in broker.ts by construction: delivery is synchronous
- * and in publish order, and nothing is ever lost, so it never needs
- * `catchUp`.
+ * and in publish order, to every node the sender included, and nothing is
+ * ever lost, so it never needs `catchUp`.
  */
 export class MemoryBroker implements Broker {
   readonly driver = 'memory' as const;
   #leave: (() => void) | undefined;
 
-  constructor(
-    private readonly node: string,
-    private readonly bus: MemoryBus = new MemoryBus(),
-  ) {}
+  constructor(private readonly bus: MemoryBus = new MemoryBus()) {}
+
+  health(): BrokerHealth {
+    return { ok: true };
+  }
 
   async start(node: BrokerNode): Promise<void> {
-    this.#leave = this.bus.join((message) => {
-      if (message.node !== this.node) node.deliver(message);
-    });
+    this.#leave = this.bus.join((message) => node.deliver(message));
   }
 
   async publish(message: BrokerMessage): Promise<void> {

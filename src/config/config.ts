@@ -1,8 +1,22 @@
 import { settingsTable, type SettingKind, type SettingName } from './settings-table.js';
 
 import { DATABASE_URL_FORMS, parseDatabaseUrl, redactDatabaseUrl, type DatabaseTarget, type ParsedDatabaseUrl } from './database-url.js';
+import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
 
 export type { DatabaseTarget };
+
+/** How this process shares codes with others: alone, or as a node of a cluster on Redis. */
+export type BrokerTarget =
+  | { readonly driver: 'memory' }
+  | {
+      readonly driver: 'redis';
+      /** The URL as given (the password stays in it; log it only through `redactRedisUrl`). */
+      readonly url: string;
+      /** Prefix of every key, so deployments can share one Redis. */
+      readonly prefix: string;
+      /** How long a node's lease lasts without a heartbeat. */
+      readonly nodeTtlMs: number;
+    };
 
 /** Everything codecast is configured with, validated and frozen at start. */
 export interface Config {
@@ -11,6 +25,7 @@ export interface Config {
   /** The listen backlog asked of the kernel (which caps it at net.core.somaxconn). */
   readonly listenBacklog: number;
   readonly database: DatabaseTarget;
+  readonly broker: BrokerTarget;
   readonly logLevel: string;
   readonly adminToken: string | undefined;
   readonly publicUrl: string | undefined;
@@ -69,6 +84,8 @@ function describe(type: SettingKind): string {
       return `one of ${type.values.join(', ')}`;
     case 'database-url':
       return DATABASE_URL_FORMS;
+    case 'redis-url':
+      return REDIS_URL_FORMS;
     case 'string':
       return 'a non-empty string';
     case 'optional-string':
@@ -85,7 +102,7 @@ function describe(type: SettingKind): string {
  */
 function shown(type: SettingKind, text: string): string {
   if (type.kind === 'token') return ' (its value is not shown)';
-  if (type.kind === 'database-url') return `=${JSON.stringify(redactDatabaseUrl(text))}`;
+  if (type.kind === 'database-url' || type.kind === 'redis-url') return `=${JSON.stringify(redactDatabaseUrl(text))}`;
   return `=${JSON.stringify(text)}`;
 }
 
@@ -100,6 +117,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
       return type.values.includes(value) ? value : new Error('not allowed');
     case 'database-url':
       return parseDatabaseUrl(value);
+    case 'redis-url':
+      return parseRedisUrl(value);
     case 'string':
       return value.trim().length > 0 ? value : new Error('empty');
     case 'optional-string':
@@ -127,7 +146,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const parsed = parseOne(spec.type, text);
     if (parsed instanceof Error) {
       // A database URL's reason helps (an unencoded "/" in the password, no host); elsewhere "expected" says it all.
-      const reason = spec.type.kind === 'database-url' ? ` (${parsed.message})` : '';
+      const reason = spec.type.kind === 'database-url' || spec.type.kind === 'redis-url' ? ` (${parsed.message})` : '';
       problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
     } else {
       values.set(spec.env, parsed);
@@ -150,20 +169,35 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
     }
   }
-  // Fail closed: several processes need a shared broker, which this version
-  // does not have; silently running each on its own would split subscribers.
-  if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-    problems.push('REDIS_URL is set, but this version runs as one process with an in-memory broker; unset REDIS_URL');
+  // Nodes on SQLite files would each keep their own record: a cluster's ids,
+  // history and dedup window live in one PostgreSQL database.
+  const store = values.get('DATABASE_URL') as ParsedDatabaseUrl | undefined;
+  if (values.get('REDIS_URL') !== undefined && store?.driver === 'sqlite') {
+    problems.push(
+      'REDIS_URL is set with an SQLite DATABASE_URL: the nodes of a cluster share one PostgreSQL database; ' +
+        'set DATABASE_URL=postgres://…, or unset REDIS_URL to run one process',
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const seconds = (name: SettingName) => num(name) * 1000;
-  const store = values.get('DATABASE_URL') as ParsedDatabaseUrl;
-  const database: DatabaseTarget = Object.freeze(
-    store.driver === 'sqlite'
-      ? store
+  const redisUrl = values.get('REDIS_URL') as string | undefined;
+  const broker: BrokerTarget = Object.freeze(
+    redisUrl === undefined
+      ? { driver: 'memory' }
       : {
-          ...store,
+          driver: 'redis',
+          url: redisUrl,
+          prefix: values.get('CODECAST_REDIS_PREFIX') as string,
+          nodeTtlMs: seconds('CODECAST_NODE_TTL_SECONDS'),
+        },
+  );
+  const parsedStore = store as ParsedDatabaseUrl;
+  const database: DatabaseTarget = Object.freeze(
+    parsedStore.driver === 'sqlite'
+      ? parsedStore
+      : {
+          ...parsedStore,
           poolMax: num('CODECAST_DB_POOL_MAX'),
           connectTimeoutMs: seconds('CODECAST_DB_CONNECT_TIMEOUT_SECONDS'),
           statementTimeoutMs: seconds('CODECAST_DB_STATEMENT_TIMEOUT_SECONDS'),
@@ -174,6 +208,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: values.get('HOST') as string,
     listenBacklog: num('CODECAST_LISTEN_BACKLOG'),
     database,
+    broker,
     logLevel: values.get('LOG_LEVEL') as string,
     adminToken: values.get('CODECAST_ADMIN_TOKEN') as string | undefined,
     publicUrl: values.get('CODECAST_PUBLIC_URL') as string | undefined,

@@ -9,6 +9,7 @@ export type SettingKind =
   | { kind: 'string'; allowEmpty?: boolean }
   | { kind: 'enum'; values: readonly string[] }
   | { kind: 'database-url' }
+  | { kind: 'redis-url' }
   | { kind: 'optional-string' }
   | { kind: 'token' };
 
@@ -57,6 +58,27 @@ export const settingsTable = [
     type: int(1, 3600),
     description:
       'PostgreSQL: how long one statement may run before the server cancels it (the client gives up 5 s later). Ignored on SQLite.',
+  },
+  {
+    env: 'REDIS_URL',
+    default: undefined,
+    type: { kind: 'redis-url' },
+    description:
+      'Unset: one process, codes shared in memory. `redis://[USER:PASSWORD@]HOST:PORT[/DB]` (`rediss://` for TLS): this process is one node of a cluster; every node started with the same `DATABASE_URL` (PostgreSQL only) and `REDIS_URL` is part of one deployment.',
+  },
+  {
+    env: 'CODECAST_REDIS_PREFIX',
+    default: 'codecast',
+    type: { kind: 'string' },
+    description:
+      'With REDIS_URL: the prefix of every Redis key codecast uses, so several deployments can share one Redis. Every node of a deployment must use the same.',
+  },
+  {
+    env: 'CODECAST_NODE_TTL_SECONDS',
+    default: '15',
+    type: int(3, 300),
+    description:
+      "With REDIS_URL: how long a node's lease lasts without a heartbeat. A node that dies stops counting (its connections leave the per-user counts, it leaves `/api/v1/stats`) within this time.",
   },
   {
     env: 'LOG_LEVEL',

@@ -44,6 +44,7 @@ export const errorCatalog = {
   server_busy: { status: 503, message: 'Too many connections are waiting to authenticate; retry shortly.' },
   server_full: { status: 503, message: 'The server holds as many connections as allowed; retry later.' },
   database_unavailable: { status: 503, message: 'The database cannot be reached; retry later.' },
+  broker_unavailable: { status: 503, message: 'The cluster cannot share a code now (Redis is not reachable); retry shortly.' },
   shutting_down: { status: 503, message: 'The server is stopping; reconnect shortly.' },
   internal_error: { status: 500, message: 'Something went wrong on the server.' },
 } as const satisfies Record<string, { status: number; message: string }>;

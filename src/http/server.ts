@@ -36,6 +36,8 @@ export interface HttpServerParts {
   readonly codes: CodeReads;
   readonly audit: { list(limit: number, before?: number): Promise<AuditEntry[]> };
   readonly health: () => Promise<StoreHealth>;
+  /** In a cluster: whether Redis carries messages now, for /readyz. */
+  readonly broker?: () => { readonly ok: boolean; readonly detail?: string };
   readonly stats: () => unknown;
   readonly metrics: Metrics;
   readonly metricsToken: string | undefined;
@@ -114,7 +116,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   });
   await registerOpenApi(app, parts.version);
   const auth = authHooks(parts.authenticator, parts.authenticated);
-  await app.register(healthRoutes, { health: parts.health, stopping: parts.stopping });
+  await app.register(healthRoutes, { health: parts.health, broker: parts.broker, stopping: parts.stopping });
   await app.register(metricsRoute, { metrics: parts.metrics, token: parts.metricsToken, authenticator: parts.authenticator });
   await app.register(
     async (api) => {

@@ -17,13 +17,23 @@ interface Unstored {
 
 const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
 
+/** Publishes of this node not fanned out here yet, remembered at most. */
+const OWN_PUBLISHES = 1_000;
+
+interface OwnPublish {
+  /** The audience the publish stored in the code's row. */
+  readonly counted: Readonly<DeliveryCounts>;
+  readonly onSent: ((fanOutMs: number) => void) | undefined;
+}
+
 /**
  * Every delivery figure, in one place: what this process has written (for
  * stats and metrics), and what the store is still to add to each code's
- * row. A code's row starts with the audience it was published to; the
- * ledger adds the connections that got it some other way — by replay, or by
- * attaching while the publish was being stored — and writes them through
- * the `DeliveryRecords` port, in batches (`flush`) or at once (`record`).
+ * row. A code's row starts with the audience its publishing node had; the
+ * ledger adds every other node's audience as it fans the code out, and the
+ * connections that got it some other way — by replay, or by attaching while
+ * the publish was being stored — and writes them through the
+ * `DeliveryRecords` port, in batches (`flush`) or at once (`record`).
  * Counts the store could not take are kept for the next flush.
  */
 export class DeliveryLedger {
@@ -31,6 +41,7 @@ export class DeliveryLedger {
   readonly #delivered = zeroCounts();
   #replayed = 0;
   #unstored = new Map<number, Unstored>();
+  readonly #own = new Map<number, OwnPublish>();
 
   /** Without `records`, figures are only counted (a hub in a unit test). */
   constructor(records?: DeliveryRecords) {
@@ -40,6 +51,36 @@ export class DeliveryLedger {
   /** `count` live deliveries were written to connections of `transport`. */
   live(transport: TransportName, count: number): void {
     this.#delivered[transport] += count;
+  }
+
+  /**
+   * This node published `codeId`, storing `counted` as its audience; the
+   * code reaches this node's connections when the broker delivers it back.
+   * `onSent` hears how long that fan-out took.
+   */
+  published(codeId: number, counted: Readonly<DeliveryCounts>, onSent?: (fanOutMs: number) => void): void {
+    this.#own.set(codeId, { counted, onSent });
+    if (this.#own.size > OWN_PUBLISHES) this.#own.delete(this.#own.keys().next().value as number);
+  }
+
+  /**
+   * Code `codeId` is being fanned out here to `audience`: counted for its
+   * row — in full for another node's code, or what changed since this
+   * node's publish stored its audience. Answers what wants to hear when the
+   * fan-out has finished (this node's publish), if anything.
+   */
+  fannedOut(codeId: number, audience: Readonly<DeliveryCounts>): ((fanOutMs: number) => void) | undefined {
+    const own = this.#own.get(codeId);
+    this.#own.delete(codeId);
+    const counted = own?.counted;
+    let entry: Unstored | undefined;
+    for (const transport of TRANSPORTS) {
+      const added = audience[transport] - (counted?.[transport] ?? 0);
+      if (added === 0) continue;
+      entry ??= this.#entry(codeId);
+      entry.counts[transport] += added;
+    }
+    return own?.onSent;
   }
 
   /** A connection of `transport` was given code `codeId` by replay. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Broker } from '../broker/index.js';
+import type { Broker, BrokerMessage } from '../broker/index.js';
 import {
   CodecastError,
   DatabaseUnavailableError,
@@ -44,6 +44,8 @@ export interface PublishLog {
   published(result: PublishResult, fanOutMs: number): void;
   /** Bookkeeping after a broadcast or revoke failed; the code itself is out and stored. */
   bookkeepingFailed(codeId: number, error: unknown): void;
+  /** A stored publish or revoke could not be handed to the broker; it is recoverable from the database. */
+  brokerFailed(message: BrokerMessage, error: unknown): void;
 }
 
 /**
@@ -65,11 +67,12 @@ function answerEarlier(earlier: { requestHash: string; code: CodeRecord }, reque
 }
 
 /**
- * The publish pipeline: validate, dedup, persist, fan out locally, hand to
- * the broker. Publishes run one at a time, so the dedup check and the insert
- * cannot interleave and ids reach subscribers in the order they were given.
- * One that cannot start within `queueDeadlineMs` is refused and never runs,
- * so a 503 always means "not published".
+ * The publish pipeline: validate, dedup, persist, hand to the broker, which
+ * brings the code back to this node's subscribers as to every other node's.
+ * Publishes of one node run one at a time, so ids reach subscribers in the
+ * order they were given. One that cannot start within `queueDeadlineMs`, or
+ * while the broker cannot carry it, is refused and never runs, so a 503
+ * always means "not published".
  */
 export class Publisher {
   readonly #queue: DeadlineQueue;
@@ -158,13 +161,14 @@ export class Publisher {
       const earlier = await this.codes.idempotent(actor.user.id, idempotencyKey);
       if (earlier) return answerEarlier(earlier, requestHash);
     }
+    this.#brokerReady();
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
     const now = Date.now();
     const idempotency =
       idempotencyKey === undefined || requestHash === undefined ? undefined : { key: idempotencyKey, requestHash, userId: actor.user.id };
-    // The audience goes into the code's row in the same commit; counted again
-    // at the broadcast, in case a connection attached while the insert was
-    // awaited (with SQLite the continuations can interleave), and mended then.
+    // The audience goes into the code's row in the same commit; the
+    // connections that attach before the code comes back from the broker
+    // are added to it then (`DeliveryLedger.fannedOut`).
     const counted = this.hub.audience();
     // The dedup window is checked inside the publish's transaction, under the
     // store's publish lock: one window for every process sharing the database.
@@ -187,30 +191,48 @@ export class Publisher {
       throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
     }
     const code = inserted;
-    // The fan-out runs after this task, after `result` is set; the publish
-    // log line waits for it to give the fan-out time.
-    const audience = this.hub.broadcastCode(code, (fanOutMs) => this.log.published(result, fanOutMs));
     const result: PublishResult = {
       code,
-      audience: { connections: audience.sse + audience.ws + audience.socketio, byTransport: audience },
+      audience: { connections: counted.sse + counted.ws + counted.socketio, byTransport: counted },
       replayed: false,
     };
-    const missed = { sse: audience.sse - counted.sse, ws: audience.ws - counted.ws, socketio: audience.socketio - counted.socketio };
-    if (missed.sse !== 0 || missed.ws !== 0 || missed.socketio !== 0) {
-      try {
-        await this.deliveries.record(code.id, missed);
-      } catch (error) {
-        this.log.bookkeepingFailed(code.id, error);
-      }
-    }
-    await this.broker.publish({ type: 'code', node: this.options.node, code });
+    this.deliveries.published(code.id, counted, (fanOutMs) => this.log.published(result, fanOutMs));
+    await this.#tell({ type: 'code', node: this.options.node, code });
     return result;
+  }
+
+  /** Refuses a publish or revoke before it is stored while the broker could not carry it. */
+  #brokerReady(): void {
+    const health = this.broker.health();
+    if (!health.ok) {
+      throw new CodecastError(
+        'broker_unavailable',
+        'The cluster cannot share a code now (Redis is not reachable); nothing was published. Retry shortly.',
+        undefined,
+        2,
+      );
+    }
+  }
+
+  /**
+   * Hands a stored publish or revoke to the broker. When the broker fails
+   * now, it is already stored: this node sends it from the database at once,
+   * and the others read it from there when they catch up.
+   */
+  async #tell(message: BrokerMessage): Promise<void> {
+    try {
+      await this.broker.publish(message);
+    } catch (error) {
+      this.log.brokerFailed(message, error);
+      this.fromDatabase().catch((catchUpError: unknown) => this.log.brokerFailed(message, catchUpError));
+    }
   }
 
   async #revoke(id: number, actor: Principal): Promise<Code> {
     const record = await this.codes.byId(id);
     if (!record) throw new CodecastError('code_not_found');
     if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
+    this.#brokerReady();
     const now = new Date();
     // Stored (with its audit entry) before anyone is told: a revoke that
     // fails answers 503 and changes nothing.
@@ -222,8 +244,7 @@ export class Publisher {
         details: { code: record.code },
       }),
     );
-    this.hub.revokeCode(id);
-    await this.broker.publish({ type: 'revoke', node: this.options.node, id });
+    await this.#tell({ type: 'revoke', node: this.options.node, id });
     return publicCode(record);
   }
 

@@ -6,6 +6,8 @@ export interface MetricSources {
   readonly hub: () => HubStats;
   readonly userCache: () => UserCacheStats;
   readonly acks: () => AckStats;
+  /** Whether the broker carries messages between nodes now (always, for one process). */
+  readonly brokerUp: () => boolean;
 }
 
 /** A counter whose value is read at scrape time from something that already counts. */
@@ -34,6 +36,7 @@ export class Metrics implements HubObserver {
   readonly #fanOut: Histogram;
   readonly #publishToAck: Histogram;
   readonly #queryDuration: Histogram;
+  readonly #catchUps: Counter;
   /** The hub's figures for the scrape in progress: several metrics read them, and each reading walks every connection. */
   #hubReading: HubStats | undefined;
 
@@ -156,6 +159,19 @@ export class Metrics implements HubObserver {
       () => sources.userCache().misses,
     );
     countedElsewhere(this.registry, 'codecast_acks_total', 'First acks of codes by users.', () => sources.acks().total);
+    new Gauge({
+      name: 'codecast_broker_up',
+      help: 'Whether this node can reach the broker that carries codes between nodes (1) or not (0); always 1 for one process.',
+      registers,
+      collect() {
+        this.set(sources.brokerUp() ? 1 : 0);
+      },
+    });
+    this.#catchUps = new Counter({
+      name: 'codecast_catch_ups_total',
+      help: 'Times this node read from the database what the broker may not have brought it (a gap in ids, a reconnect, Redis restarted empty).',
+      registers,
+    });
     // Pre-create the labelled series so they read 0 before anything happens.
     for (const transport of ['sse', 'ws', 'socketio'] as const) {
       this.#opened.inc({ transport }, 0);
@@ -182,6 +198,10 @@ export class Metrics implements HubObserver {
 
   acked(latencyMs: number): void {
     this.#publishToAck.observe(latencyMs / 1000);
+  }
+
+  caughtUp(): void {
+    this.#catchUps.inc();
   }
 
   queried(ms: number): void {

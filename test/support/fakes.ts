@@ -1,7 +1,7 @@
 // Fakes of codecast's own ports, for unit tests of the core: connections and
 // encoders as the hub sees them, the code ledger, the broker. Never fakes of
 // a library we can run.
-import type { Broker, BrokerMessage, BrokerNode } from '../../src/broker/index.js';
+import type { Broker, BrokerHealth, BrokerMessage, BrokerNode } from '../../src/broker/index.js';
 import { DatabaseUnavailableError, type Code, type CodeDraft, type Principal, type TransportName } from '../../src/domain/index.js';
 import type { CloseReason, CodeLedger, Connection, Encoder, HubEvent } from '../../src/hub/index.js';
 import type { AuditInput, CodeRecord } from '../../src/store/index.js';
@@ -191,19 +191,29 @@ export class FakeCodeLedger implements CodeLedger {
   }
 }
 
-/** A broker driver that records what is published and lets a test deliver or ask for a catch-up. */
+/**
+ * A broker driver that records what is published and delivers it back to
+ * its node at once, as the memory driver does; a test may make it
+ * unhealthy, fail its publishes, or deliver by hand.
+ */
 export class FakeBroker implements Broker {
   readonly driver = 'memory' as const;
   readonly published: BrokerMessage[] = [];
   node: BrokerNode | undefined;
   failPublish: unknown;
+  /** Set: `health()` says the broker cannot carry messages, with this detail. */
+  down: string | undefined;
 
+  health(): BrokerHealth {
+    return this.down === undefined ? { ok: true } : { ok: false, detail: this.down };
+  }
   async start(node: BrokerNode): Promise<void> {
     this.node = node;
   }
   async publish(message: BrokerMessage): Promise<void> {
     if (this.failPublish !== undefined) throw this.failPublish;
     this.published.push(message);
+    this.node?.deliver(message);
   }
   async stop(): Promise<void> {
     this.node = undefined;

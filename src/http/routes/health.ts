@@ -7,6 +7,8 @@ import { ReadinessCheck } from '../readiness.js';
 export interface HealthRoutesOptions {
   /** Whether the store can serve now (`Store.health`). */
   readonly health: () => Promise<StoreHealth>;
+  /** Whether the broker carries messages between nodes now; absent for a process that is the whole deployment. */
+  readonly broker?: () => { readonly ok: boolean; readonly detail?: string };
   readonly stopping: () => boolean;
 }
 
@@ -17,12 +19,13 @@ const READY_DEADLINE_MS = 2_000;
 
 /**
  * `/healthz`: the process answers. `/readyz`: it can serve — not stopping,
- * the database answers reads and takes writes (within 2 s), and the file it
- * has open is still the one at its path. Not ready answers 503 in the
- * catalog's shape, with `status` and `database` saying which part is not;
- * the log says why, once per change.
+ * the database answers reads and takes writes (within 2 s), the file it
+ * has open is still the one at its path, and in a cluster Redis answers.
+ * Not ready answers 503 in the catalog's shape, with `status`, `database`
+ * and `broker` saying which part is not; the log says why, once per change
+ * (the broker's changes are logged where they are noticed).
  */
-export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health, stopping }) => {
+export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app, { health, broker, stopping }) => {
   const readiness = new ReadinessCheck(health, READY_DEADLINE_MS, (now) => {
     if (now.ok) app.log.info('ready again: the database answers and takes writes');
     else app.log.warn({ health: now }, `not ready: database ${now.database}`);
@@ -35,7 +38,25 @@ export const healthRoutes: FastifyPluginAsync<HealthRoutesOptions> = async (app,
       return sendError(reply, new CodecastError('shutting_down', undefined, { status: 'stopping', database: 'unknown' }, 2));
     }
     const now = await readiness.health();
-    if (now.ok) return { status: 'ready', database: 'ok' };
-    return sendError(reply, new CodecastError('database_unavailable', now.message, { status: 'unready', database: now.database }, 5));
+    const carrier = broker?.();
+    const brokerState = carrier === undefined ? undefined : carrier.ok ? 'ok' : 'unreachable';
+    if (!now.ok) {
+      return sendError(
+        reply,
+        new CodecastError('database_unavailable', now.message, { status: 'unready', database: now.database, broker: brokerState }, 5),
+      );
+    }
+    if (carrier !== undefined && !carrier.ok) {
+      return sendError(
+        reply,
+        new CodecastError(
+          'broker_unavailable',
+          `Redis is not reachable from this node: ${carrier.detail ?? 'no detail'}.`,
+          { status: 'unready', database: 'ok', broker: brokerState },
+          2,
+        ),
+      );
+    }
+    return { status: 'ready', database: 'ok', ...(brokerState === undefined ? {} : { broker: brokerState }) };
   });
 };
