@@ -13,7 +13,7 @@
 // Progress goes to stderr, the table to stdout, everything to bench/results/*.json.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAttack, type AttackResult } from './attack.js';
@@ -425,6 +425,8 @@ async function main(): Promise<void> {
   const attacks: AttackResult[] = [];
   const soaks: SoakResult[] = [];
   const started = new Date();
+  // The machine is shared: how busy it was says how far to trust a latency.
+  const loadAtStart = loadavg();
   const repeat = int('repeat', values.repeat);
   const rounds = new Map<Plan, number>();
   const all = plans().flatMap((plan): Plan[] => (plan.kind === 'burst' ? Array.from({ length: repeat }, () => plan) : [plan]));
@@ -565,6 +567,7 @@ async function main(): Promise<void> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
   };
   const versions = {
     codecast: version('..'),
