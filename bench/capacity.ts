@@ -4,10 +4,11 @@
 //
 // It reads the results of the runs docs/BENCHMARKS.md names (a `--suite
 // cluster`, sustained runs with few subscribers on 3 nodes and on 1, bursts
-// of one transport on one node), derives the cost of a connection, a
-// delivery, a code on a node and a publish in Redis and PostgreSQL, checks
-// how well those costs predict the runs measured, and sizes a deployment
-// for the subscriber counts and publish rates asked. Markdown on stdout.
+// of one transport on one node), fits what a node process spends — a second
+// of being up, a code, a delivery — and what Redis and PostgreSQL spend per
+// publish, checks how well that predicts the runs measured, and sizes a
+// deployment for the subscriber counts and publish rates asked.
+// Markdown on stdout.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { BurstResult, SustainedResult } from './harness.js';
@@ -19,16 +20,23 @@ const { values, positionals } = parseArgs({
   options: {
     subscribers: { type: 'string', default: '100000,1000000' },
     rates: { type: 'string', default: '1,10,100' },
-    /** Share of a core one node process may use at the publish rate, leaving room for bursts and connects. */
-    utilization: { type: 'string', default: '0.6' },
-    /** The fan-out of one code on one process must reach its last subscriber within this. */
+    /** Share of a core one node process may use, leaving room for bursts, connects and the event loop's latency. */
+    utilization: { type: 'string', default: '0.5' },
+    /** One code's fan-out on one process must reach its last subscriber within this. */
     'latency-ms': { type: 'string', default: '250' },
-    /** Machine sizes: vCPUs:GiB, one node process per vCPU. */
+    /** Machine sizes, vCPUs:GiB; one node process per vCPU. */
     machines: { type: 'string', default: '2:4,8:16' },
-    /** Egress a machine can sustain, Gbit/s. */
+    /** Egress one machine can sustain, Gbit/s. */
     'nic-gbit': { type: 'string', default: '10' },
-    /** Share of the subscribers on each transport: sse:ws:socketio. */
+    /** Share of the subscribers on each transport, sse:ws:socketio. */
     mix: { type: 'string', default: '1:1:1' },
+    /** Redis runs commands on one thread: the share of it a deployment may use. */
+    'redis-share': { type: 'string', default: '0.5' },
+    /** The PostgreSQL server's cores, and the share of them a deployment may use. */
+    'db-cores': { type: 'string', default: '8' },
+    'db-share': { type: 'string', default: '0.5' },
+    /** Cores of the machine the runs were measured on (servers and load clients together). */
+    'bench-cores': { type: 'string', default: '2' },
   },
 });
 
@@ -37,9 +45,9 @@ interface Results {
   readonly sustained: SustainedResult[];
 }
 
-const files = positionals.map((file) => ({ file, ...(JSON.parse(readFileSync(file, 'utf8')) as Results) }));
-const bursts = files.flatMap((f) => f.bursts.map((r) => ({ ...r, file: f.file })));
-const sustained = files.flatMap((f) => f.sustained.map((r) => ({ ...r, file: f.file })));
+const files = positionals.map((file) => JSON.parse(readFileSync(file, 'utf8')) as Results);
+const bursts = files.flatMap((f) => f.bursts);
+const sustained = files.flatMap((f) => f.sustained);
 if (bursts.length === 0 && sustained.length === 0) {
   console.error('usage: node --import tsx bench/capacity.ts RESULTS.json… (see docs/BENCHMARKS.md, "Capacity model")');
   process.exit(2);
@@ -52,79 +60,107 @@ const fmt = (v: number | null | undefined, digits = 1) =>
     : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const table = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+const codecastNode = (target: string) => !isSqliteNode(target) && !target.startsWith('bare');
 
-// ---- Costs, from the runs ----
+/** Solves the least-squares fit of y ≈ X·b (normal equations, Gaussian elimination); null when singular. */
+function leastSquares(rows: readonly (readonly number[])[], y: readonly number[]): number[] | null {
+  const k = rows[0]?.length ?? 0;
+  const a = Array.from({ length: k }, (_, i) => [
+    ...Array.from({ length: k }, (_, j) => rows.reduce((s, r) => s + (r[i] as number) * (r[j] as number), 0)),
+    rows.reduce((s, r, n) => s + (r[i] as number) * (y[n] as number), 0),
+  ]);
+  for (let c = 0; c < k; c++) {
+    const pivot = a
+      .slice(c)
+      .reduce((best, row, i) => (Math.abs(row[c] as number) > Math.abs((a[best] as number[])[c] as number) ? c + i : best), c);
+    [a[c], a[pivot]] = [a[pivot] as number[], a[c] as number[]];
+    const p = (a[c] as number[])[c] as number;
+    if (Math.abs(p) < 1e-12) return null;
+    for (let r = 0; r < k; r++) {
+      if (r === c) continue;
+      const f = ((a[r] as number[])[c] as number) / p;
+      for (let j = c; j <= k; j++) (a[r] as number[])[j] = ((a[r] as number[])[j] as number) - f * ((a[c] as number[])[j] as number);
+    }
+  }
+  return a.map((row, i) => (row[k] as number) / (row[i] as number));
+}
 
-/** Memory per connection by transport: bursts of one transport on one node (the largest N of each). */
+// ---- What a connection costs in memory ----
+
+/** Memory per connection by transport: the bursts of one transport on one codecast node (the largest N of each). */
 const memory = new Map<string, { kb: number; heapKb: number | null; from: string }>();
 for (const transport of ['sse', 'ws', 'socketio', 'mixed']) {
-  const runs = bursts.filter(
-    (r) => r.transport === transport && r.kbPerConnection !== null && !isSqliteNode(r.target) && !r.target.startsWith('bare'),
-  );
+  const runs = bursts.filter((r) => r.transport === transport && r.kbPerConnection !== null && codecastNode(r.target));
   if (runs.length === 0) continue;
   const largest = Math.max(...runs.map((r) => r.subscribers));
   const at = runs.filter((r) => r.subscribers === largest);
   memory.set(transport, {
     kb: median(at.map((r) => r.kbPerConnection)) as number,
     heapKb: median(at.map((r) => r.heapKbPerConnection)),
-    from: `${at.length} burst(s) of ${largest} on ${[...new Set(at.map((r) => r.target))].join(', ')}`,
+    from: `${at.length} burst(s) of ${largest.toLocaleString('en-US')} over ${[...new Set(at.map((r) => `${r.nodes} node(s)`))].join(', ')}`,
   });
 }
-/** RSS of a node process before any subscriber (after a full GC). */
 const baseRssMb = median(bursts.filter((r) => r.rssKb.before !== null).map((r) => (r.rssKb.before as number) / r.nodes / 1024));
-
-/** CPU per delivery when one code at a time goes to everyone: the one-node PG+Redis bursts. */
-const oneNodeBursts = bursts.filter((r) => r.target === 'codecast-pg-redis');
-const burstUsPerDelivery = median(oneNodeBursts.map((r) => r.summary.cpuPerDeliveryUs));
-
-/** Sustained runs of the cluster at two subscriber counts: per-code and per-delivery cost apart. */
-const cpuPerCode = (r: SustainedResult, i: number) => (r.cpuMsByProcess[i] ?? Number.NaN) / measuredCodes(r);
-const clusterRuns = sustained.filter((r) => r.nodes > 1 && r.cpuMsByProcess.length === r.nodes);
-const small = clusterRuns.reduce<SustainedResult | undefined>((a, r) => (a && a.subscribers <= r.subscribers ? a : r), undefined);
-const large = clusterRuns.reduce<SustainedResult | undefined>((a, r) => (a && a.subscribers >= r.subscribers ? a : r), undefined);
-const othersMs = (r: SustainedResult) => {
-  const others = r.cpuMsByProcess.slice(1).map((_, i) => cpuPerCode(r, i + 1));
-  return others.reduce((a, b) => a + b, 0) / others.length;
-};
-let sustainedUsPerDelivery: number | null = null;
-let nodeUsPerCode: number | null = null;
-let publishUsPerCode: number | null = null;
-if (small && large && small !== large) {
-  const perNode = (r: SustainedResult) => r.subscribers / r.nodes;
-  sustainedUsPerDelivery = ((othersMs(large) - othersMs(small)) * 1000) / (perNode(large) - perNode(small));
-  nodeUsPerCode = othersMs(small) * 1000 - perNode(small) * sustainedUsPerDelivery;
-  publishUsPerCode = (cpuPerCode(small, 0) - othersMs(small)) * 1000;
-}
-
-/** Redis work per publish against the number of nodes reading the stream: a + b·N, from runs at 1 node and at N. */
-const redisRuns = sustained.filter((r) => r.backend?.redis);
-const redisAt = (nodes: number) => median(redisRuns.filter((r) => r.nodes === nodes).map((r) => r.backend?.redis?.cpuUsPerPublish ?? null));
-const redisCommandsAt = (nodes: number) =>
-  median(redisRuns.filter((r) => r.nodes === nodes).map((r) => r.backend?.redis?.commandsPerPublish ?? null));
-const clusterNodes = Math.max(1, ...redisRuns.map((r) => r.nodes));
-let redisFixedUs: number | null = null;
-let redisPerNodeUs: number | null = null;
-let redisCommandsFixed: number | null = null;
-let redisCommandsPerNode: number | null = null;
-const r1 = redisAt(1);
-const rn = redisAt(clusterNodes);
-if (r1 !== null && rn !== null && clusterNodes > 1) {
-  redisPerNodeUs = (rn - r1) / (clusterNodes - 1);
-  redisFixedUs = r1 - redisPerNodeUs;
-  const c1 = redisCommandsAt(1) as number;
-  const cn = redisCommandsAt(clusterNodes) as number;
-  redisCommandsPerNode = (cn - c1) / (clusterNodes - 1);
-  redisCommandsFixed = c1 - redisCommandsPerNode;
-}
-const postgresUs = median(sustained.map((r) => r.backend?.postgres?.backendCpuUsPerPublish ?? null));
-const postgresCommits = median(sustained.map((r) => r.backend?.postgres?.commitsPerPublish ?? null));
-const bytesPerDelivery = large?.bytesWritten ? large.bytesWritten / (measuredCodes(large) * large.subscribers) : null;
-
 const mix = values.mix.split(':').map(Number);
 const mixTotal = mix.reduce((a, b) => a + b, 0);
 const kbMixed = ['sse', 'ws', 'socketio'].every((t) => memory.has(t))
   ? ['sse', 'ws', 'socketio'].reduce((sum, t, i) => sum + ((memory.get(t)?.kb ?? 0) * (mix[i] ?? 0)) / mixTotal, 0)
   : (memory.get('mixed')?.kb ?? null);
+
+// ---- What a node process spends: y (CPU ms per second) = idle + rate × perCode + rate × subscribers × perDelivery ----
+
+/** Wall time a sustained run's CPU figures cover (older results: the publishing window and the 3 s drain). */
+const seconds = (r: SustainedResult) => r.cpuSeconds ?? (r.windowUs.to - r.windowUs.from) / 1e6 + 3;
+const rateOf = (r: SustainedResult) => measuredCodes(r) / seconds(r);
+const perSecond = (r: SustainedResult, i: number) => (r.cpuMsByProcess[i] ?? Number.NaN) / seconds(r);
+const clusterRuns = sustained.filter(
+  (r) => r.nodes > 1 && r.cpuMsByProcess.length === r.nodes && r.cpuMsByProcess.every((x) => x !== null),
+);
+/** Nodes that only read the stream (not node 0): one observation each. */
+const observations = clusterRuns.flatMap((r) =>
+  r.cpuMsByProcess.slice(1).map((_, i) => ({ x: [1, rateOf(r), rateOf(r) * (r.subscribers / r.nodes)], y: perSecond(r, i + 1) })),
+);
+const fit =
+  observations.length >= 3
+    ? leastSquares(
+        observations.map((o) => o.x),
+        observations.map((o) => o.y),
+      )
+    : null;
+const idleMsPerS = fit?.[0] ?? null;
+const codeUs = fit ? (fit[1] as number) * 1000 : null;
+const deliveryUs = fit ? (fit[2] as number) * 1000 : null;
+/** What node 0 spends more than a node that only reads, per publish it takes (HTTP, the transaction, the append). */
+const publishUs = median(
+  clusterRuns.map((r) => {
+    const others = r.cpuMsByProcess.slice(1).map((_, i) => perSecond(r, i + 1));
+    return ((perSecond(r, 0) - others.reduce((a, b) => a + b, 0) / others.length) * 1000) / rateOf(r);
+  }),
+);
+const burstUsPerDelivery = median(bursts.filter((r) => r.target === 'codecast-pg-redis').map((r) => r.summary.cpuPerDeliveryUs));
+
+// ---- Redis and PostgreSQL per publish: a + b × nodes, from runs at one node and at N (the highest rate) ----
+
+const busiest = Math.max(...sustained.map((r) => r.rate));
+const backendRuns = sustained.filter((r) => r.rate === busiest && r.backend);
+const nodeCounts = [...new Set(backendRuns.map((r) => r.nodes))].sort((a, b) => a - b);
+function perNodeFit(pick: (r: SustainedResult) => number | null | undefined): { fixed: number; perNode: number } | null {
+  const rows = backendRuns.map((r) => ({ n: r.nodes, v: pick(r) })).filter((o): o is { n: number; v: number } => typeof o.v === 'number');
+  if (new Set(rows.map((o) => o.n)).size < 2) return null;
+  const solved = leastSquares(
+    rows.map((o) => [1, o.n]),
+    rows.map((o) => o.v),
+  );
+  return solved ? { fixed: solved[0] as number, perNode: solved[1] as number } : null;
+}
+const redisUs = perNodeFit((r) => r.backend?.redis?.cpuUsPerPublish);
+const redisCommands = perNodeFit((r) => r.backend?.redis?.commandsPerPublish);
+const postgresUs = perNodeFit((r) => r.backend?.postgres?.backendCpuUsPerPublish);
+const postgresCommits = perNodeFit((r) => r.backend?.postgres?.commitsPerPublish);
+const largest = sustained.filter((r) => r.bytesWritten).sort((a, b) => b.subscribers - a.subscribers)[0];
+const bytesPerDelivery = largest?.bytesWritten ? largest.bytesWritten / (measuredCodes(largest) * largest.subscribers) : null;
+const linear = (f: { fixed: number; perNode: number } | null, unit: string, digits = 0) =>
+  f === null ? '-' : `${fmt(f.fixed, digits)} ${unit} + ${fmt(f.perNode, digits)} ${unit} per node`;
 
 const out: string[] = [];
 out.push('### Costs measured');
@@ -134,80 +170,77 @@ out.push(
     [
       ...[...memory].map(([t, m]) => [`RSS per connection, ${t}`, `${fmt(m.kb, 2)} KB (heap ${fmt(m.heapKb, 2)} KB)`, m.from]),
       [`RSS per connection, the mix ${values.mix}`, `${fmt(kbMixed, 2)} KB`, 'the transports above, weighted'],
-      ['RSS of a node before subscribers', `${fmt(baseRssMb, 0)} MB`, 'every burst, after a full GC'],
-      ['node CPU per delivery, one code at a time', `${fmt(burstUsPerDelivery, 2)} µs`, 'bursts of one node on PostgreSQL and Redis'],
+      ['RSS of a node process before subscribers', `${fmt(baseRssMb, 0)} MB`, 'every burst, after a full GC'],
+      [
+        'node CPU per delivery, one code at a time',
+        `${fmt(burstUsPerDelivery, 2)} µs`,
+        'bursts on one node with PostgreSQL and Redis (a code to everyone, then the next)',
+      ],
       [
         'node CPU per delivery, sustained',
-        `${fmt(sustainedUsPerDelivery, 2)} µs`,
-        small && large
-          ? `non-publishing nodes, ${small.subscribers} against ${large.subscribers} subscribers over ${large.nodes} nodes`
-          : 'not measured',
+        `${fmt(deliveryUs, 2)} µs`,
+        `least squares over ${observations.length} reading nodes of ${clusterRuns.length} sustained runs`,
       ],
-      [
-        'node CPU per code, on every node',
-        `${fmt(nodeUsPerCode, 0)} µs`,
-        small ? `non-publishing nodes, ${small.subscribers} subscribers` : 'not measured',
-      ],
-      [
-        'CPU per publish, on the node that takes it (more)',
-        `${fmt(publishUsPerCode, 0)} µs`,
-        small ? 'node 0 less the others, same run' : 'not measured',
-      ],
+      ['node CPU per code, every node', `${fmt(codeUs, 0)} µs`, 'the same fit'],
+      ['node CPU per second of being up', `${fmt(idleMsPerS, 1)} ms`, 'the same fit (timers, heartbeats, leases, checks)'],
+      ['CPU per publish on the node that takes it, more', `${fmt(publishUs, 0)} µs`, 'node 0 less the mean of the others, same runs'],
       [
         'Redis CPU per publish',
-        `${fmt(redisFixedUs, 0)} µs + ${fmt(redisPerNodeUs, 0)} µs per node`,
-        `runs at 1 and ${clusterNodes} nodes (INFO cpu)`,
+        linear(redisUs, 'µs'),
+        `runs at ${busiest}/s over ${nodeCounts.join(' and ')} node(s) (INFO cpu, a Redis of the runs' own)`,
       ],
-      ['Redis commands per publish', `${fmt(redisCommandsFixed, 1)} + ${fmt(redisCommandsPerNode, 1)} per node`, 'INFO commandstats'],
-      ['PostgreSQL backend CPU per publish', `${fmt(postgresUs, 0)} µs`, `${fmt(postgresCommits, 2)} commits per publish`],
+      ['Redis commands per publish', linear(redisCommands, '', 2), 'INFO commandstats'],
+      ['PostgreSQL backend CPU per publish', linear(postgresUs, 'µs'), "the backends of the run's database (/proc)"],
+      ['PostgreSQL commits per publish', linear(postgresCommits, '', 2), 'pg_stat_database'],
       [
         'bytes written per delivery',
         `${fmt(bytesPerDelivery, 0)} B`,
-        large ? `${large.transport}, /proc wchar of the nodes` : 'not measured',
+        largest ? `${largest.transport}, /proc wchar of the nodes` : 'not measured',
       ],
     ],
   ),
 );
 
-// ---- How well the costs predict the runs here ----
+// ---- How well this predicts the runs here ----
 
-const predictRows: string[][] = [];
-if (sustainedUsPerDelivery !== null && nodeUsPerCode !== null && publishUsPerCode !== null) {
-  for (const r of sustained) {
-    if (r.cpuMs === null) continue;
-    const codes = measuredCodes(r);
-    const predicted = (codes * (publishUsPerCode + r.nodes * nodeUsPerCode + r.subscribers * sustainedUsPerDelivery)) / 1000;
-    const fitted = r === small || r === large;
-    predictRows.push([
-      `sustained ${r.rate}/s to ${r.subscribers}, ${r.nodes} node(s)${fitted ? ' (fitted)' : ''}`,
-      'server CPU, all nodes',
+const rows: string[][] = [];
+if (idleMsPerS !== null && codeUs !== null && deliveryUs !== null && publishUs !== null) {
+  for (const r of sustained.filter((s) => codecastNode(s.target) && s.cpuMs !== null)) {
+    const rate = rateOf(r);
+    const perNode = r.nodes * idleMsPerS + (rate * (r.nodes * codeUs + r.subscribers * deliveryUs + publishUs)) / 1000;
+    const predicted = perNode * seconds(r);
+    rows.push([
+      `sustained ${r.rate}/s to ${r.subscribers.toLocaleString('en-US')}, ${r.nodes} node(s)${r.nodes > 1 ? ' (fitted)' : ''}; ${fmt(rate, 0)}/s achieved`,
+      'node CPU, all nodes',
       `${fmt(predicted / 1000, 1)} s`,
-      `${fmt(r.cpuMs / 1000, 1)} s`,
-      `${fmt((predicted / r.cpuMs - 1) * 100, 0)} %`,
+      `${fmt((r.cpuMs as number) / 1000, 1)} s`,
+      `${fmt((predicted / (r.cpuMs as number) - 1) * 100, 0)} %`,
     ]);
   }
 }
 if (burstUsPerDelivery !== null) {
-  for (const r of bursts.filter((b) => !isSqliteNode(b.target) && !b.target.startsWith('bare'))) {
-    if (r.summary.lastMs === null) continue;
-    // One code's fan-out is one process's loop: its subscribers × the cost of a delivery, nodes side by side (each its own core).
-    const perNode = Math.ceil(r.subscribers / r.nodes);
-    const dedicated = (perNode * burstUsPerDelivery) / 1000;
-    predictRows.push([
-      `burst of ${r.subscribers} ${r.transport}, ${r.nodes} node(s)`,
+  const benchCores = Number(values['bench-cores']);
+  for (const r of bursts.filter((b) => codecastNode(b.target) && b.summary.lastMs !== null)) {
+    // One code's fan-out is one process's loop over its subscribers, the nodes side by side, each on a core of its own;
+    // here the nodes share the machine with the load clients, who read as much as the nodes write: about one core for the nodes.
+    const dedicated = (Math.ceil(r.subscribers / r.nodes) * burstUsPerDelivery) / 1000;
+    const here = (r.subscribers * burstUsPerDelivery) / 1000 / Math.max(1, Math.min(r.nodes, benchCores - 1));
+    const measured = r.summary.lastMs as number;
+    rows.push([
+      `burst of ${r.subscribers.toLocaleString('en-US')} ${r.transport}, ${r.nodes} node(s)`,
       'time to the last subscriber',
-      `${fmt(dedicated, 0)} ms`,
-      `${fmt(r.summary.lastMs, 0)} ms`,
-      `${fmt((dedicated / r.summary.lastMs - 1) * 100, 0)} %`,
+      r.nodes > 1 ? `${fmt(here, 0)} ms here (${fmt(dedicated, 0)} ms with a core per node)` : `${fmt(dedicated, 0)} ms`,
+      `${fmt(measured, 0)} ms`,
+      `${fmt((here / measured - 1) * 100, 0)} %`,
     ]);
   }
 }
 if (kbMixed !== null && baseRssMb !== null) {
-  for (const r of bursts.filter((b) => b.transport === 'mixed' && b.rssKb.connected !== null && !isSqliteNode(b.target))) {
+  for (const r of bursts.filter((b) => b.transport === 'mixed' && b.rssKb.connected !== null && codecastNode(b.target))) {
     const predicted = r.nodes * baseRssMb + (r.connect.connected * kbMixed) / 1024;
     const measured = (r.rssKb.connected as number) / 1024;
-    predictRows.push([
-      `burst of ${r.subscribers} mixed, ${r.nodes} node(s)`,
+    rows.push([
+      `burst of ${r.subscribers.toLocaleString('en-US')} mixed, ${r.nodes} node(s)`,
       'RSS connected, all nodes',
       `${fmt(predicted, 0)} MB`,
       `${fmt(measured, 0)} MB`,
@@ -215,10 +248,7 @@ if (kbMixed !== null && baseRssMb !== null) {
     ]);
   }
 }
-if (predictRows.length) {
-  out.push('', '### The model against the runs measured here');
-  out.push(table(['run', 'figure', 'model', 'measured', 'error'], predictRows));
-}
+if (rows.length) out.push('', '### The model against the runs measured here', table(['run', 'figure', 'model', 'measured', 'error'], rows));
 
 // ---- Sizing ----
 
@@ -229,74 +259,82 @@ const machines = values.machines.split(',').map((m) => {
   const [cpus, gib] = m.split(':').map(Number) as [number, number];
   return { cpus, gib };
 });
-if (sustainedUsPerDelivery !== null && nodeUsPerCode !== null && burstUsPerDelivery !== null && kbMixed !== null && baseRssMb !== null) {
-  const rows: string[][] = [];
+if (
+  idleMsPerS !== null &&
+  codeUs !== null &&
+  deliveryUs !== null &&
+  burstUsPerDelivery !== null &&
+  kbMixed !== null &&
+  baseRssMb !== null
+) {
+  const sizing: string[][] = [];
+  const byCpu = (rate: number) => Math.floor((utilization * 1e6 - idleMsPerS * 1000 - rate * codeUs) / (rate * deliveryUs));
+  const byLatency = Math.floor((latencyMs * 1000) / burstUsPerDelivery);
   for (const subscribers of list(values.subscribers)) {
     for (const rate of list(values.rates)) {
-      // A process's CPU per second: every code costs it nodeUsPerCode plus a delivery per subscriber it holds.
-      const perProcessByCpu = Math.floor((utilization * 1e6 - rate * nodeUsPerCode) / (rate * sustainedUsPerDelivery));
-      const perProcessByLatency = Math.floor((latencyMs * 1000) / burstUsPerDelivery);
       for (const machine of machines) {
-        const memoryPerProcessMb = (machine.gib * 1024 * 0.8) / machine.cpus - baseRssMb;
-        const perProcessByMemory = Math.floor((memoryPerProcessMb * 1024) / kbMixed);
-        const perProcess = Math.min(perProcessByCpu, perProcessByLatency, perProcessByMemory);
-        const bound =
-          perProcess === perProcessByCpu ? 'node CPU' : perProcess === perProcessByLatency ? `fan-out ≤ ${latencyMs} ms` : 'node memory';
-        const processes = perProcess > 0 ? Math.ceil(subscribers / perProcess) : Number.POSITIVE_INFINITY;
+        const byMemory = Math.floor((((machine.gib * 1024 * 0.8) / machine.cpus - baseRssMb) * 1024) / kbMixed);
+        const perProcess = Math.min(byCpu(rate), byLatency, byMemory);
+        const bound = perProcess === byCpu(rate) ? 'node CPU' : perProcess === byLatency ? `fan-out ≤ ${latencyMs} ms` : 'node memory';
+        const processes = Math.ceil(subscribers / perProcess);
         const egress = bytesPerDelivery === null ? null : rate * subscribers * bytesPerDelivery;
-        const machinesByNic = egress === null ? 0 : Math.ceil(egress / nicBytes);
-        const machinesByProcess = Math.ceil(processes / machine.cpus);
-        const count = Math.max(machinesByProcess, machinesByNic);
-        const perMachineBytes = egress === null ? null : egress / count;
-        const redisCore =
-          redisFixedUs === null || redisPerNodeUs === null ? null : (rate * (redisFixedUs + redisPerNodeUs * processes)) / 1e6;
-        const postgresCore = postgresUs === null ? null : (rate * postgresUs) / 1e6;
-        const first = machinesByNic > machinesByProcess ? 'network' : bound;
-        rows.push([
-          fmt(subscribers, 0),
+        const byNic = egress === null ? 0 : Math.ceil(egress / nicBytes);
+        const byProcesses = Math.ceil(processes / machine.cpus);
+        const count = Math.max(byProcesses, byNic);
+        const redis = redisUs === null ? null : (rate * (redisUs.fixed + redisUs.perNode * processes)) / 1e6;
+        const postgres = postgresUs === null ? null : (rate * (postgresUs.fixed + postgresUs.perNode * processes)) / 1e6;
+        // Processes and machines can be added; Redis's one thread and the database server cannot, so they end the scaling.
+        const overRedis = redis !== null && redis > Number(values['redis-share']);
+        const overDb = postgres !== null && postgres > Number(values['db-cores']) * Number(values['db-share']);
+        const first =
+          overRedis || overDb
+            ? `**${[overRedis ? 'Redis' : '', overDb ? 'PostgreSQL' : ''].filter(Boolean).join(' and ')}**`
+            : byNic > byProcesses
+              ? 'network'
+              : bound;
+        sizing.push([
+          subscribers.toLocaleString('en-US'),
           `${rate}/s`,
           `${machine.cpus} vCPU, ${machine.gib} GiB`,
-          `${fmt(perProcess, 0)} (${first})`,
-          fmt(count, 0),
+          `${perProcess.toLocaleString('en-US')} (${bound})`,
+          first,
           fmt(processes, 0),
-          perMachineBytes === null ? '-' : `${fmt((perMachineBytes * 8) / 1e9, 2)} Gbit/s`,
-          redisCore === null ? '-' : `${fmt(redisCore * 100, 1)} %`,
-          postgresCore === null ? '-' : `${fmt(postgresCore * 100, 1)} %`,
+          fmt(count, 0),
+          egress === null ? '-' : `${fmt((egress * 8) / 1e9 / count, 2)} Gbit/s`,
+          redis === null ? '-' : `${fmt(redis * 100, 1)} %`,
+          postgres === null ? '-' : fmt(postgres, 2),
         ]);
       }
     }
   }
   out.push(
     '',
-    `### Sizing (one node process per vCPU at most ${utilization * 100} % busy; one code's fan-out within ${latencyMs} ms; 80 % of memory for the processes; ${values['nic-gbit']} Gbit/s per machine)`,
-  );
-  out.push(
+    `### Sizing: one node process per vCPU, at most ${utilization * 100} % busy; one code's fan-out within ${latencyMs} ms; 80 % of memory for the processes; ${values['nic-gbit']} Gbit/s a machine; Redis at most ${Number(values['redis-share']) * 100} % of its thread; PostgreSQL at most ${Number(values['db-share']) * 100} % of ${values['db-cores']} cores`,
     table(
       [
         'subscribers',
         'codes',
         'machine',
         'subscribers per process (bound)',
-        'machines',
+        'first bottleneck',
         'processes',
-        'egress per machine',
-        'Redis (one core)',
-        'PostgreSQL (one core)',
+        'machines',
+        'egress a machine',
+        'Redis, share of its thread',
+        'PostgreSQL backends, cores',
       ],
-      rows,
+      sizing,
     ),
-  );
-  out.push(
     '',
-    `Per process: ${fmt(Math.floor((latencyMs * 1000) / burstUsPerDelivery), 0)} subscribers by the fan-out latency; by CPU ` +
-      list(values.rates)
-        .map((rate) => `${fmt(Math.floor((utilization * 1e6 - rate * nodeUsPerCode) / (rate * sustainedUsPerDelivery)), 0)} at ${rate}/s`)
-        .join(', ') +
-      `. Redis and PostgreSQL saturate one core at ` +
-      (redisFixedUs === null || redisPerNodeUs === null
-        ? '-'
-        : `${fmt(1e6 / (redisFixedUs + redisPerNodeUs * 10), 0)} publishes/s with 10 processes, ${fmt(1e6 / (redisFixedUs + redisPerNodeUs * 100), 0)} with 100`) +
-      ` (Redis); ${postgresUs === null ? '-' : fmt(1e6 / postgresUs, 0)} publishes/s (PostgreSQL, one core of backend CPU).`,
+    `Per process: ${byLatency.toLocaleString('en-US')} subscribers by the fan-out latency; by CPU ${list(values.rates)
+      .map((rate) => `${byCpu(rate).toLocaleString('en-US')} at ${rate}/s`)
+      .join(', ')}.` +
+      (redisUs === null
+        ? ''
+        : ` Redis spends one core at ${fmt(1e6 / (redisUs.fixed + redisUs.perNode * 10), 0)} publishes/s with 10 processes reading, ${fmt(1e6 / (redisUs.fixed + redisUs.perNode * 100), 0)} with 100.`) +
+      (postgresUs === null
+        ? ''
+        : ` PostgreSQL's backends spend one core at ${fmt(1e6 / (postgresUs.fixed + postgresUs.perNode * 10), 0)} publishes/s with 10 processes, ${fmt(1e6 / (postgresUs.fixed + postgresUs.perNode * 100), 0)} with 100.`),
   );
 }
 console.log(out.join('\n'));

@@ -495,6 +495,8 @@ export interface SustainedResult {
   readonly cpuMsByProcess: readonly (number | null)[];
   /** Bytes the server processes wrote over the same time (/proc wchar: sockets, logs, SQLite). */
   readonly bytesWritten: number | null;
+  /** Wall time the CPU figures cover: the measured seconds, however long the publishes took, and the drain. */
+  readonly cpuSeconds: number;
   /** Server processes measured (a cluster's nodes: CPU and RSS are their sums). */
   readonly nodes: number;
   /** A cluster run: delivery latency on the node the publishes went to, and on the others. */
@@ -588,6 +590,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     await sleep(options.drainMs);
     clearInterval(sampler);
     const cpuEnd = cpuMsOf(pids);
+    const cpuSeconds = (now() - start) / 1000;
     const cpuEndByProcess = pids.map(cpuMs);
     const writtenEnd = writtenBytesOf(pids);
     await pool.flush('all');
@@ -724,6 +727,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         return a === null || a === undefined || b === null || b === undefined ? null : b - a;
       }),
       bytesWritten: writtenStart === null || writtenEnd === null ? null : writtenEnd - writtenStart,
+      cpuSeconds: round(cpuSeconds, 2) as number,
       nodes: target.nodeCount ?? 1,
       ...(cluster
         ? { byNode: { publishing: groupFigures(byNodeLatencies.publishing), others: groupFigures(byNodeLatencies.others) } }
