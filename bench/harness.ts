@@ -497,6 +497,8 @@ export interface SustainedResult {
   readonly bytesWritten: number | null;
   /** Wall time the CPU figures cover: the measured seconds, however long the publishes took, and the drain. */
   readonly cpuSeconds: number;
+  /** CPU of the load clients over the same time (they share the machine with the servers). */
+  readonly clientCpuMs: number | null;
   /** Server processes measured (a cluster's nodes: CPU and RSS are their sums). */
   readonly nodes: number;
   /** A cluster run: delivery latency on the node the publishes went to, and on the others. */
@@ -530,6 +532,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const rssSamples: { atS: number; kb: number | null; heapUsedKb?: number }[] = [];
     let cpuStart = cpuMsOf(pids);
     let cpuStartByProcess = pids.map(cpuMs);
+    let clientCpuStart = cpuMsOf(pool.pids);
     let writtenStart = writtenBytesOf(pids);
     let backendStart: BackendSample | undefined;
     // Everything below is measured from the end of the warm-up.
@@ -560,6 +563,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         start = now();
         cpuStart = cpuMsOf(pids);
         cpuStartByProcess = pids.map(cpuMs);
+        clientCpuStart = cpuMsOf(pool.pids);
         writtenStart = writtenBytesOf(pids);
         // Not awaited: the schedule goes on; the sample is a few ms late at worst.
         void target.backendSample?.().then(
@@ -592,6 +596,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const cpuEnd = cpuMsOf(pids);
     const cpuSeconds = (now() - start) / 1000;
     const cpuEndByProcess = pids.map(cpuMs);
+    const clientCpuEnd = cpuMsOf(pool.pids);
     const writtenEnd = writtenBytesOf(pids);
     await pool.flush('all');
     const serverStats = await target.stats().catch(() => undefined);
@@ -728,6 +733,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       }),
       bytesWritten: writtenStart === null || writtenEnd === null ? null : writtenEnd - writtenStart,
       cpuSeconds: round(cpuSeconds, 2) as number,
+      clientCpuMs: clientCpuStart === null || clientCpuEnd === null ? null : clientCpuEnd - clientCpuStart,
       nodes: target.nodeCount ?? 1,
       ...(cluster
         ? { byNode: { publishing: groupFigures(byNodeLatencies.publishing), others: groupFigures(byNodeLatencies.others) } }

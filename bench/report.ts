@@ -156,7 +156,7 @@ export function formatSustained(r: SustainedResult): string {
             `other nodes p50 ${show(r.byNode.others.p50Ms, 2)} ms, p99 ${show(r.byNode.others.p99Ms, 2)} ms, max ${show(r.byNode.others.maxMs, 1)} ms`,
         ]
       : []),
-    `  server CPU by process: ${r.cpuMsByProcess.map((ms) => (ms === null ? '-' : `${ms} ms`)).join(', ')}; bytes written ${r.bytesWritten ?? '-'}` +
+    `  server CPU by process: ${r.cpuMsByProcess.map((ms) => (ms === null ? '-' : `${ms} ms`)).join(', ')} over ${r.cpuSeconds} s; load clients ${r.clientCpuMs ?? '-'} ms; bytes written ${r.bytesWritten ?? '-'}` +
       (r.bytesWritten === null
         ? ''
         : ` (${show(r.bytesWritten / Math.max(1, measuredCodes(r) * r.subscribers), 0)} B per delivery of the measured codes)`),
