@@ -29,6 +29,11 @@ if (files.some((file) => file.includes('storage-faults'))) {
     { command: 'findmnt', pkg: 'util-linux' },
   ]);
 }
+if (files.some((file) => file.includes('cluster-faults'))) {
+  // The cluster fault tests stop and start a redis-server of their own,
+  // even when the shared Redis the run found is not a local one.
+  ensureSystemPackages([{ command: 'redis-server', pkg: 'redis-server' }]);
+}
 // Private servers started for the run are stopped however it ends: the tests
 // finishing, failing, or the run being interrupted. A signal goes on to the
 // tests (a terminal's Ctrl-C reaches them anyway); the run ends when they do.

@@ -6,16 +6,18 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import { BrokerReceiver } from './broker-receiver.js';
+import { Cluster, describeDeployment, reportOf, type DeploymentStats, type UserSlots } from './cluster/index.js';
 import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
-import { PendingBudget, SocketGuard, TransportMounts, type Transport, type TransportParts } from './edge/index.js';
+import { PendingBudget, SocketGuard, TransportMounts, streamAdmission, type Transport, type TransportParts } from './edge/index.js';
 import { buildHttpServer, readServerStats, type ServerStats } from './http/index.js';
 import { Acknowledger, DeliveryLedger, HistoryRing, Hub, InboundBudget, Publisher, RuntimeSettings, type PublishLog } from './hub/index.js';
 import { createLogger } from './logging.js';
 import type { PeriodicTasks } from './periodic-tasks.js';
 import { startUpkeep } from './upkeep.js';
+import { retentionPolicy } from './retention.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
-import { databaseWaitMs, Store } from './store/index.js';
+import { databaseWaitMs, SqliteOwnerLock, Store } from './store/index.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
 import { WsTransport } from './transports/ws/index.js';
@@ -36,6 +38,12 @@ export interface StartOptions {
   readonly logger?: Logger;
   /** Joins nodes living in one process (tests of several nodes). */
   readonly bus?: MemoryBus;
+  /**
+   * Whether a first admin's made-up token can be shown to a person (the
+   * CLI's standard output is a terminal). When not, and CODECAST_ADMIN_TOKEN
+   * is unset, the first admin is created without a token. Default true.
+   */
+  readonly canShowToken?: boolean;
 }
 
 /** A host a local client can reach the server on. */
@@ -54,6 +62,8 @@ export interface RunningServer {
   readonly hub: Hub;
   readonly logger: Logger;
   stats(): ServerStats;
+  /** Every live node of the deployment (this one alone without Redis), as `/api/v1/stats` shows under `deployment`. */
+  deployment(): Promise<DeploymentStats>;
   /** Graceful stop: refuse new work, say `shutdown` to every stream, close the store. */
   stop(): Promise<void>;
 }
@@ -78,6 +88,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   // Set once the publisher exists: writes working again after they failed
   // may leave a code stored whose commit answer was lost, never sent.
   let writesResumed = (): void => undefined;
+  // One SQLite file, one server; nodes joined by a bus in one process (tests) share it on purpose.
+  const { database } = config;
+  const owner =
+    database.driver === 'sqlite' && database.path !== ':memory:' && options.bus === undefined
+      ? SqliteOwnerLock.take(database.path)
+      : undefined;
   const store = await Store.open(config.database, {
     queried: (ms) => metrics.queried(ms),
     writesFailed: (detail) =>
@@ -104,8 +120,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         { database: describeDatabase(config.database) },
         'another codecast process is migrating the database or creating the first admin: waiting for it (up to 120 s)',
       ),
+  }).catch((error: unknown) => {
+    owner?.release();
+    throw error;
   });
   let upkeep: PeriodicTasks | undefined;
+  let cluster: Cluster | undefined;
+  // Set once the cluster has joined: the hub reports to it from the start.
+  let slots: UserSlots | undefined;
   let http: FastifyInstance | undefined;
   let stopping = false;
 
@@ -153,9 +175,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
       history,
       {
-        opened: (transport) => metrics.opened(transport),
+        opened: (transport, userId) => {
+          metrics.opened(transport);
+          slots?.attached(userId);
+        },
         closed: (connection, reason, openMs) => {
           metrics.closed(connection, reason);
+          slots?.released(connection.userId);
           logger.info(
             { connectionId: connection.id, transport: connection.transport, userId: connection.userId, reason, openMs },
             'connection closed',
@@ -188,7 +214,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     };
     const users = new UserAdmin(store, cache, enforcerTellingOthers);
-    const bootstrap = await ensureFirstAdmin(store, users, config.adminToken);
     const watcher = new AuthWatcher(store, cache, enforcer, (err) => logger.warn({ err }, 'auth watch failed'));
 
     const acknowledger = new Acknowledger(store.codes, history, {
@@ -209,10 +234,41 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       failed: (err, what) => logger.warn({ err }, `${what} failed`),
       caughtUp: () => metrics.caughtUp(),
     });
+    if (config.broker.driver === 'redis') hub.catchUpWith((id) => receiver.catchUpTo(id));
     await broker.start(receiver).catch((error: unknown) => {
       const why = error instanceof Error ? error.message : String(error);
       throw new Error(`cannot reach Redis at ${redisShown}: ${why}`, { cause: error });
     });
+
+    if (config.broker.driver === 'redis') {
+      cluster = await Cluster.join(
+        {
+          url: config.broker.url,
+          prefix: config.broker.prefix,
+          node,
+          ttlMs: config.broker.nodeTtlMs,
+          maxPerUser: config.maxConnectionsPerUser,
+        },
+        () => reportOf(node, startedAt, hub.stats()),
+        {
+          degraded: (detail) =>
+            logger.warn(
+              { redis: redisShown, detail },
+              "Redis cannot be asked: the per-user connection cap counts this node's connections only until it can",
+            ),
+          recovered: () => logger.info('the per-user connection cap counts every node of the deployment again'),
+          lapsed: () => logger.warn("this node's lease had lapsed (Redis restarted, or this node was cut off): renewed with its counts"),
+          failed: (err, what) => logger.warn({ err }, `${what} failed; retrying`),
+        },
+      );
+      slots = cluster.slots;
+    }
+    const joined = cluster;
+    const deployment = (): Promise<DeploymentStats> => {
+      if (joined) return joined.deployment();
+      const own = hub.stats();
+      return Promise.resolve(describeDeployment('memory', [reportOf(node, startedAt, own)], own.usersOnline, true));
+    };
 
     const publishLog: PublishLog = {
       published: (result, fanOutMs) =>
@@ -245,6 +301,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       settings,
       publishLog,
       () => receiver.catchUp(),
+      joined ? () => joined.elsewhere() : undefined,
     );
     writesResumed = () => {
       publisher.catchUp().catch((err: unknown) => logger.warn({ err }, 'catching up from the database after an outage failed'));
@@ -290,7 +347,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       audit: store.audit,
       health: () => store.health(),
       broker: config.broker.driver === 'redis' ? () => broker.health() : undefined,
-      stats,
+      stats: async () => ({ ...stats(), deployment: await deployment() }),
       metrics,
       metricsToken: config.metricsToken,
       stopping: () => stopping,
@@ -301,7 +358,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const socketGuard = guard;
 
     // Every transport is built from the same parts and mounted the same way.
-    const transportParts: TransportParts = { hub, authenticator, acknowledger, inboundBudget, authenticated };
+    const transportParts: TransportParts = {
+      hub,
+      authenticator,
+      admission: streamAdmission(authenticator, hub, joined?.slots),
+      acknowledger,
+      inboundBudget,
+      authenticated,
+    };
     const transports: readonly Transport[] = [
       new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),
       new WsTransport(transportParts, { maxInboundBytes: config.maxInboundFrameBytes }),
@@ -322,14 +386,26 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // behind an attacker's SYNs for seconds while the loop was busy (issue 9).
     await http.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
     const port = (http.server.address() as AddressInfo).port;
+    // Only once listening: a start that fails (a port in use) leaves no admin
+    // whose token was never shown.
+    const bootstrap = await ensureFirstAdmin(
+      store,
+      users,
+      config.adminToken !== undefined
+        ? { from: 'environment', token: config.adminToken }
+        : options.canShowToken === false
+          ? { from: 'none' }
+          : { from: 'generated' },
+    );
 
     upkeep = startUpkeep({
       hub,
       deliveries,
       acknowledger,
-      publisher,
       checkMissed: config.broker.driver === 'redis' ? (ageMs) => receiver.checkMissed(ageMs) : undefined,
-      authEvents: store.authEvents,
+      retention: store.retention,
+      policy: retentionPolicy(config),
+      pruned: (pruned) => logger.info({ pruned }, 'deleted rows past their retention'),
       heartbeatMs: config.heartbeatMs,
       sweepMs: config.sweepMs,
       swept: (closed) => logger.info({ closed }, 'closed stale connections'),
@@ -341,6 +417,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let stopped: Promise<void> | undefined;
     const stop = async () => {
       stopping = true;
+      // The others stop counting this node's connections at once.
+      const leaving = joined?.leave();
       upkeep?.stop();
       watcher.stop();
       const closing = app.close();
@@ -360,8 +438,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       await deliveries.flush().catch((err: unknown) => logger.warn({ err }, 'flushing delivery counts failed'));
       await acknowledger.flush();
       receiver.stop();
+      await leaving;
+      joined?.close();
       await broker.stop();
       await store.close();
+      owner?.release();
     };
     return {
       url: `http://${reachableHost(config.host)}:${port}`,
@@ -372,12 +453,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       hub,
       logger,
       stats,
+      deployment,
       stop: () => (stopped ??= stop()),
     };
   } catch (error) {
     upkeep?.stop();
+    cluster?.close();
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
+    owner?.release();
     throw error;
   }
 }

@@ -12,6 +12,10 @@ const HELD_MESSAGES = 10_000;
 const REVOKED_AHEAD = 1_000;
 /** How soon a catch-up that failed (the database is away) is tried again. */
 const RETRY_MS = 1_000;
+/** Catch-ups clients may cause (by resuming past this node's last id): at most one per this long. */
+const CLIENT_CATCH_UP_MS = 500;
+/** How long a resuming client waits for such a catch-up before it is attached regardless. */
+const CLIENT_WAIT_MS = 2_000;
 
 export interface BrokerReceiverParts {
   readonly hub: Hub;
@@ -54,6 +58,7 @@ export class BrokerReceiver implements BrokerNode {
   #retry: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #revokedAhead = new Set<number>();
+  #clientCatchUpAt = 0;
 
   constructor(parts: BrokerReceiverParts) {
     this.#parts = parts;
@@ -104,6 +109,30 @@ export class BrokerReceiver implements BrokerNode {
     const { hub, codes } = this.#parts;
     const [next] = await codes.list({ since: hub.lastId, limit: 1, includeInactive: false, nowMs: Date.now() });
     if (next !== undefined && next.id > hub.lastId && Date.now() - Date.parse(next.publishedAt) >= ageMs) await this.catchUp();
+  }
+
+  /**
+   * A client resumes after `id`, which it saw on another node, and this
+   * node has not delivered it yet (it lags: cut off, or slow to read):
+   * catches up from the database, so the client is replayed the
+   * deployment's history, not told `reset`. Waits at most 2 s; clients
+   * cause at most one catch-up per half second, so a client naming a far
+   * future id cannot make the node read the database in a loop.
+   */
+  async catchUpTo(id: number): Promise<void> {
+    if (this.#parts.hub.lastId >= id) return;
+    const now = Date.now();
+    if (this.#running === undefined && now - this.#clientCatchUpAt < CLIENT_CATCH_UP_MS) return;
+    this.#clientCatchUpAt = now;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CLIENT_WAIT_MS);
+    });
+    try {
+      await Promise.race([this.catchUp().catch(() => undefined), waited]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Stops retrying a failed catch-up (the node is stopping). */

@@ -4,35 +4,52 @@
  * the task runs again at its next period. A task whose last run has not
  * finished is skipped, not started again: a run stuck on a database that
  * does not answer holds a pooled connection, and starting another each
- * period would take them all. Timers are unref'd: they never keep a process
- * alive by themselves.
+ * period would take them all. A long run (retention working through a
+ * backlog) hears stop through the signal it is given. Timers are unref'd:
+ * they never keep a process alive by themselves.
  */
 export class PeriodicTasks {
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #onError: (error: unknown) => void;
+  readonly #stopped = new AbortController();
 
   constructor(onError: (error: unknown) => void) {
     this.#onError = onError;
   }
 
-  every(ms: number, task: () => unknown): void {
+  /** Runs `task` every `ms`, the first time after `firstMs` (one period by default). */
+  every(ms: number, task: (signal: AbortSignal) => unknown, firstMs = ms): void {
     let running = false;
-    const timer = setInterval(() => {
-      if (running) return;
+    const run = () => {
+      if (running || this.#stopped.signal.aborted) return;
       running = true;
-      Promise.resolve()
+      Promise.resolve(this.#stopped.signal)
         .then(task)
         .catch(this.#onError)
         .finally(() => {
           running = false;
         });
-    }, ms);
-    timer.unref();
-    this.#timers.push(timer);
+    };
+    if (firstMs === ms) {
+      this.#start(setInterval(run, ms));
+      return;
+    }
+    this.#start(
+      setTimeout(() => {
+        run();
+        if (!this.#stopped.signal.aborted) this.#start(setInterval(run, ms));
+      }, firstMs),
+    );
   }
 
   stop(): void {
-    for (const timer of this.#timers) clearInterval(timer);
+    this.#stopped.abort();
+    for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.length = 0;
+  }
+
+  #start(timer: NodeJS.Timeout): void {
+    timer.unref();
+    this.#timers.push(timer);
   }
 }

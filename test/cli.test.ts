@@ -244,9 +244,9 @@ for (const store of STORE_KINDS)
   });
 
 describe('serve prints its addresses and, on a fresh database, the first admin token once', () => {
-  test('without CODECAST_ADMIN_TOKEN: a new token, printed once, that works; not printed on the next start', async () => {
+  test('on a terminal, without CODECAST_ADMIN_TOKEN: a new token, printed once, that works; not printed on the next start', async () => {
     const db = tempDatabase();
-    const first = await startServe(serverEnv(db.url));
+    const first = await startServe(serverEnv(db.url), { terminal: true });
     let firstToken: string;
     try {
       const out = first.process;
@@ -267,7 +267,10 @@ describe('serve prints its addresses and, on a fresh database, the first admin t
       assert.equal(page.status, 200);
       await page.arrayBuffer();
     } finally {
-      first.process.kill('SIGTERM');
+      // script(1) would pass SIGTERM on as a hang-up: the server's own pid is in its log lines.
+      const pid = Number(/"pid":(\d+)/.exec(first.process.stdout)?.[1]);
+      if (pid > 0) process.kill(pid, 'SIGTERM');
+      else first.process.kill('SIGTERM');
       await first.process.waitExit(10_000);
     }
     // Printed once over the whole run: not repeated, and not in any log line (requests used it).
@@ -286,6 +289,43 @@ describe('serve prints its addresses and, on a fresh database, the first admin t
     assert.equal(second.process.stdout.includes(firstToken), false);
     assert.equal(second.process.stderr.includes(firstToken), false);
     assert.doesNotMatch(second.process.stdout, /first admin/i);
+  });
+
+  test('not on a terminal (a service, a container, a pipe): the first admin gets no token until `token create` gives one', async () => {
+    const db = tempDatabase();
+    const server = await startServe(serverEnv(db.url));
+    try {
+      await server.process.waitForOutput(/token create admin/);
+      assert.match(server.process.stdout, /Created the first admin, "admin"\.\nIt has no token yet: standard output is not a terminal/);
+      assert.equal(tokenLines(server.process.stdout).length, 0, `no token is printed:\n${server.process.stdout}`);
+      const users = parseUserList((await runCli(['user', 'list'], { DATABASE_URL: db.url })).stdout);
+      assert.deepEqual(users.get('admin'), { role: 'admin', status: 'active' });
+      const created = await runCli(['token', 'create', 'admin'], { DATABASE_URL: db.url });
+      const token = printedToken(created, 'token create admin');
+      const who = await request(`${server.url}/api/v1/me`, { token });
+      assert.equal(who.status, 200, JSON.stringify(who.body));
+      assert.equal(who.body.user.role, 'admin');
+    } finally {
+      server.process.kill('SIGTERM');
+    }
+    assert.equal((await server.process.waitExit(10_000)).code, 0);
+    assert.equal(tokenLines(server.process.stderr).length, 0);
+  });
+
+  test('a start that fails (the port is taken) creates no admin', async () => {
+    const db = tempDatabase();
+    const holder = await startServe(serverEnv(tempDatabase().url, { CODECAST_ADMIN_TOKEN: 'cli-test-port-holder-0123456789' }));
+    try {
+      const refused = await runCli(['serve'], serverEnv(db.url, { PORT: String(holder.port) }));
+      assert.equal(refused.code, 1, `stdout:\n${refused.stdout}\nstderr:\n${refused.stderr}`);
+      assert.match(refused.stderr, /EADDRINUSE|address already in use/i);
+      assert.doesNotMatch(refused.stdout, /first admin/i);
+      const users = await runCli(['user', 'list'], { DATABASE_URL: db.url });
+      assert.equal(parseUserList(users.stdout).size, 0, `no user was created:\n${users.stdout}`);
+    } finally {
+      holder.process.kill('SIGTERM');
+      await holder.process.waitExit(10_000);
+    }
   });
 
   test('with CODECAST_ADMIN_TOKEN: says the token is that one, does not print it, and it works', async () => {
@@ -458,5 +498,34 @@ describe('--help', () => {
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /--suite issue/);
     assert.match(help.stdout, /--subscribers N/);
+  });
+});
+
+describe('one server per SQLite file', () => {
+  test('a second server on the same file is refused; the CLI works meanwhile; a killed server leaves no lock', async () => {
+    const db = tempDatabase();
+    const env = serverEnv(db.url, { CODECAST_ADMIN_TOKEN: 'cli-test-owner-admin-0123456789' });
+    const first = await startServe(env);
+    try {
+      const second = await runCli(['serve'], env);
+      assert.equal(second.code, 1, `the second start fails:\n${second.stdout}\n${second.stderr}`);
+      assert.match(second.stderr, /another codecast server is running on sqlite:.*codecast\.db/);
+      assert.match(second.stderr, /cluster on PostgreSQL and Redis/);
+      assert.doesNotMatch(second.stdout, /listening on/);
+      const added = await runCli(['user', 'add', 'while-served'], { DATABASE_URL: db.url });
+      const token = printedToken(added, 'user add while a server runs');
+      assert.equal((await request(`${first.url}/api/v1/me`, { token })).status, 200, 'the running server sees the user');
+    } finally {
+      first.process.kill('SIGKILL');
+      await first.process.waitExit(10_000);
+    }
+    // Killed outright: the kernel released its lock with the process.
+    const third = await startServe(env);
+    third.process.kill('SIGTERM');
+    assert.equal((await third.process.waitExit(10_000)).code, 0);
+    // Stopped gracefully: released too.
+    const fourth = await startServe(env);
+    fourth.process.kill('SIGTERM');
+    assert.equal((await fourth.process.waitExit(10_000)).code, 0);
   });
 });

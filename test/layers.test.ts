@@ -39,7 +39,12 @@ const RULES: Readonly<Record<string, Rule>> = {
   web: { values: [] },
   logging: { values: ['edge'] },
   'periodic-tasks': { values: [] },
-  upkeep: { values: ['periodic-tasks'], types: ['hub'] },
+  // How long rows are kept, and the loop of batches; the store's deletes through a port.
+  retention: { values: [], types: ['config'] },
+  upkeep: { values: ['periodic-tasks', 'retention'], types: ['hub'] },
+  // A node's lease and the per-user cap over the deployment: Redis through
+  // the broker's link; the hub only through types, and never the reverse.
+  cluster: { values: ['domain', 'broker'], types: ['hub'] },
   'broker-receiver': { values: ['domain'], types: ['broker', 'hub', 'store', 'users'] },
 };
 const ROOTS = new Set(['app', 'cli']);

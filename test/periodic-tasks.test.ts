@@ -43,3 +43,24 @@ test('a failed run is reported and the task runs again at its next period; stop 
   await waitMs(40);
   assert.equal(runs, stoppedAt, 'nothing runs after stop');
 });
+
+test('a first run may come sooner than the period; a run in progress hears stop through its signal', async () => {
+  const tasks = new PeriodicTasks((error) => assert.fail(String(error)));
+  const runs: number[] = [];
+  let signal: AbortSignal | undefined;
+  const started = Date.now();
+  tasks.every(
+    60_000,
+    (given) => {
+      runs.push(Date.now() - started);
+      signal = given;
+      return new Promise<void>((resolve) => given.addEventListener('abort', () => resolve()));
+    },
+    10,
+  );
+  await waitMs(80);
+  assert.equal(runs.length, 1, 'the first run came after firstMs, not after the period');
+  assert.equal(signal?.aborted, false);
+  tasks.stop();
+  assert.equal(signal?.aborted, true, 'stop tells the run in progress');
+});

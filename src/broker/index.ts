@@ -10,3 +10,4 @@ export {
 export { createBroker, type BrokerSetup } from './broker-factory.js';
 export { MemoryBroker, MemoryBus } from './memory-broker.js';
 export type { RedisBrokerEvents } from './redis-broker.js';
+export { openRedisLink, type RedisLink, type RedisLinkEvents } from './redis-link.js';

@@ -28,6 +28,23 @@ function reconnectDelay(retries: number): number {
 }
 
 /**
+ * The reply, or a rejection once `timeoutMs` has passed. node-redis's own
+ * `timeout` covers only the wait to be written: a command already sent to a
+ * server that froze, or across a link that went silent, would wait for ever
+ * (node-redis removes its timer when it writes the command). The late reply,
+ * if one comes, is read and dropped by the client in order.
+ */
+function withDeadline<T>(reply: Promise<T>, args: readonly string[], timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer ${args[0]} within ${timeoutMs} ms`)), timeoutMs);
+  });
+  // Lost the race: its rejection has nobody else to hear it.
+  reply.catch(() => undefined);
+  return Promise.race([reply, late]).finally(() => clearTimeout(timer));
+}
+
+/**
  * A connection to Redis through node-redis (`@redis/client`, the client
  * Redis maintains): it reconnects by itself with backoff, and refuses
  * commands while it is down instead of queueing them, so a caller learns at
@@ -65,7 +82,8 @@ export async function openRedisLink(url: string, name: string, events: RedisLink
     get isReady() {
       return client.isReady;
     },
-    command: <T>(args: readonly string[], timeoutMs: number) => client.sendCommand<T>(args, { timeout: timeoutMs }),
+    command: <T>(args: readonly string[], timeoutMs: number) =>
+      withDeadline(client.sendCommand<T>(args, { timeout: timeoutMs }), args, timeoutMs),
     close: () => {
       try {
         client.destroy();

@@ -22,6 +22,11 @@ program
   .addHelpText('after', settingsHelp)
   .action(async () => (await import('./commands/serve.js')).serve());
 program.command('migrate').description('apply pending database migrations and exit').action(migrate);
+program
+  .command('backup <file>')
+  .description('copy the live SQLite database to FILE, consistently, while the server runs (PostgreSQL: pg_dump)')
+  .option('--force', 'overwrite FILE if it exists')
+  .action(async (file: string, options: { force?: boolean }) => (await import('./commands/backup.js')).backup(file, options));
 
 const user = program.command('user').description('manage users (on the database in DATABASE_URL)');
 user

@@ -40,6 +40,12 @@ export interface Config {
   readonly historySize: number;
   readonly dedupMs: number;
   readonly idempotencyMs: number;
+  /** How long rows are kept; null: for ever. Auth events keep their day, idempotency keys `idempotencyMs`. */
+  readonly retention: {
+    /** Codes with their delivery figures and acks; the newest `historySize` codes are kept whatever their age. */
+    readonly codesMs: number | null;
+    readonly auditMs: number | null;
+  };
   readonly bodyLimitBytes: number;
   /** How long a request's headers and body may take to arrive. */
   readonly requestTimeoutMs: number;
@@ -168,6 +174,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')) {
       problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
     }
+    // An idempotency key points at its code: a retried publish must find
+    // the code it answers with, so codes outlive the keys.
+    const retentionDays = num('CODECAST_RETENTION_DAYS');
+    if (retentionDays > 0 && retentionDays * 24 < num('CODECAST_IDEMPOTENCY_HOURS')) {
+      problems.push('CODECAST_RETENTION_DAYS (when not 0) must cover CODECAST_IDEMPOTENCY_HOURS: at least its hours / 24');
+    }
   }
   // Nodes on SQLite files would each keep their own record: a cluster's ids,
   // history and dedup window live in one PostgreSQL database.
@@ -181,6 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (problems.length > 0) throw new ConfigError(problems);
 
   const seconds = (name: SettingName) => num(name) * 1000;
+  const days = (name: SettingName) => (num(name) === 0 ? null : num(name) * 86_400_000);
   const redisUrl = values.get('REDIS_URL') as string | undefined;
   const broker: BrokerTarget = Object.freeze(
     redisUrl === undefined
@@ -223,6 +236,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     historySize: num('CODECAST_HISTORY'),
     dedupMs: seconds('CODECAST_DEDUP_SECONDS'),
     idempotencyMs: num('CODECAST_IDEMPOTENCY_HOURS') * 3_600_000,
+    retention: Object.freeze({ codesMs: days('CODECAST_RETENTION_DAYS'), auditMs: days('CODECAST_AUDIT_RETENTION_DAYS') }),
     bodyLimitBytes: num('CODECAST_BODY_LIMIT_BYTES'),
     requestTimeoutMs: seconds('CODECAST_REQUEST_TIMEOUT_SECONDS'),
     maxInboundFrameBytes: num('CODECAST_MAX_INBOUND_FRAME_BYTES'),

@@ -115,7 +115,8 @@ export const settingsTable = [
     env: 'CODECAST_MAX_CONNECTIONS_PER_USER',
     default: '10',
     type: int(1, 100_000),
-    description: "Cap on one user's open connections (tabs, devices); over it a new one gets 429.",
+    description:
+      "Cap on one user's open connections (tabs, devices); over it a new one gets 429. With `REDIS_URL` it counts the user's connections on every live node (on this node alone while Redis cannot be asked).",
   },
   {
     env: 'CODECAST_CONNECTION_QUEUE',
@@ -164,6 +165,19 @@ export const settingsTable = [
     default: '24',
     type: int(24, 24 * 365),
     description: 'How long an Idempotency-Key is remembered (at least 24).',
+  },
+  {
+    env: 'CODECAST_RETENTION_DAYS',
+    default: '30',
+    type: int(0, 36_500),
+    description:
+      'Days a code is kept in the database with its delivery figures and acks; older codes are deleted every hour, in small batches, except the newest `CODECAST_HISTORY`, which replay needs. 0 keeps every code for ever. Otherwise at least `CODECAST_IDEMPOTENCY_HOURS` / 24, so a retried publish still finds its code.',
+  },
+  {
+    env: 'CODECAST_AUDIT_RETENTION_DAYS',
+    default: '365',
+    type: int(0, 36_500),
+    description: 'Days an audit trail entry is kept; older entries are deleted every hour, in small batches. 0 keeps the trail for ever.',
   },
   {
     env: 'CODECAST_BODY_LIMIT_BYTES',

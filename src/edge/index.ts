@@ -10,4 +10,5 @@ export { SocketGuard } from './socket-guard.js';
 export { refuseSocket, writeRawError } from './raw-answers.js';
 export { releaseUpgradeSocket, type UpgradeHandler } from './upgrade-router.js';
 export type { EdgeMount, Transport, TransportParts } from './transport.js';
+export { streamAdmission, type UserPlaces } from './stream-admission.js';
 export { API_PREFIX, TransportMounts } from './transport-mounts.js';

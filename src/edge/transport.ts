@@ -13,7 +13,13 @@ import type { UpgradeHandler } from './upgrade-router.js';
  */
 export interface TransportParts {
   readonly hub: Hub;
+  /** Authenticates a request that opens no stream (an SSE pong). */
   readonly authenticator: Authenticate;
+  /**
+   * Authenticates a client opening a stream and, in a cluster, takes its
+   * user's place across the deployment (`streamAdmission`).
+   */
+  readonly admission: Authenticate;
   readonly acknowledger: Acknowledger;
   /** Messages of any kind each connection may send. */
   readonly inboundBudget: InboundBudget;

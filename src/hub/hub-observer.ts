@@ -6,7 +6,8 @@ import type { CloseReason, TransportName } from './connection.js';
  * connection per code, so an observer may be slow-ish without slowing it.
  */
 export interface HubObserver {
-  opened(transport: TransportName): void;
+  /** A connection of `userId` attached. */
+  opened(transport: TransportName, userId: number): void;
   closed(
     connection: { readonly id: string; readonly transport: TransportName; readonly userId: number },
     reason: CloseReason,

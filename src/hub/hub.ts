@@ -60,6 +60,7 @@ export class Hub {
   readonly #observer: HubObserver;
   readonly #cooloff: FloodCooloff;
   readonly #revokeListeners: ((id: number) => void)[] = [];
+  #catchUpTo: ((id: number) => Promise<void>) | undefined;
 
   constructor(
     options: HubOptions,
@@ -147,7 +148,7 @@ export class Hub {
     // Replay covered every code up to the fan-out's head: live starts after it.
     this.#registry.add(connection, this.#fanOut.head);
     this.#opened++;
-    this.#observer.opened(connection.transport);
+    this.#observer.opened(connection.transport, connection.principal.user.id);
   }
 
   /** Called by a transport when its connection has ended, for whatever reason. */
@@ -201,6 +202,27 @@ export class Hub {
    * own record of codes (the acknowledger, for codes older than history)
    * learns of it on one path.
    */
+  /**
+   * How this node catches up with the deployment when a client has seen
+   * codes it has not (in a cluster, a node cut off for a while lags behind
+   * the others). Unset for one process: nobody can be ahead of it.
+   */
+  catchUpWith(catchUpTo: (id: number) => Promise<void>): void {
+    this.#catchUpTo = catchUpTo;
+  }
+
+  /**
+   * Before `admit` and `attach` of a client resuming after `since`: when
+   * `since` is past every code this node holds, the client saw them on
+   * another node, and this node catches up first — so it replays from the
+   * deployment's history rather than answering `reset` from its own. Never
+   * throws; a catch-up that cannot be made leaves `attach` to say `reset`.
+   */
+  async catchUpFor(since: number | undefined): Promise<void> {
+    if (since === undefined || since <= this.lastId || this.#catchUpTo === undefined) return;
+    await this.#catchUpTo(since).catch(() => undefined);
+  }
+
   onRevoke(listener: (id: number) => void): void {
     this.#revokeListeners.push(listener);
   }

@@ -97,6 +97,13 @@ export class Publisher {
      * the hub's last, in id order, and revokes of held codes.
      */
     private readonly fromDatabase: () => Promise<void> = async () => undefined,
+    /**
+     * The other nodes' connections by transport (a cluster's leases), added
+     * to this node's in a publish's answer: its audience is the
+     * deployment's. The code's row stores this node's; every other node adds
+     * its own as it fans the code out (`DeliveryLedger.fannedOut`).
+     */
+    private readonly elsewhere?: () => DeliveryCounts,
   ) {
     this.#queue = new DeadlineQueue(
       options.queueDeadlineMs,
@@ -191,9 +198,14 @@ export class Publisher {
       throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
     }
     const code = inserted;
+    const others = this.elsewhere?.();
+    const reached =
+      others === undefined
+        ? counted
+        : { sse: counted.sse + others.sse, ws: counted.ws + others.ws, socketio: counted.socketio + others.socketio };
     const result: PublishResult = {
       code,
-      audience: { connections: counted.sse + counted.ws + counted.socketio, byTransport: counted },
+      audience: { connections: reached.sse + reached.ws + reached.socketio, byTransport: reached },
       replayed: false,
     };
     this.deliveries.published(code.id, counted, (fanOutMs) => this.log.published(result, fanOutMs));

@@ -31,8 +31,4 @@ export class AuthEventRepository {
     const row = await this.db.selectFrom('auth_events').select('id').orderBy('id', 'desc').limit(1).executeTakeFirst();
     return row?.id ?? 0;
   }
-
-  async forget(olderThanMs: number): Promise<void> {
-    await this.db.deleteFrom('auth_events').where('at_ms', '<', olderThanMs).execute();
-  }
 }

@@ -239,6 +239,22 @@ export class CodeRepository {
    */
   async addAcks(acks: readonly AckRow[]): Promise<void> {
     if (acks.length === 0) return;
+    // In code order: retention locks the codes it deletes in that order too
+    // (see RetentionRepository.pruneCodes), so neither waits on the other in a circle.
+    const sorted = [...acks].sort((a, b) => a.codeId - b.codeId);
+    try {
+      await this.#insertAcks(sorted);
+    } catch (error) {
+      if (!isForeignKeyViolation(error)) throw error;
+      // An old code was pruned after it was acked: its ack goes with it, and
+      // the batch's other acks are stored.
+      const existing = new Set((await this.byIds([...new Set(sorted.map((ack) => ack.codeId))])).map((code) => code.id));
+      await this.#insertAcks(sorted.filter((ack) => existing.has(ack.codeId)));
+    }
+  }
+
+  async #insertAcks(acks: readonly AckRow[]): Promise<void> {
+    if (acks.length === 0) return;
     await this.db.transaction().execute(async (trx) => {
       for (const chunk of chunked(acks)) {
         const rows = chunk.map((ack) => ({
@@ -280,6 +296,12 @@ export class CodeRepository {
   async forgetIdempotencyKeys(olderThanMs: number): Promise<void> {
     await this.db.deleteFrom('idempotency_keys').where('created_at_ms', '<', olderThanMs).execute();
   }
+}
+
+/** A row points at one that does not exist (SQLite's extended code; PostgreSQL's SQLSTATE). */
+function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || (code === '23503' && error instanceof Error && 'severity' in error);
 }
 
 /** The publish an admin made under an Idempotency-Key, with the hash of that request. */

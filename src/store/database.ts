@@ -44,8 +44,13 @@ export interface OpenedDatabase {
   close(): Promise<void>;
 }
 
-/** The transactions that must commit in the order their ids were handed out. */
-export type SerialLock = 'publish' | 'access';
+/**
+ * The transactions that run one at a time across processes: those that must
+ * commit in the order their ids were handed out, and the batches of
+ * retention, so nodes pruning at once take turns rather than lock rows in
+ * each other's way.
+ */
+export type SerialLock = 'publish' | 'access' | 'prune';
 
 /** Opens the database `target` names: the factory of store drivers, chosen once at start. */
 export function openDatabase(target: DatabaseTarget, onQuery: (ms: number) => void, listener: WriteHealthListener): OpenedDatabase {

@@ -172,6 +172,16 @@ const migrations = (dialect: Dialect): Record<string, Migration> => {
         }
       },
     },
+    '0005_idempotency_keys_by_code': {
+      /**
+       * Retention deletes a code's idempotency keys with it, and deleting a
+       * code makes the database look for keys that still point at it (the
+       * foreign key): without an index each deleted code scans the table.
+       */
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('idempotency_code').on('idempotency_keys').column('code_id').execute();
+      },
+    },
   };
 };
 

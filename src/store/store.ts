@@ -3,6 +3,7 @@ import { AuditRepository } from './audit-repository.js';
 import { AuthEventRepository } from './auth-event-repository.js';
 import { CodeRepository } from './code-repository.js';
 import { migrateToLatest, openDatabase, ping, probeWrite } from './database.js';
+import { RetentionRepository } from './retention-repository.js';
 import { SettingsRepository } from './settings-repository.js';
 import { DatabaseUnavailableError, unavailableMessage } from './unavailable.js';
 import { UserRepository } from './user-repository.js';
@@ -57,6 +58,7 @@ export class Store {
   readonly settings: SettingsRepository;
   readonly audit: AuditRepository;
   readonly authEvents: AuthEventRepository;
+  readonly retention: RetentionRepository;
   readonly #opened: ReturnType<typeof openDatabase>;
   #watch: NodeJS.Timeout | undefined;
   #probing: Promise<void> | undefined;
@@ -70,6 +72,7 @@ export class Store {
     this.settings = new SettingsRepository(db);
     this.audit = new AuditRepository(db);
     this.authEvents = new AuthEventRepository(db);
+    this.retention = new RetentionRepository(db, opened.dialect === 'postgres', (trx) => opened.serialize(trx, 'prune'));
   }
 
   /** Opens the database, applies pending migrations and starts watching its health. */

@@ -32,6 +32,27 @@ export class UserAdmin {
   ) {}
 
   async create(username: string, role: Role, actor: Actor, chosenToken?: string): Promise<{ user: User; token: IssuedToken }> {
+    const token = chosenToken ?? newToken();
+    const hash = hashToken(token);
+    const created = await this.#create(username, role, actor, hash);
+    this.cache?.forgetUnknown(hash);
+    return { user: created.user, token: { ...(created.info as TokenInfo), token } };
+  }
+
+  /**
+   * A user with no token yet: the first admin of a server that had no
+   * terminal to show a token on. `createToken` gives it one.
+   */
+  async createWithoutToken(username: string, role: Role, actor: Actor): Promise<User> {
+    return (await this.#create(username, role, actor, undefined)).user;
+  }
+
+  async #create(
+    username: string,
+    role: Role,
+    actor: Actor,
+    hash: string | undefined,
+  ): Promise<{ user: User; info: TokenInfo | undefined }> {
     if (!USERNAME_PATTERN.test(username)) {
       throw new CodecastError(
         'invalid_request',
@@ -40,22 +61,19 @@ export class UserAdmin {
       );
     }
     const now = new Date();
-    const token = chosenToken ?? newToken();
-    const hash = hashToken(token);
     // One commit: a user never exists without its first token or its audit
     // entry, whatever fails half-way (a full disk), so a retry is not a 409.
     const created = await this.directory.transaction(async (tx) => {
       const user = await tx.users.create(username, role, now);
       if (!user) return undefined;
-      const info = await tx.users.addToken(user.id, hash, 'first token', now);
+      const info = hash === undefined ? undefined : await tx.users.addToken(user.id, hash, 'first token', now);
       await tx.audit.record({ actor: actorName(actor), action: 'user.create', target: username, details: { role } }, now);
       return { user, info };
     });
     // The database refuses a name that differs from an existing one only by case.
     if (!created)
       throw new CodecastError('user_exists', `A user named "${username}" exists already (names are unique regardless of case).`);
-    this.cache?.forgetUnknown(hash);
-    return { user: created.user, token: { ...created.info, token } };
+    return created;
   }
 
   list(): Promise<User[]> {

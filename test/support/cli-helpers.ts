@@ -153,9 +153,21 @@ export interface ServeProcess {
   readonly url: string;
 }
 
-/** Starts `codecast serve` and waits for its "listening on HOST:PORT" line. */
-export async function startServe(env: Record<string, string | undefined>): Promise<ServeProcess> {
-  const spawned = spawnCli(['serve'], env);
+/**
+ * Starts `codecast serve` on a pseudo-terminal, as an operator's shell runs
+ * it: script(1) gives it one, and passes what it prints (with \r\n line
+ * ends) on to a pipe. SIGTERM to `process` reaches script, which passes a
+ * hang-up on; stop the server itself by `pid` from its log lines instead.
+ */
+export function spawnCliOnTerminal(args: readonly string[], env: Record<string, string | undefined>): Spawned {
+  const command = [process.execPath, CLI, ...args].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Spawned(child);
+}
+
+/** Starts `codecast serve` and waits for its "listening on HOST:PORT" line; on a terminal with `{ terminal: true }`. */
+export async function startServe(env: Record<string, string | undefined>, options: { terminal?: boolean } = {}): Promise<ServeProcess> {
+  const spawned = options.terminal ? spawnCliOnTerminal(['serve'], env) : spawnCli(['serve'], env);
   try {
     const match = await spawned.waitForOutput(/listening on (\S+):(\d+)\s*$/m);
     const host = match[1]!;

@@ -4,7 +4,10 @@ import { configOrExit } from '../config-or-exit.js';
 
 export async function serve(): Promise<void> {
   const config = configOrExit();
-  const server = await startServer(config);
+  // A token is shown only to a terminal: standard output that is a file or a
+  // pipe is a log, and a log collector must never hold one.
+  const terminal = process.stdout.isTTY === true;
+  const server = await startServer(config, { canShowToken: terminal });
   const base = (config.publicUrl ?? `http://localhost:${server.port}`).replace(/\/+$/, '');
   const lines = [
     '',
@@ -15,12 +18,23 @@ export async function serve(): Promise<void> {
     `  SSE stream       ${base}/api/v1/stream`,
     `  database         ${describeDatabase(config.database)}`,
   ];
-  if (server.bootstrap) {
-    lines.push('', `Created the first admin, "${server.bootstrap.username}".`);
-    if (server.bootstrap.generatedToken) {
-      lines.push('Its token is shown this once; keep it somewhere safe:', '', `  ${server.bootstrap.generatedToken}`);
-    } else {
-      lines.push('Its token is the one in CODECAST_ADMIN_TOKEN.');
+  const { bootstrap } = server;
+  if (bootstrap) {
+    lines.push('', `Created the first admin, "${bootstrap.username}".`);
+    switch (bootstrap.token.kind) {
+      case 'generated':
+        lines.push('Its token is shown this once; keep it somewhere safe:', '', `  ${bootstrap.token.value}`);
+        break;
+      case 'environment':
+        lines.push('Its token is the one in CODECAST_ADMIN_TOKEN.');
+        break;
+      case 'none':
+        lines.push(
+          'It has no token yet: standard output is not a terminal, and a token is never written where a log',
+          `collector could keep it. Give it one with \`codecast token create ${bootstrap.username}\` (same DATABASE_URL),`,
+          'or set CODECAST_ADMIN_TOKEN before the first start.',
+        );
+        break;
     }
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
@@ -40,4 +54,25 @@ export async function serve(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  stopWhenNpmGoes(() => onSignal('SIGTERM'), server.logger);
+}
+
+/**
+ * `npx codecast serve` runs codecast under a shell that npm starts and
+ * signals: SIGTERM to npm ends the shell but never reaches codecast, which
+ * would run on, orphaned, holding its port. Started by npm (`npm_command`
+ * is set), codecast therefore stops as on SIGTERM once the process that
+ * started it is gone. Started any other way it does not: a server put in
+ * the background by a shell that then exits is meant to outlive it.
+ */
+function stopWhenNpmGoes(stop: () => void, logger: { warn(details: object, message: string): void }): void {
+  if (process.env.npm_command === undefined) return;
+  const parent = process.ppid;
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    logger.warn({ parent }, 'the npm process that started codecast has gone (its signal did not reach here): stopping');
+    stop();
+  }, 500);
+  watch.unref();
 }

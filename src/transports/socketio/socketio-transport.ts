@@ -214,7 +214,8 @@ export class SocketIoTransport implements Transport {
 
   async #admit(socket: Socket): Promise<void> {
     const since = parseSince((socket.handshake.auth as { since?: unknown }).since, 'auth.since');
-    const principal = await this.#parts.authenticator.authenticate(tokenOf(socket), socket.handshake.address);
+    const principal = await this.#parts.admission.authenticate(tokenOf(socket), socket.handshake.address);
+    await this.#parts.hub.catchUpFor(since);
     // Admitted before it leaves the pending budget: a session refused here
     // (a cap, a cool-off) still counts there until its deadline closes it.
     this.#parts.hub.admit(principal.user.id);

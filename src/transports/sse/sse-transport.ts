@@ -2,7 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { CodecastError, parseSince } from '../../domain/index.js';
-import { authHooks, principalOf, type EdgeMount, type Transport, type TransportParts } from '../../edge/index.js';
+import {
+  authHooks,
+  principalOf,
+  type AuthHook,
+  type AuthHooks,
+  type EdgeMount,
+  type Transport,
+  type TransportParts,
+} from '../../edge/index.js';
 import { newConnectionId, type Hub } from '../../hub/index.js';
 import { SseConnection } from './sse-connection.js';
 import { SseEncoder } from './sse-encoder.js';
@@ -16,7 +24,10 @@ export interface SseOptions {
 
 interface SseRouteOptions extends SseOptions {
   readonly hub: Hub;
-  readonly auth: ReturnType<typeof authHooks>;
+  /** For the pong. */
+  readonly auth: AuthHooks;
+  /** For opening the stream: authenticates and, in a cluster, takes the user's place. */
+  readonly admission: AuthHook;
 }
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -32,7 +43,7 @@ function sinceOf(lastEventId: string | string[] | undefined, since: number | und
 
 /** The SSE stream and its HTTP pong: `GET /stream`, `POST /stream/:connectionId/pong`. */
 const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, options) => {
-  const { hub, auth } = options;
+  const { hub, auth, admission } = options;
   // Open SSE connections by id, for the pong: only this transport looks
   // connections up by id, so only it pays for the index.
   const open = new Map<string, SseConnection>();
@@ -46,7 +57,7 @@ const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, option
     {
       // The stream is written to the socket directly; a HEAD would get a body.
       exposeHeadRoute: false,
-      onRequest: auth.userFromHeaderOrQuery,
+      onRequest: admission,
       schema: {
         tags: ['stream'],
         summary: 'The SSE stream (text/event-stream); see docs/PROTOCOL.md',
@@ -59,6 +70,7 @@ const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, option
     async (request, reply) => {
       const principal = principalOf(request);
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
+      await hub.catchUpFor(since);
       hub.admit(principal.user.id);
       reply.hijack();
       const socket = request.raw.socket;
@@ -117,7 +129,12 @@ export class SseTransport implements Transport {
 
   constructor(parts: TransportParts, options: SseOptions) {
     parts.hub.useEncoder(new SseEncoder());
-    const routeOptions: SseRouteOptions = { ...options, hub: parts.hub, auth: authHooks(parts.authenticator, parts.authenticated) };
+    const routeOptions: SseRouteOptions = {
+      ...options,
+      hub: parts.hub,
+      auth: authHooks(parts.authenticator, parts.authenticated),
+      admission: authHooks(parts.admission, parts.authenticated).userFromHeaderOrQuery,
+    };
     this.#routes = async (app) => {
       await app.register(sseRoutes, routeOptions);
     };

@@ -100,7 +100,8 @@ export class WsTransport implements Transport {
     try {
       const url = new URL(request.url ?? '/', 'http://codecast');
       const since = parseSince(url.searchParams.get('since'));
-      const principal = await this.#parts.authenticator.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
+      const principal = await this.#parts.admission.authenticate(tokenOf(request, url), request.socket.remoteAddress ?? '');
+      await this.#parts.hub.catchUpFor(since);
       return { principal, since };
     } catch (error) {
       return toCodecastError(error);

@@ -8,6 +8,7 @@ import { AuditPanel } from './audit-panel.js';
 import { CodesTable } from './codes-table.js';
 import { LiveCharts } from './live-charts.js';
 import { PublishForm } from './publish.js';
+import { showNodes } from './nodes-table.js';
 import { showServerFigures } from './server-figures.js';
 import { SettingsPanel } from './settings-panel.js';
 import { StatsPoller } from './stats-poller.js';
@@ -92,6 +93,7 @@ function build() {
     charts.push(stats, at);
     publish.showAudience(stats);
     showServerFigures(byId('server-figures'), stats);
+    showNodes({ body: byId('nodes-body'), foot: byId('nodes-totals'), note: byId('nodes-note') }, stats);
   });
 
   // The newest code id, which the history pages back from.

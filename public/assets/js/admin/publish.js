@@ -47,14 +47,16 @@ export class PublishForm {
 
   /** Shows who a code would reach now; called with every /stats sample. */
   showAudience(stats) {
-    const connections = stats.connections?.total ?? 0;
-    const byTransport = stats.connections?.byTransport ?? {};
+    // A publish reaches every node's connections: the deployment's, where the server says.
+    const reach = stats.deployment?.totals ?? { connections: stats.connections, usersOnline: stats.usersOnline };
+    const connections = reach.connections?.total ?? 0;
+    const byTransport = reach.connections?.byTransport ?? {};
     replaceChildren(
       this.#audience,
       'Reaches now: ',
       h('strong', { text: plural(connections, 'connection') }),
       ' · ',
-      h('strong', { text: plural(stats.usersOnline ?? 0, 'user') }),
+      h('strong', { text: plural(reach.usersOnline ?? 0, 'user') }),
       ' online',
       h('span', {
         class: 'hint',
