@@ -273,7 +273,9 @@ function onEnginePacket(sub: Subscriber, payload: Buffer, at: number): void {
 
 function open(sub: Subscriber): void {
   const { spec } = sub;
-  const socket = connect({ host, port });
+  // A cluster run spreads subscribers over the nodes: each spec may name its node's port.
+  const portOf = spec.port ?? port;
+  const socket = connect({ host, port: portOf });
   sub.socket = socket;
   socket.setNoDelay(true);
   sub.timer = setTimeout(() => fail(sub, 'handshake timeout'), HANDSHAKE_TIMEOUT_MS);
@@ -283,9 +285,9 @@ function open(sub: Subscriber): void {
   socket.on('connect', () => {
     const authorization = spec.transport === 'socketio' || spec.token === undefined ? '' : `Authorization: Bearer ${spec.token}\r\n`;
     if (spec.transport === 'sse') {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${port}\r\nAccept: text/event-stream\r\n${authorization}\r\n`);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}:${portOf}\r\nAccept: text/event-stream\r\n${authorization}\r\n`);
     } else {
-      socket.write(upgradeRequest(host, port, path, authorization));
+      socket.write(upgradeRequest(host, portOf, path, authorization));
     }
   });
   const onData = spec.transport === 'sse' ? onSseData : onWsData;

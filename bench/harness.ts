@@ -1,5 +1,6 @@
 import { ClientPool, type OpenResult } from './client-pool.js';
-import { cpuMs, median, now, percentile, round, rssKb, sleep } from './measure.js';
+import { backendWork, type BackendSample, type BackendWork } from './backend-work.js';
+import { cpuMs, cpuMsOf, median, now, percentile, round, rssKbOf, sleep, writtenBytesOf } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
 import type { Target } from './targets.js';
 
@@ -44,6 +45,19 @@ export interface CodeFigures {
   readonly publishMs: number;
   readonly cpuMs: number | null;
   readonly byTransport?: Partial<Record<Transport, { delivered: number; p50: number | null; p99: number | null; max: number | null }>>;
+  /** A cluster run: the subscribers of the node the publish went to, and those of the other nodes. */
+  readonly byNode?: NodeGroups<{ delivered: number; p50: number | null; p99: number | null; max: number | null; last: number | null }>;
+}
+
+/** Figures split by where the subscriber is connected: the node publishes go to, or any other (cluster runs). */
+export interface NodeGroups<T> {
+  readonly publishing: T;
+  readonly others: T;
+}
+
+/** Whether the subscribers are spread over several nodes. */
+function isCluster(specs: readonly SubscriberSpec[]): boolean {
+  return specs.some((spec) => spec.node !== undefined && spec.node > 0);
 }
 
 export interface BurstResult {
@@ -74,7 +88,11 @@ export interface BurstResult {
     readonly publishP99Ms: number | null;
     readonly cpuPerCodeMs: number | null;
     readonly cpuPerDeliveryUs: number | null;
+    /** A cluster run: medians over the measured codes, by node group. */
+    readonly byNode?: NodeGroups<{ readonly p50Ms: number | null; readonly p99Ms: number | null; readonly lastMs: number | null }>;
   };
+  /** Server processes measured (a cluster's nodes: CPU, RSS and heap are their sums). */
+  readonly nodes: number;
   readonly clientCloses: Record<string, number>;
   readonly serverStats: Record<string, unknown> | undefined;
   /** When the measured codes were published, in µs of the monotonic clock (for the profile). */
@@ -170,7 +188,7 @@ async function settledMemory(target: Target): Promise<{ heapUsedKb: number | nul
   await target.collectGarbage();
   await sleep(1000);
   const heapUsedKb = (await target.collectGarbage())?.heapUsedKb ?? null;
-  return { heapUsedKb, rssKb: target.pid ? rssKb(target.pid) : null };
+  return { heapUsedKb, rssKb: rssKbOf(target.pids) };
 }
 
 /**
@@ -230,10 +248,9 @@ export async function runBursts(targets: readonly Target[], options: BurstOption
     const slices = states.length > 1 ? CONNECT_SLICES : 1;
     for (let index = 0; index < slices; index++) {
       for (const state of index % 2 === 0 ? states : [...states].reverse()) {
-        const pid = state.target.pid;
-        const cpu0 = pid ? cpuMs(pid) : null;
+        const cpu0 = cpuMsOf(state.target.pids);
         const part = await openAll(state.pool, state.target, state.label, progress, { index, of: slices });
-        const cpu1 = pid ? cpuMs(pid) : null;
+        const cpu1 = cpuMsOf(state.target.pids);
         const before = state.connect;
         state.connect = {
           connected: part.connected,
@@ -275,13 +292,12 @@ export async function runBursts(targets: readonly Target[], options: BurstOption
 
 async function measureCode(state: BurstState, n: number, options: BurstOptions, timeoutMs: number): Promise<CodeFigures> {
   const { target, pool, specs } = state;
-  const pid = target.pid;
   const k = takeCodeNumbers(1);
-  const cpu0 = pid ? cpuMs(pid) : null;
+  const cpu0 = cpuMsOf(target.pids);
   let t0 = now();
   const answer = await target.publish(k, (t) => (t0 = t));
   const { times } = await pool.waitCode(k, timeoutMs);
-  const cpu1 = pid ? cpuMs(pid) : null;
+  const cpu1 = cpuMsOf(target.pids);
   const f = figures(latenciesOf(times, t0));
   let byTransport: CodeFigures['byTransport'];
   if (options.transport === 'mixed') {
@@ -291,6 +307,16 @@ async function measureCode(state: BurstState, n: number, options: BurstOptions, 
     }
   }
   const everyone = f.delivered === state.connect?.connected;
+  let byNode: CodeFigures['byNode'];
+  if (isCluster(specs)) {
+    const group = (test: (node: number) => boolean) => {
+      const only = (i: number) => test((specs[i] as SubscriberSpec).node ?? 0);
+      const g = figures(latenciesOf(times, t0, only));
+      const size = specs.filter((_, i) => only(i)).length;
+      return { ...g, last: g.delivered === size ? g.max : null };
+    };
+    byNode = { publishing: group((node) => node === 0), others: group((node) => node !== 0) };
+  }
   return {
     k,
     warmup: n < options.warmup,
@@ -300,14 +326,14 @@ async function measureCode(state: BurstState, n: number, options: BurstOptions, 
     publishMs: round(answer.ms, 2) as number,
     cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
     ...(byTransport ? { byTransport } : {}),
+    ...(byNode ? { byNode } : {}),
   };
 }
 
 async function summarize(state: BurstState, options: BurstOptions, windowTo: number): Promise<BurstResult> {
   const { target, pool, codes } = state;
   const connect = state.connect as ConnectFigures;
-  const pid = target.pid;
-  const rssAfter = pid ? rssKb(pid) : null;
+  const rssAfter = rssKbOf(target.pids);
   const serverStats = await target.stats().catch(() => undefined);
   const { closes } = await pool.status();
   const measured = codes.filter((c) => !c.warmup);
@@ -317,9 +343,19 @@ async function summarize(state: BurstState, options: BurstOptions, windowTo: num
   const publishSorted = measured.map((c) => c.publishMs).sort((a, b) => a - b);
   const missing = measured.reduce((sum, c) => sum + (connect.connected - c.delivered), 0);
   const { rssBefore, rssConnected, heapBefore, heapConnected } = state;
+  const group = (pick: (c: CodeFigures) => { p50: number | null; p99: number | null; last: number | null } | undefined) => ({
+    p50Ms: median(measured.map((c) => pick(c)?.p50 ?? null)),
+    p99Ms: median(measured.map((c) => pick(c)?.p99 ?? null)),
+    // A code some subscriber of the group missed has no "last": the median is over codes, as lastMs.
+    lastMs: median(measured.map((c) => pick(c)?.last ?? null)),
+  });
+  const byNode = measured.some((c) => c.byNode)
+    ? { publishing: group((c) => c.byNode?.publishing), others: group((c) => c.byNode?.others) }
+    : undefined;
   return {
     kind: 'burst',
     target: target.name,
+    nodes: target.nodeCount ?? 1,
     transport: options.transport,
     subscribers: options.subscribers,
     clientProcesses: pool.processes,
@@ -346,6 +382,7 @@ async function summarize(state: BurstState, options: BurstOptions, windowTo: num
       publishP99Ms: round(percentile(publishSorted, 99), 2),
       cpuPerCodeMs: round(cpuPerCode, 1),
       cpuPerDeliveryUs: cpuPerCode === null || connect.connected === 0 ? null : round((cpuPerCode * 1000) / connect.connected, 2),
+      ...(byNode ? { byNode } : {}),
     },
     clientCloses: closes,
     serverStats,
@@ -452,7 +489,22 @@ export interface SustainedResult {
     /** Flat: the last third's mean within 5 % of the middle third's. */
     readonly flat: boolean | null;
   };
+  /** Server CPU over the measured seconds and the drain, summed over the nodes of a cluster. */
   readonly cpuMs: number | null;
+  /** The same, process by process (a cluster's node 0 first). */
+  readonly cpuMsByProcess: readonly (number | null)[];
+  /** Bytes the server processes wrote over the same time (/proc wchar: sockets, logs, SQLite). */
+  readonly bytesWritten: number | null;
+  /** Wall time the CPU figures cover: the measured seconds, however long the publishes took, and the drain. */
+  readonly cpuSeconds: number;
+  /** CPU of the load clients over the same time (they share the machine with the servers). */
+  readonly clientCpuMs: number | null;
+  /** Server processes measured (a cluster's nodes: CPU and RSS are their sums). */
+  readonly nodes: number;
+  /** A cluster run: delivery latency on the node the publishes went to, and on the others. */
+  readonly byNode?: NodeGroups<{ readonly p50Ms: number | null; readonly p99Ms: number | null; readonly maxMs: number | null }>;
+  /** A cluster run: Redis and PostgreSQL work per accepted publish over the measured seconds. */
+  readonly backend?: BackendWork;
   readonly serverStats: Record<string, unknown> | undefined;
   readonly windowUs: { readonly from: number; readonly to: number };
   profile?: string;
@@ -462,13 +514,13 @@ export interface SustainedResult {
 export async function runSustained(target: Target, options: SustainedOptions, progress: Progress): Promise<SustainedResult> {
   const label = `${target.name} sustained ${options.transport} ${options.subscribers}`;
   await target.prepare(options.subscribers);
-  const { pool } = startPool(target, options);
-  const pid = target.pid;
+  const { pool, specs } = startPool(target, options);
+  const pids = target.pids;
   try {
     const connect = await openAll(pool, target, label, progress);
     await sleep(1000);
     const heapStart = (await target.collectGarbage())?.heapUsedKb ?? null;
-    const rssConnected = pid ? rssKb(pid) : null;
+    const rssConnected = rssKbOf(pids);
     const warmupCodes = Math.round(options.rate * options.warmupSeconds);
     const total = warmupCodes + Math.round(options.rate * options.seconds);
     const first = takeCodeNumbers(total);
@@ -478,13 +530,17 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const status = new Uint16Array(total);
     const pending: Promise<void>[] = [];
     const rssSamples: { atS: number; kb: number | null; heapUsedKb?: number }[] = [];
-    let cpuStart = pid ? cpuMs(pid) : null;
+    let cpuStart = cpuMsOf(pids);
+    let cpuStartByProcess = pids.map(cpuMs);
+    let clientCpuStart = cpuMsOf(pool.pids);
+    let writtenStart = writtenBytesOf(pids);
+    let backendStart: BackendSample | undefined;
     // Everything below is measured from the end of the warm-up.
     let start = now() + warmupCodes * periodMs;
     let answered = 0;
     const sampler = setInterval(() => {
       const atS = round((now() - start) / 1000, 1) as number;
-      const kb = pid ? rssKb(pid) : null;
+      const kb = rssKbOf(pids);
       const sample: { atS: number; kb: number | null; heapUsedKb?: number } = { atS, kb };
       rssSamples.push(sample);
       if (Math.round(atS) % options.intervalSeconds === 0) {
@@ -505,7 +561,15 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       if (wait > 1) await sleep(wait);
       if (n === warmupCodes) {
         start = now();
-        cpuStart = pid ? cpuMs(pid) : null;
+        cpuStart = cpuMsOf(pids);
+        cpuStartByProcess = pids.map(cpuMs);
+        clientCpuStart = cpuMsOf(pool.pids);
+        writtenStart = writtenBytesOf(pids);
+        // Not awaited: the schedule goes on; the sample is a few ms late at worst.
+        void target.backendSample?.().then(
+          (sample) => (backendStart = sample),
+          () => undefined,
+        );
         rssSamples.length = 0;
         options.onMeasuredStart?.();
       }
@@ -526,9 +590,14 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     }
     await Promise.all(pending);
     const windowTo = now();
+    const backendEnd = await target.backendSample?.().catch(() => undefined);
     await sleep(options.drainMs);
     clearInterval(sampler);
-    const cpuEnd = pid ? cpuMs(pid) : null;
+    const cpuEnd = cpuMsOf(pids);
+    const cpuSeconds = (now() - start) / 1000;
+    const cpuEndByProcess = pids.map(cpuMs);
+    const clientCpuEnd = cpuMsOf(pool.pids);
+    const writtenEnd = writtenBytesOf(pids);
     await pool.flush('all');
     const serverStats = await target.stats().catch(() => undefined);
     const { closes } = await pool.status();
@@ -542,6 +611,8 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
       publish: [],
     }));
     const everything: number[] = [];
+    const cluster = isCluster(specs);
+    const byNodeLatencies = { publishing: [] as number[], others: [] as number[] };
     const phaseData = (options.phases ?? []).map(() => ({ latencies: [] as number[], publish: [] as number[], codes: 0, lost: 0 }));
     const phaseOf = (n: number) => {
       const atS = (t0[n]! - start) / 1000;
@@ -571,6 +642,7 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         const latency = t - t0[n]!;
         bucket.latencies.push(latency);
         everything.push(latency);
+        if (cluster) byNodeLatencies[(specs[i] as SubscriberSpec).node === 0 ? 'publishing' : 'others'].push(latency);
         phase?.latencies.push(latency);
       }
       const missing = connect.connected - got;
@@ -613,6 +685,15 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
     const middleThirdKb = third(1, 2);
     const lastThirdKb = third(2, 3);
     const closesByReason = (serverStats?.closes ?? {}) as Record<string, number>;
+    const groupFigures = (latencies: number[]) => {
+      const sorted = Float64Array.from(latencies).sort();
+      return {
+        p50Ms: round(percentile(sorted, 50), 2),
+        p99Ms: round(percentile(sorted, 99), 2),
+        maxMs: round(sorted.length ? sorted[sorted.length - 1]! : null, 2),
+      };
+    };
+    const measuredAccepted = perBucket.reduce((sum, b) => sum + b.codes, 0);
     return {
       kind: 'sustained',
       target: target.name,
@@ -645,6 +726,19 @@ export async function runSustained(target: Target, options: SustainedOptions, pr
         flat: middleThirdKb === null || lastThirdKb === null ? null : Math.abs(lastThirdKb - middleThirdKb) / middleThirdKb <= 0.05,
       },
       cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart,
+      cpuMsByProcess: pids.map((_, i) => {
+        const a = cpuStartByProcess[i];
+        const b = cpuEndByProcess[i];
+        return a === null || a === undefined || b === null || b === undefined ? null : b - a;
+      }),
+      bytesWritten: writtenStart === null || writtenEnd === null ? null : writtenEnd - writtenStart,
+      cpuSeconds: round(cpuSeconds, 2) as number,
+      clientCpuMs: clientCpuStart === null || clientCpuEnd === null ? null : clientCpuEnd - clientCpuStart,
+      nodes: target.nodeCount ?? 1,
+      ...(cluster
+        ? { byNode: { publishing: groupFigures(byNodeLatencies.publishing), others: groupFigures(byNodeLatencies.others) } }
+        : {}),
+      ...(backendStart && backendEnd ? { backend: backendWork(backendStart, backendEnd, measuredAccepted) } : {}),
       serverStats,
       windowUs: { from: Math.round(start * 1000), to: Math.round(windowTo * 1000) },
     };

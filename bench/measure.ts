@@ -82,3 +82,34 @@ export function within(promise: Promise<unknown>, ms: number): Promise<boolean> 
     );
   });
 }
+
+/** `read` summed over processes (a cluster's nodes); null when there are none or one cannot be read. */
+function summed(pids: readonly number[], read: (pid: number) => number | null): number | null {
+  if (pids.length === 0) return null;
+  let total = 0;
+  for (const pid of pids) {
+    const value = read(pid);
+    if (value === null) return null;
+    total += value;
+  }
+  return total;
+}
+
+/** CPU time of several processes together, in ms (see `cpuMs`). */
+export const cpuMsOf = (pids: readonly number[]): number | null => summed(pids, cpuMs);
+
+/** RSS of several processes together, in KB (see `rssKb`). */
+export const rssKbOf = (pids: readonly number[]): number | null => summed(pids, rssKb);
+
+/** Bytes a process has handed to write() and its kin so far, sockets included (wchar in /proc/<pid>/io). */
+export function writtenBytes(pid: number): number | null {
+  try {
+    const match = /^wchar:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes written by several processes together (see `writtenBytes`). */
+export const writtenBytesOf = (pids: readonly number[]): number | null => summed(pids, writtenBytes);

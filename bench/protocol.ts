@@ -11,6 +11,10 @@ export interface SubscriberSpec {
   readonly token?: string;
   /** Socket.IO namespace. */
   readonly namespace?: '/' | '/events';
+  /** The port of the node this subscriber connects to (a cluster run); the pool's port otherwise. */
+  readonly port?: number;
+  /** Which node of a cluster run (0: the one publishes go to), for figures by node. */
+  readonly node?: number;
 }
 
 export type ParentMessage =

@@ -4,6 +4,8 @@
 //   npm run bench -- --transport mixed --subscribers 15000        codecast alone, all three transports
 //   npm run bench -- --sustained --rate 100 --seconds 60 --subscribers 1000
 //   npm run bench -- --suite issue                                every measurement the issue asks for
+//   npm run bench -- --nodes 3 --transport mixed                  issue 11: three nodes on PostgreSQL and Redis vs one
+//   npm run bench -- --suite cluster                              issue 11's three targets
 //   npm run bench -- --attack ack-ws                              issue 9: one hostile client amid 100 codes/s to 1,000
 //   npm run bench -- --soak --minutes 30                          issue 9: 10,000 connections, 10 % resuming every minute
 //   npm run bench -- --url http://host:8080 --token ADMIN --pid 1234 ...   a codecast already running
@@ -11,7 +13,7 @@
 // Progress goes to stderr, the table to stdout, everything to bench/results/*.json.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAttack, type AttackResult } from './attack.js';
@@ -19,11 +21,16 @@ import { ATTACKS, type Attack } from './attacker.js';
 import { runBursts, runSustained, type BurstResult, type Mix, type SustainedResult } from './harness.js';
 import { runSoak, type SoakResult } from './soak.js';
 import { formatProfile, summarizeProfile, type ProfileSummary } from './profile.js';
+import { startCluster } from './cluster.js';
 import {
+  clusterComparisons,
   comparisons,
   formatAttack,
   formatBurstTable,
+  formatClusterComparisons,
+  formatClusterTargets,
   formatComparisons,
+  formatNodeGroups,
   formatSoak,
   formatSustained,
   medianRatios,
@@ -67,6 +74,19 @@ const HELP = `npm run bench -- [options]
   --per-user U              codecast subscribers per user (default 500)
   --concurrency C           handshakes in flight per client process (default 64)
   --profile                 run the servers with --cpu-prof; summarise the publish window
+  --nodes N                 issue 11: codecast as N nodes on this machine sharing a fresh PostgreSQL
+                            database and a Redis key prefix of the run's own (Redis at
+                            CODECAST_BENCH_REDIS_URL, CODECAST_TEST_REDIS_URL or 127.0.0.1:6379);
+                            subscribers spread over the nodes, three at a time in turn, publishes
+                            sent to node 0. A burst runs, interleaved, against N nodes, one node on
+                            the same PostgreSQL and Redis, and one node on SQLite (--no-baseline:
+                            the N nodes only); a sustained run against the N nodes (--baseline:
+                            then one node on PostgreSQL and Redis)
+  --suite cluster           issue 11's targets with --nodes (default 3): 10,000 mixed, interleaved
+                            as above, then 100 codes/s to 1,000 mixed for 60 s on the N nodes and
+                            on one; prints each target, what was measured, pass or fail
+  --no-redis                --nodes without REDIS_URL: every node on its own in-memory broker
+                            (codes do not cross nodes; for trying the harness before the broker)
   --url U --token T [--pid P]   target a running codecast instead of starting one
   --codecast-dir DIR        run the codecast built in DIR instead of this checkout (no build)
   --also-dir DIR            also run the codecast built in DIR (its dist/), interleaved with this
@@ -119,6 +139,10 @@ const { values } = parseArgs({
     repeat: { type: 'string', default: '1' },
     'codecast-dir': { type: 'string' },
     store: { type: 'string' },
+    nodes: { type: 'string' },
+    'no-redis': { type: 'boolean', default: false },
+    baseline: { type: 'boolean', default: false },
+    'no-baseline': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -140,6 +164,12 @@ function int(name: string, text: string | undefined, min = 1): number {
 
 // Each mode has its own defaults: the issue's figures.
 const issue9 = values.attack !== undefined || values.soak;
+if (values.suite === 'cluster') values.nodes ??= '3';
+const nodes = values.nodes === undefined ? undefined : int('nodes', values.nodes);
+if (nodes !== undefined && (values.url || values['also-dir'] || issue9)) {
+  console.error('--nodes runs the burst and sustained modes on nodes it starts: not with --url, --also-dir, --attack or --soak');
+  process.exit(2);
+}
 values.transport ??= issue9 ? 'mixed' : 'sse';
 values.subscribers ??= values.attack !== undefined ? '1000' : '10000';
 values.rate ??= values.soak ? '10' : '100';
@@ -170,12 +200,18 @@ const profileDir = values.profile ? join(REPO, 'bench', 'results', 'profiles') :
 if (profileDir) mkdirSync(profileDir, { recursive: true });
 const progress = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
+/** Issue 11: codecast as `nodes` nodes, and whether one node on the same stores runs beside them (and SQLite, in a burst). */
+interface ClusterPlan {
+  readonly nodes: number;
+  readonly baseline: boolean;
+}
 interface BurstPlan {
   readonly kind: 'burst';
   readonly transport: Mix;
   readonly subscribers: number;
   readonly bare: boolean;
   readonly codecast: boolean;
+  readonly cluster?: ClusterPlan;
 }
 interface SustainedPlan {
   readonly kind: 'sustained';
@@ -185,6 +221,7 @@ interface SustainedPlan {
   readonly seconds: number;
   readonly bare: boolean;
   readonly codecast: boolean;
+  readonly cluster?: ClusterPlan;
 }
 interface AttackPlan {
   readonly kind: 'attack';
@@ -230,9 +267,36 @@ function plans(): Plan[] {
       { kind: 'sustained', transport: 'mixed', subscribers: 1000, rate: 100, seconds: 60, bare: false, codecast: true },
     ];
   }
+  if (values.suite === 'cluster') {
+    const cluster = { nodes: nodes as number, baseline: true };
+    return [
+      { kind: 'burst', transport: 'mixed', subscribers: 10_000, bare: false, codecast: true, cluster },
+      { kind: 'sustained', transport: 'mixed', subscribers: 1000, rate: 100, seconds: 60, bare: false, codecast: true, cluster },
+    ];
+  }
   if (values.suite !== undefined) {
-    console.error(`unknown --suite ${values.suite} (there is: issue)`);
+    console.error(`unknown --suite ${values.suite} (there are: issue, cluster)`);
     process.exit(2);
+  }
+  if (nodes !== undefined) {
+    const subscribers = int('subscribers', values.subscribers);
+    const transport = values.transport as Mix;
+    if (values.sustained) {
+      const cluster = { nodes, baseline: values.baseline };
+      return [
+        {
+          kind: 'sustained',
+          transport,
+          subscribers,
+          rate: int('rate', values.rate),
+          seconds: int('seconds', values.seconds),
+          bare: false,
+          codecast: true,
+          cluster,
+        },
+      ];
+    }
+    return [{ kind: 'burst', transport, subscribers, bare: false, codecast: true, cluster: { nodes, baseline: !values['no-baseline'] } }];
   }
   const transport = values.transport as Mix;
   const subscribers = int('subscribers', values.subscribers);
@@ -295,6 +359,27 @@ async function codecast(maxConnections: number, env?: Record<string, string>, st
   });
 }
 
+/** N nodes on PostgreSQL and Redis, each admitting its share of `subscribers`. */
+function cluster(count: number, subscribers: number): Promise<Target> {
+  const dir = values['codecast-dir'];
+  return startCluster({
+    nodes: count,
+    maxConnections: Math.ceil(subscribers / count) + 100,
+    perUser,
+    redis: !values['no-redis'],
+    ...(dir ? { dir } : {}),
+    ...(profileDir ? { profileDir } : {}),
+  });
+}
+
+/** What a cluster plan runs: the N nodes first, then one node on the same stores, then one on SQLite (bursts only). */
+function clusterServers(plan: ClusterPlan, subscribers: number, withSqlite: boolean): (() => Promise<Target>)[] {
+  const servers = [() => cluster(plan.nodes, subscribers)];
+  if (plan.baseline && plan.nodes > 1) servers.push(() => cluster(1, subscribers));
+  if (plan.baseline && withSqlite) servers.push(() => codecast(subscribers, undefined, 'sqlite'));
+  return servers;
+}
+
 /** The stores after the first, for the modes that compare them (burst and sustained). */
 async function otherStores(maxConnections: number): Promise<Target[]> {
   const targets: Target[] = [];
@@ -340,6 +425,8 @@ async function main(): Promise<void> {
   const attacks: AttackResult[] = [];
   const soaks: SoakResult[] = [];
   const started = new Date();
+  // The machine is shared: how busy it was says how far to trust a latency.
+  const loadAtStart = loadavg();
   const repeat = int('repeat', values.repeat);
   const rounds = new Map<Plan, number>();
   const all = plans().flatMap((plan): Plan[] => (plan.kind === 'burst' ? Array.from({ length: repeat }, () => plan) : [plan]));
@@ -406,7 +493,9 @@ async function main(): Promise<void> {
       const targets: Target[] = [];
       try {
         if (plan.bare) targets.push(await startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
-        if (plan.codecast) {
+        if (plan.cluster) {
+          for (const start of clusterServers(plan.cluster, plan.subscribers, true)) targets.push(await start());
+        } else if (plan.codecast) {
           targets.push(
             await codecast(plan.subscribers),
             ...(await otherStores(plan.subscribers)),
@@ -438,7 +527,8 @@ async function main(): Promise<void> {
       const servers: (() => Promise<Target>)[] = [];
       if (plan.bare) servers.push(() => startBare(plan.transport as Transport, profileDir ? { profileDir } : {}));
       const sustainedStores: readonly StoreKind[] = values.store === undefined ? ['sqlite'] : stores;
-      if (plan.codecast) for (const store of sustainedStores) servers.push(() => codecast(plan.subscribers, undefined, store));
+      if (plan.cluster) servers.push(...clusterServers(plan.cluster, plan.subscribers, false));
+      else if (plan.codecast) for (const store of sustainedStores) servers.push(() => codecast(plan.subscribers, undefined, store));
       if (plan.codecast && values['also-dir']) servers.push(async () => (await alsoCodecast(plan.subscribers))[0] as Target);
       for (const start of servers) {
         const target = await start();
@@ -455,11 +545,15 @@ async function main(): Promise<void> {
 
   const compared: Comparison[] = comparisons(bursts);
   const medians = repeat > 1 ? medianRatios(compared) : [];
+  const clusterCompared = clusterComparisons(bursts);
   const out = [
     formatBurstTable(bursts),
     compared.length ? formatComparisons(compared) : '',
     medians.length ? `Median over ${repeat} rounds:\n${formatComparisons(medians)}` : '',
+    formatClusterComparisons(clusterCompared),
+    formatNodeGroups(bursts),
     ...sustained.map(formatSustained),
+    formatClusterTargets(bursts, sustained),
     ...attacks.map(formatAttack),
     ...soaks.map(formatSoak),
   ]
@@ -473,6 +567,7 @@ async function main(): Promise<void> {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
+    loadAverage: { atStart: loadAtStart, atEnd: loadavg() },
   };
   const versions = {
     codecast: version('..'),
@@ -489,13 +584,13 @@ async function main(): Promise<void> {
       : values.soak
         ? `soak-${values.subscribers}-${values.minutes}min`
         : values.sustained
-          ? `sustained-${values.transport}`
-          : `${values.transport}-${values.subscribers}`);
+          ? `sustained-${values.transport}${nodes === undefined ? '' : `-${nodes}-nodes`}`
+          : `${values.transport}-${values.subscribers}${nodes === undefined ? '' : `-${nodes}-nodes`}`);
   const file = values.out ?? join(REPO, 'bench', 'results', `${started.toISOString().replace(/[:.]/g, '-')}-${what}.json`);
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(
     file,
-    `${JSON.stringify({ started: started.toISOString(), command: process.argv.slice(2), machine, versions, git, bursts, comparisons: compared, medianComparisons: medians, sustained, attacks, soaks, profiles }, null, 2)}\n`,
+    `${JSON.stringify({ started: started.toISOString(), command: process.argv.slice(2), machine, versions, git, bursts, comparisons: compared, medianComparisons: medians, clusterComparisons: clusterCompared, sustained, attacks, soaks, profiles }, null, 2)}\n`,
   );
   progress(`wrote ${file}`);
 }

@@ -6,6 +6,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { WebSocket } from 'ws';
+import type { BackendSample } from './backend-work.js';
 import { now, within } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
 
@@ -32,6 +33,8 @@ export interface Target {
   readonly port: number;
   /** The server's process, for /proc readings; undefined for a remote one without --pid. */
   readonly pid: number | undefined;
+  /** Every process of the server, for /proc readings summed over them: `pid`, or each node of a cluster. */
+  readonly pids: readonly number[];
   readonly transports: readonly Transport[];
   /** Creates what `count` subscribers need (codecast: users and tokens). */
   prepare(count: number): Promise<void>;
@@ -49,6 +52,9 @@ export interface Target {
   collectGarbage(): Promise<{ heapUsedKb: number } | undefined>;
   /** The server's inspector WebSocket URL, when the harness started it. */
   inspectorUrl(): string | undefined;
+  /** A cluster run: how many nodes, and the counters of its Redis and PostgreSQL (see backend-work.ts). */
+  readonly nodeCount?: number;
+  backendSample?(): Promise<BackendSample>;
 }
 
 export interface ServerOptions {
@@ -110,7 +116,7 @@ function http(
 }
 
 /** Spawns a server and waits for its "listening on HOST:PORT" line. */
-async function spawnServer(
+export async function spawnServer(
   label: string,
   args: readonly string[],
   env: Record<string, string>,
@@ -213,7 +219,7 @@ export async function collectGarbage(url: string | undefined): Promise<{ heapUse
   }
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
+export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -225,7 +231,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /** Environment for a server child: enough to run node, none of our own settings. */
-function baseEnv(): Record<string, string> {
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const key of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
     const value = process.env[key];
@@ -236,7 +242,7 @@ function baseEnv(): Record<string, string> {
 
 const CODE_BODY = (k: number) => ({ code: `BENCH-${k}`, value: 1, type: 'drop', message: 'benchmark code' });
 
-class CodecastTarget implements Target {
+export class CodecastTarget implements Target {
   readonly transports: readonly Transport[] = ['sse', 'ws', 'socketio'];
   readonly #tokens: string[] = [];
   #users = 0;
@@ -251,6 +257,10 @@ class CodecastTarget implements Target {
     private readonly onStop: () => Promise<string | undefined>,
     private readonly inspector: () => string | undefined = () => undefined,
   ) {}
+
+  get pids(): readonly number[] {
+    return this.pid === undefined ? [] : [this.pid];
+  }
 
   collectGarbage(): Promise<{ heapUsedKb: number } | undefined> {
     return collectGarbage(this.inspector());
@@ -319,11 +329,11 @@ class CodecastTarget implements Target {
 export type StoreKind = 'sqlite' | 'postgres';
 
 /** The PostgreSQL server benchmarks make their databases on (one per server, dropped after); under `npm test`, the test run's. */
-const BENCH_POSTGRES_URL =
+export const BENCH_POSTGRES_URL =
   process.env.CODECAST_BENCH_POSTGRES_URL || process.env.CODECAST_TEST_POSTGRES_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 
-/** A fresh PostgreSQL database for one server: its URL, and how to drop it. */
-async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A fresh PostgreSQL database for one server (or one cluster): its URL, its name, and how to drop it. */
+export async function freshPostgresDatabase(): Promise<{ url: string; name: string; drop: () => Promise<void> }> {
   const name = `codecast_bench_${process.pid}_${Date.now()}`;
   const admin = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
   await admin.connect();
@@ -336,6 +346,7 @@ async function freshPostgresDatabase(): Promise<{ url: string; drop: () => Promi
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
+    name,
     async drop() {
       const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
       await client.connect();
@@ -413,6 +424,10 @@ class BareTarget implements Target {
     private readonly onStop: () => Promise<string | undefined>,
     private readonly inspector: () => string | undefined,
   ) {}
+
+  get pids(): readonly number[] {
+    return this.pid === undefined ? [] : [this.pid];
+  }
 
   collectGarbage(): Promise<{ heapUsedKb: number } | undefined> {
     return collectGarbage(this.inspector());

@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import pg from 'pg';
+import { createClient } from '@redis/client';
 import { POSTGRES_TEST_URL } from './support/postgres.js';
+import { BENCH_REDIS_URL, startCluster } from '../bench/cluster.js';
 import { runBurst, runSustained, type BurstOptions, type BurstResult } from '../bench/harness.js';
 import type { Transport } from '../bench/protocol.js';
 import { REPO, startBare, startCodecast, type Target } from '../bench/targets.js';
@@ -62,6 +64,42 @@ describe('benchmark harness, small run', () => {
       assert.deepEqual(rows, [], 'the run dropped its database');
     } finally {
       await left.end();
+    }
+  });
+
+  test('--nodes 2: both nodes deliver every code to their 30 subscribers, and the run leaves no database or Redis key behind', async () => {
+    const target = await startCluster({ nodes: 2, maxConnections: 100, perUser: 50, redis: true });
+    assert.equal(target.name, 'codecast-2-nodes');
+    const { result, log } = await run(target, { transport: 'mixed', subscribers: 60 });
+    assertEveryCodeEverywhere(result, 60, log);
+    assert.equal(result.nodes, 2);
+    for (const code of result.codes) {
+      assert.equal(code.byNode?.publishing.delivered, 30, `BENCH-${code.k} on node 0`);
+      assert.equal(code.byNode?.others.delivered, 30, `BENCH-${code.k} on node 1`);
+    }
+    const perNode = (result.serverStats?.nodes as { connections?: { total?: number } }[] | undefined)?.map((n) => n.connections?.total);
+    assert.deepEqual(perNode, [30, 30], 'subscribers spread evenly');
+    const left = new pg.Client({ connectionString: POSTGRES_TEST_URL });
+    await left.connect();
+    const redis = createClient({ url: BENCH_REDIS_URL });
+    await redis.connect();
+    try {
+      const { rows } = await left.query('select datname from pg_database where datname like $1', [`codecast_bench_${process.pid}_%`]);
+      assert.deepEqual(rows, [], 'the run dropped its database');
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, found] = (await redis.sendCommand(['SCAN', cursor, 'MATCH', `${target.redisPrefix}*`, 'COUNT', '1000'])) as [
+          string,
+          string[],
+        ];
+        cursor = next;
+        keys.push(...found);
+      } while (cursor !== '0');
+      assert.deepEqual(keys, [], 'the run deleted its Redis keys');
+    } finally {
+      await left.end();
+      await redis.quit();
     }
   });
 
