@@ -134,6 +134,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   });
   let upkeep: PeriodicTasks | undefined;
   let cluster: Cluster | undefined;
+  // Set once made: a start that fails later lets go of their Redis connections and timers.
+  let brokerMade: Broker | undefined;
+  let receiverMade: BrokerReceiver | undefined;
   // Set once the cluster has joined: the hub reports to it from the start.
   let slots: UserSlots | undefined;
   let http: FastifyInstance | undefined;
@@ -159,6 +162,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
     });
     parts.broker = broker;
+    brokerMade = broker;
     const tellOthers = (message: BrokerMessage) =>
       broker.publish(message).catch((err: unknown) => logger.warn({ err, type: message.type }, 'telling other nodes failed'));
 
@@ -242,6 +246,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       failed: (err, what) => logger.warn({ err }, `${what} failed`),
       caughtUp: () => metrics.caughtUp(),
     });
+    receiverMade = receiver;
     if (config.broker.driver === 'redis') hub.catchUpWith((id) => receiver.catchUpTo(id));
     await broker.start(receiver).catch((error: unknown) => {
       const why = error instanceof Error ? error.message : String(error);
@@ -470,6 +475,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   } catch (error) {
     upkeep?.stop();
     cluster?.close();
+    receiverMade?.stop();
+    await brokerMade?.stop().catch(() => undefined);
     await http?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
     owner?.release();

@@ -17,6 +17,19 @@ const CLIENT_CATCH_UP_MS = 500;
 /** How long a resuming client waits for such a catch-up before it is attached regardless. */
 const CLIENT_WAIT_MS = 2_000;
 
+/** Waits for `work` until `deadline` at most; never throws. */
+async function within(work: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([work.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface BrokerReceiverParts {
   readonly hub: Hub;
   readonly history: HistoryRing;
@@ -120,19 +133,18 @@ export class BrokerReceiver implements BrokerNode {
    * future id cannot make the node read the database in a loop.
    */
   async catchUpTo(id: number): Promise<void> {
-    if (this.#parts.hub.lastId >= id) return;
+    const { hub } = this.#parts;
+    if (hub.lastId >= id) return;
+    const deadline = Date.now() + CLIENT_WAIT_MS;
+    // One running already read, or is reading, what was committed before it
+    // began: waited on, not asked again — a crowd resuming at once, or a
+    // client naming a far future id over and over, costs one pass.
+    if (this.#running) await within(this.#running, deadline);
+    if (hub.lastId >= id) return;
     const now = Date.now();
-    if (this.#running === undefined && now - this.#clientCatchUpAt < CLIENT_CATCH_UP_MS) return;
+    if (now - this.#clientCatchUpAt < CLIENT_CATCH_UP_MS || now >= deadline) return;
     this.#clientCatchUpAt = now;
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CLIENT_WAIT_MS);
-    });
-    try {
-      await Promise.race([this.catchUp().catch(() => undefined), waited]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(this.#running ?? this.catchUp(), deadline);
   }
 
   /** Stops retrying a failed catch-up (the node is stopping). */
@@ -183,11 +195,18 @@ export class BrokerReceiver implements BrokerNode {
       if (page.length < CATCH_UP_PAGE) break;
       since = (page[page.length - 1] as CodeRecord).id;
     }
+    // Every stored code from the oldest held to the newest, page by page: the
+    // range may hold codes this node never held (revoked or expired before
+    // they reached it), which must not push held ones out of a single page.
     const oldest = history.oldestId;
     if (oldest !== null) {
-      const held = await codes.list({ since: oldest - 1, limit: history.size, includeInactive: true, nowMs: Date.now() });
-      for (const record of held) {
-        if (record.revokedAt !== null && history.held(record.id)?.revoked === false) hub.revokeCode(record.id);
+      for (let since = oldest - 1; since < hub.lastId; ) {
+        const page = await codes.list({ since, limit: CATCH_UP_PAGE, includeInactive: true, nowMs: Date.now() });
+        for (const record of page) {
+          if (record.revokedAt !== null && history.held(record.id)?.revoked === false) hub.revokeCode(record.id);
+        }
+        if (page.length < CATCH_UP_PAGE) break;
+        since = (page[page.length - 1] as CodeRecord).id;
       }
     }
     await access.poll();

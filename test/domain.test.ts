@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { relativeBase } from '../src/config/database-url.js';
 import { ConfigError, loadConfig, settingsTable, unknownSettings } from '../src/config/index.js';
 import {
   CODE_MAX_CHARS,
@@ -419,4 +420,9 @@ test('a variable that looks like a setting but is none is warned of, with the cl
   assert.match(warnings[0] as string, /^CODECAST_HISTROY is not a setting codecast reads.*did you mean CODECAST_HISTORY\?/);
   assert.doesNotMatch(warnings[1] as string, /did you mean/);
   assert.match(warnings[2] as string, /^USER_CACHE_TTL is not a setting.*did you mean USER_CACHE_TTL_SECONDS\?/);
+});
+
+test('a relative SQLite path is taken from the checkout, or from the working directory under node_modules', () => {
+  assert.equal(relativeBase('/opt/codecast/', '/srv'), '/opt/codecast/');
+  assert.equal(relativeBase('/srv/app/node_modules/codecast/', '/srv/app'), '/srv/app');
 });

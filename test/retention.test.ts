@@ -31,7 +31,7 @@ async function seedCode(store: Store, atMs: number, ackers: readonly number[]): 
   const draft = { code: `OLD-${n}`, value: null, type: null, message: null, ttlSeconds: null, source: 'tests' };
   const inserted = await store.codes.insert(draft, draft.code, null, atMs, {
     idempotency: ackers.length > 0 ? { key: `key-${draft.code}`, requestHash: 'h', userId: ackers[0]! } : undefined,
-    audit: (code) => ({ actor: null, action: 'code.publish', target: String(code.id), details: null }),
+    audit: { actor: null, action: 'code.publish', details: null },
   });
   assert.ok('id' in inserted);
   await store.codes.addAcks(ackers.map((userId) => ({ codeId: inserted.id, userId, ackedAtMs: atMs + 1000, latencyMs: 1000 })));

@@ -77,6 +77,7 @@ export class RedisBroker implements Broker {
   #checker: NodeJS.Timeout | undefined;
   #checking = false;
   #reading: Promise<void> | undefined;
+  #started = false;
   #stopped = false;
 
   constructor(options: RedisBrokerOptions, events: RedisBrokerEvents) {
@@ -105,30 +106,47 @@ export class RedisBroker implements Broker {
   async start(node: BrokerNode): Promise<void> {
     this.#node = node;
     const { url, connectTimeoutMs, node: id } = this.#options;
-    const linkEvents = (role: string) => ({
-      error: (error: Error) => this.#lost(`${role}: ${error.message}`),
-      ready: () => this.#check(),
-    });
-    this.#commands = await openRedisLink(url, `codecast-${id}`, linkEvents('commands'), connectTimeoutMs);
+    this.#commands = await openRedisLink(url, `codecast-${id}`, this.#linkEvents('commands'), connectTimeoutMs);
     try {
-      this.#reader = await openRedisLink(url, `codecast-${id}-reader`, linkEvents('reader'), connectTimeoutMs);
+      this.#reader = await this.#openReader();
       this.#epoch = await this.#readEpoch();
       this.#lastEntry = await this.#streamEnd();
+      this.#healthy = true;
+      this.#detail = '';
+      await node.catchUp();
     } catch (error) {
       this.#commands.close();
       this.#reader?.close();
       throw error;
     }
-    this.#healthy = true;
-    this.#detail = '';
-    await node.catchUp();
+    this.#started = true;
     this.#reading = this.#read();
     this.#checker = setInterval(() => this.#check(), this.#options.checkMs);
     this.#checker.unref();
   }
 
+  #linkEvents(role: string) {
+    return {
+      error: (error: Error) => this.#lost(`${role}: ${error.message}`),
+      // Connected again; the first connect is start's own business.
+      ready: () => {
+        if (this.#started) void this.#check();
+      },
+    };
+  }
+
+  #openReader(): Promise<RedisLink> {
+    const { url, connectTimeoutMs, node: id } = this.#options;
+    return openRedisLink(url, `codecast-${id}-reader`, this.#linkEvents('reader'), connectTimeoutMs);
+  }
+
   async publish(message: BrokerMessage): Promise<void> {
-    if (!this.#healthy || this.#outbox.length > 0) throw new BrokerUnavailableError(this.#detail || 'Redis is not reachable');
+    if (!this.#healthy || this.#outbox.length > 0) {
+      // Stored already (a revoke whose commit outlived Redis, a settings
+      // change): kept, to be appended, in order, when Redis is back.
+      this.#keep(message);
+      throw new BrokerUnavailableError(this.#detail || 'Redis is not reachable');
+    }
     try {
       await this.#append(message);
     } catch (error) {
@@ -225,7 +243,8 @@ export class RedisBroker implements Broker {
   }
 
   async #read(): Promise<void> {
-    const reader = this.#reader as RedisLink;
+    let reader = this.#reader as RedisLink;
+    let readerClosed = false;
     const node = this.#node as BrokerNode;
     const { commandTimeoutMs } = this.#options;
     while (!this.#stopped) {
@@ -238,7 +257,7 @@ export class RedisBroker implements Broker {
       }
       let reply: XReadReply;
       try {
-        if (!reader.isReady) throw new Error('the reader is reconnecting');
+        if (readerClosed || !reader.isReady) throw new Error('the reader is reconnecting');
         reply = await reader.command<XReadReply>(
           ['XREAD', 'COUNT', String(READ_COUNT), 'BLOCK', String(READ_BLOCK_MS), 'STREAMS', this.#streamKey, this.#lastEntry],
           READ_BLOCK_MS + commandTimeoutMs,
@@ -247,6 +266,23 @@ export class RedisBroker implements Broker {
         if (this.#stopped) return;
         this.#lost(error instanceof Error ? error.message : String(error));
         await new Promise((resolve) => setTimeout(resolve, 200));
+        if ((reader.isReady || readerClosed) && !this.#stopped) {
+          // The read failed on a connection that is still open (the server
+          // went silent past the read's deadline): a new read sent on it
+          // would wait behind the stale one, and each of those blocks for
+          // seconds once the server wakes. The reader starts over on a new
+          // connection.
+          if (!readerClosed) reader.close();
+          readerClosed = true;
+          try {
+            reader = await this.#openReader();
+            readerClosed = false;
+            this.#reader = reader;
+          } catch {
+            // Redis is still away: the next turn tries again.
+          }
+          if (this.#stopped) reader.close();
+        }
         continue;
       }
       for (const [, entries] of reply ?? []) {

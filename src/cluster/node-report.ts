@@ -69,7 +69,7 @@ export function parseReport(text: string): NodeReport | undefined {
     isCount(report.pid) &&
     typeof report.startedAt === 'string' &&
     typeof report.heartbeatAt === 'string' &&
-    isCount(report.connections.total) &&
+    isCount(report.connections?.total) &&
     isCount(byTransport?.sse) &&
     isCount(byTransport.ws) &&
     isCount(byTransport.socketio) &&

@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where the store lives, as `DATABASE_URL` names it. */
@@ -65,14 +65,20 @@ function misreadUserPart(url: URL): boolean {
 export const INSTALL_DIR = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
- * A relative SQLite path is taken from the install directory, not from
- * wherever a command happens to run: `npm start` runs there, and
- * `codecast user list` typed in another directory must open the same file,
- * not quietly make a new one.
+ * Where a relative SQLite path is taken from. In a checkout (or a copy of
+ * one, as deploy/ installs it), the install directory, not wherever a
+ * command happens to run: `npm start` runs there, and `codecast user list`
+ * typed in another directory must open the same file, not quietly make a
+ * new one. A package installed under node_modules would keep its data
+ * where the next install deletes it: there, the working directory.
  */
+export function relativeBase(installDir = INSTALL_DIR, cwd = process.cwd()): string {
+  return installDir.split(sep).includes('node_modules') ? cwd : installDir;
+}
+
 function sqlitePath(path: string): ParsedDatabaseUrl | Error {
   if (path.length === 0) return new Error('no path');
-  return { driver: 'sqlite', path: path === ':memory:' || isAbsolute(path) ? path : resolve(INSTALL_DIR, path) };
+  return { driver: 'sqlite', path: path === ':memory:' || isAbsolute(path) ? path : resolve(relativeBase(), path) };
 }
 
 const SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;

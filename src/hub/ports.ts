@@ -24,7 +24,8 @@ export interface CodeLedger {
     extras?: {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
-      readonly audit?: (code: Code) => AuditInput;
+      /** The audit entry of the publish; its target is the new code's id. */
+      readonly audit?: Omit<AuditInput, 'target'>;
       readonly dedupSinceMs?: number | undefined;
     },
   ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: { requestHash: string; code: CodeRecord } }>;

@@ -184,12 +184,7 @@ export class Publisher {
         audience: counted,
         idempotency,
         dedupSinceMs: this.options.dedupMs > 0 ? now - this.options.dedupMs : undefined,
-        audit: (stored) => ({
-          actor: actor.user.username,
-          action: 'code.publish',
-          target: String(stored.id),
-          details: { code: stored.code },
-        }),
+        audit: { actor: actor.user.username, action: 'code.publish', details: { code: draft.code } },
       }),
     );
     if ('earlier' in inserted) return answerEarlier(inserted.earlier, requestHash);

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import type { Code, CodeDraft, TransportName } from '../domain/index.js';
 import { AuditRepository, type AuditInput } from './audit-repository.js';
 import type { Database } from './schema.js';
@@ -93,6 +93,8 @@ export class CodeRepository {
      * they are handed out and the dedup window is one for all of them.
      */
     private readonly publishing: (trx: Kysely<Database>) => Promise<void> = async () => undefined,
+    /** PostgreSQL: the publish lock's key, for `codecast_publish`; undefined on SQLite. */
+    private readonly publishLock?: number,
   ) {}
 
   /**
@@ -108,12 +110,30 @@ export class CodeRepository {
     extras: {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
-      readonly audit?: (code: Code) => AuditInput;
+      /** The publish's audit entry; its target is the new code's id. */
+      readonly audit?: Omit<AuditInput, 'target'>;
       /** Refuse the code when a live one with its dedup key was published at or after this time. */
       readonly dedupSinceMs?: number | undefined;
     } = {},
   ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: IdempotentPublish }> {
     const { audience, idempotency, audit, dedupSinceMs } = extras;
+    const row = {
+      code: draft.code,
+      dedup_key: dedupKey,
+      value: draft.value,
+      type: draft.type,
+      message: draft.message,
+      source: draft.source,
+      published_at: new Date(nowMs).toISOString(),
+      published_at_ms: nowMs,
+      expires_at: draft.ttlSeconds === null ? null : new Date(nowMs + draft.ttlSeconds * 1000).toISOString(),
+      revoked_at: null,
+      published_by: publishedBy,
+      delivered_sse: audience?.sse ?? 0,
+      delivered_ws: audience?.ws ?? 0,
+      delivered_socketio: audience?.socketio ?? 0,
+    };
+    if (this.publishLock !== undefined) return this.#insertInOneStatement(this.publishLock, row, extras);
     return this.db.transaction().execute(async (trx) => {
       await this.publishing(trx);
       // Looked up again under the lock: the same key sent to two processes
@@ -126,42 +146,63 @@ export class CodeRepository {
         const earlier = await duplicateOf(trx, dedupKey, dedupSinceMs);
         if (earlier !== undefined) return { duplicateOf: earlier };
       }
-      const row = await trx
-        .insertInto('codes')
-        .values({
-          code: draft.code,
-          dedup_key: dedupKey,
-          value: draft.value,
-          type: draft.type,
-          message: draft.message,
-          source: draft.source,
-          published_at: new Date(nowMs).toISOString(),
-          published_at_ms: nowMs,
-          expires_at: draft.ttlSeconds === null ? null : new Date(nowMs + draft.ttlSeconds * 1000).toISOString(),
-          revoked_at: null,
-          published_by: publishedBy,
-          delivered_sse: audience?.sse ?? 0,
-          delivered_ws: audience?.ws ?? 0,
-          delivered_socketio: audience?.socketio ?? 0,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const stored = await trx.insertInto('codes').values(row).returningAll().executeTakeFirstOrThrow();
       if (idempotency) {
         await trx
           .insertInto('idempotency_keys')
           .values({
             key: idempotency.key,
             request_hash: idempotency.requestHash,
-            code_id: row.id,
+            code_id: stored.id,
             user_id: idempotency.userId,
             created_at_ms: nowMs,
           })
           .execute();
       }
-      const code = toCode(row);
-      if (audit) await new AuditRepository(trx).record(audit(code), new Date(nowMs));
-      return code;
+      if (audit) await new AuditRepository(trx).record({ ...audit, target: String(stored.id) }, new Date(nowMs));
+      return toCode(stored);
     });
+  }
+
+  /**
+   * PostgreSQL: the same transaction as one call of `codecast_publish`
+   * (migration 0006), one round trip. In six round trips of a client whose
+   * event loop is busy fanning codes out, the publish lock was held for
+   * four of them, and every node's publishes waited behind it.
+   */
+  async #insertInOneStatement(
+    lock: number,
+    row: Omit<CodeRow, 'id' | 'replayed'>,
+    extras: {
+      readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
+      readonly audit?: Omit<AuditInput, 'target'>;
+      readonly dedupSinceMs?: number | undefined;
+    },
+  ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: IdempotentPublish }> {
+    const { idempotency, audit, dedupSinceMs } = extras;
+    const result = await sql<{ o_outcome: 'earlier' | 'duplicate' | 'inserted'; o_id: number; o_request_hash: string | null }>`
+      select * from codecast_publish(
+        ${lock}, ${row.code}, ${row.dedup_key}, ${row.value}, ${row.type}, ${row.message}, ${row.source},
+        ${row.published_at}, ${row.published_at_ms}, ${row.expires_at}, ${row.published_by},
+        ${row.delivered_sse}, ${row.delivered_ws}, ${row.delivered_socketio},
+        ${dedupSinceMs ?? null},
+        ${idempotency?.userId ?? null}, ${idempotency?.key ?? null}, ${idempotency?.requestHash ?? null},
+        ${row.published_at}, ${audit?.actor ?? null}, ${audit?.action ?? null},
+        ${audit?.details == null ? null : JSON.stringify(audit.details)}
+      )`.execute(this.db);
+    const answer = result.rows[0];
+    if (answer === undefined) throw new Error('codecast_publish answered nothing');
+    switch (answer.o_outcome) {
+      case 'inserted':
+        return toCode({ ...row, id: answer.o_id, replayed: 0 });
+      case 'duplicate':
+        return { duplicateOf: answer.o_id };
+      case 'earlier': {
+        const earlier = await this.byId(answer.o_id);
+        if (!earlier) throw new Error(`the code of an Idempotency-Key, id ${answer.o_id}, is gone`);
+        return { earlier: { requestHash: answer.o_request_hash ?? '', code: earlier } };
+      }
+    }
   }
 
   /**

@@ -182,8 +182,79 @@ const migrations = (dialect: Dialect): Record<string, Migration> => {
         await db.schema.createIndex('idempotency_code').on('idempotency_keys').column('code_id').execute();
       },
     },
+    '0006_publish_in_one_statement': {
+      /**
+       * PostgreSQL: a publish's transaction as one function, so it costs one
+       * round trip and holds the publish lock only while the server runs it,
+       * not across six round trips of a busy client (see
+       * CodeRepository.insert). SQLite's statements are calls, not round
+       * trips: it keeps its transaction in TypeScript.
+       */
+      async up(db: Kysely<any>) {
+        if (dialect === 'postgres') await sql.raw(PUBLISH_FUNCTION).execute(db);
+      },
+    },
   };
 };
+
+/**
+ * Takes the publish lock; answers an earlier publish under the same
+ * Idempotency-Key (`earlier`, its code id and request hash) or a live code
+ * with the same dedup key inside the window (`duplicate`, its id); else
+ * stores the code, its Idempotency-Key and its audit entry (whose target is
+ * the new id) and answers `inserted` with the id. The same steps, in the
+ * same order, as CodeRepository's transaction on SQLite.
+ */
+const PUBLISH_FUNCTION = `
+create or replace function codecast_publish(
+  p_lock bigint,
+  p_code text, p_dedup_key text, p_value double precision, p_type text, p_message text, p_source text,
+  p_published_at text, p_published_at_ms bigint, p_expires_at text, p_published_by bigint,
+  p_delivered_sse integer, p_delivered_ws integer, p_delivered_socketio integer,
+  p_dedup_since_ms bigint,
+  p_idem_user bigint, p_idem_key text, p_idem_hash text,
+  p_audit_at text, p_audit_actor text, p_audit_action text, p_audit_details text
+) returns table (o_outcome text, o_id bigint, o_request_hash text)
+language plpgsql as $fn$
+declare
+  v_id bigint;
+  v_hash text;
+begin
+  perform pg_advisory_xact_lock(p_lock);
+  if p_idem_key is not null then
+    select k.code_id, k.request_hash into v_id, v_hash
+      from idempotency_keys k where k.user_id = p_idem_user and k.key = p_idem_key;
+    if found then
+      return query select 'earlier'::text, v_id, v_hash;
+      return;
+    end if;
+  end if;
+  if p_dedup_since_ms is not null then
+    select c.id into v_id from codes c
+      where c.dedup_key = p_dedup_key and c.published_at_ms >= p_dedup_since_ms and c.revoked_at is null
+      order by c.id desc limit 1;
+    if found then
+      return query select 'duplicate'::text, v_id, null::text;
+      return;
+    end if;
+  end if;
+  insert into codes (code, dedup_key, value, type, message, source, published_at, published_at_ms, expires_at,
+                     revoked_at, published_by, delivered_sse, delivered_ws, delivered_socketio)
+    values (p_code, p_dedup_key, p_value, p_type, p_message, p_source, p_published_at, p_published_at_ms, p_expires_at,
+            null, p_published_by, p_delivered_sse, p_delivered_ws, p_delivered_socketio)
+    returning codes.id into v_id;
+  if p_idem_key is not null then
+    insert into idempotency_keys (user_id, key, request_hash, code_id, created_at_ms)
+      values (p_idem_user, p_idem_key, p_idem_hash, v_id, p_published_at_ms);
+  end if;
+  if p_audit_action is not null then
+    insert into audit_log (at, actor, action, target, details)
+      values (p_audit_at, p_audit_actor, p_audit_action, v_id::text, p_audit_details);
+  end if;
+  return query select 'inserted'::text, v_id, null::text;
+end
+$fn$;
+`;
 
 /** The idempotency table again, keyed by (user_id, key), with every row it held. */
 async function rebuildIdempotencyKeys(db: Kysely<any>, t: ColumnTypes): Promise<void> {

@@ -122,7 +122,7 @@ class WatchedClient {
 }
 
 // Lock keys: any numbers will do as long as every codecast process uses the same ones.
-const SERIAL_LOCK_KEYS: Record<SerialLock, number> = { publish: 0x636f6470, access: 0x636f6461, prune: 0x636f6472 }; // "codp", "coda", "codr"
+export const SERIAL_LOCK_KEYS: Record<SerialLock, number> = { publish: 0x636f6470, access: 0x636f6461, prune: 0x636f6472 }; // "codp", "coda", "codr"
 
 // Once opening a connection failed because the server is away, one attempt a
 // second goes through and every other request fails at once: a request

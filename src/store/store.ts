@@ -1,3 +1,4 @@
+import { SERIAL_LOCK_KEYS } from './postgres-database.js';
 import { describeDatabase, type DatabaseTarget } from '../config/index.js';
 import { AuditRepository } from './audit-repository.js';
 import { AuthEventRepository } from './auth-event-repository.js';
@@ -68,7 +69,11 @@ export class Store {
     this.#opened = opened;
     const { db } = opened;
     this.users = new UserRepository(db);
-    this.codes = new CodeRepository(db, (trx) => opened.serialize(trx, 'publish'));
+    this.codes = new CodeRepository(
+      db,
+      (trx) => opened.serialize(trx, 'publish'),
+      opened.dialect === 'postgres' ? SERIAL_LOCK_KEYS.publish : undefined,
+    );
     this.settings = new SettingsRepository(db);
     this.audit = new AuditRepository(db);
     this.authEvents = new AuthEventRepository(db);

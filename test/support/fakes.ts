@@ -124,7 +124,7 @@ export class FakeCodeLedger implements CodeLedger {
     extras: {
       readonly audience?: Readonly<Record<TransportName, number>>;
       readonly idempotency?: { key: string; requestHash: string; userId: number } | undefined;
-      readonly audit?: (code: Code) => AuditInput;
+      readonly audit?: Omit<AuditInput, 'target'>;
       readonly dedupSinceMs?: number | undefined;
     } = {},
   ): Promise<Code | { readonly duplicateOf: number } | { readonly earlier: { requestHash: string; code: CodeRecord } }> {
