@@ -298,6 +298,20 @@ for (const kind of STORE_KINDS) {
       assert.equal(stored?.replayed, 3);
     });
 
+    test('delivery counts of many codes add up in one batch', async () => {
+      const first = await insert(draft(), Date.now(), { audience: { sse: 1, ws: 0, socketio: 0 } });
+      const second = await insert(draft(), Date.now());
+      await s().codes.addDeliveriesBatch([
+        { codeId: second.id, counts: { sse: 0, ws: 2, socketio: 1 }, replayed: 1 },
+        { codeId: first.id, counts: { sse: 5, ws: 0, socketio: 0 }, replayed: 0 },
+      ]);
+      await s().codes.addDeliveriesBatch([{ codeId: first.id, counts: { sse: 1, ws: 1, socketio: 1 }, replayed: 2 }]);
+      assert.deepEqual((await s().codes.byId(first.id))?.delivered, { sse: 7, ws: 1, socketio: 1 });
+      assert.equal((await s().codes.byId(first.id))?.replayed, 2);
+      assert.deepEqual((await s().codes.byId(second.id))?.delivered, { sse: 0, ws: 2, socketio: 1 });
+      assert.equal((await s().codes.byId(second.id))?.replayed, 1);
+    });
+
     test('settings hold JSON values; a put overwrites, with its audit entry', async () => {
       await s().settings.put({ dedupCaseInsensitive: true, defaultValue: 2.5, nested: { a: [1, 'two'] } });
       await s().settings.put(

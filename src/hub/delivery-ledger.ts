@@ -17,6 +17,9 @@ interface Unstored {
 
 const zeroCounts = (): DeliveryCounts => ({ sse: 0, ws: 0, socketio: 0 });
 
+/** Codes whose figures one flush writes in one commit. */
+const FLUSH_BATCH = 500;
+
 /** Publishes of this node not fanned out here yet, remembered at most. */
 const OWN_PUBLISHES = 1_000;
 
@@ -105,15 +108,24 @@ export class DeliveryLedger {
     }
   }
 
-  /** Writes what the store has not taken yet, one statement per code; on failure keeps the rest and rethrows. */
+  /**
+   * Writes what the store has not taken yet: in batches of one commit each
+   * where the store can (one statement per code otherwise, and every node
+   * flushing every few seconds made that a commit per code per node); on
+   * failure keeps what was not written and rethrows.
+   */
   async flush(): Promise<void> {
     const records = this.#records;
     if (!records || this.#unstored.size === 0) return;
-    const entries = [...this.#unstored];
+    const entries = [...this.#unstored].sort(([a], [b]) => a - b);
     this.#unstored = new Map();
-    for (const [index, [codeId, { counts, replayed }]] of entries.entries()) {
+    const batch = records.addDeliveriesBatch?.bind(records);
+    const step = batch ? FLUSH_BATCH : 1;
+    for (let index = 0; index < entries.length; index += step) {
+      const chunk = entries.slice(index, index + step);
       try {
-        await records.addDeliveries(codeId, counts, replayed);
+        if (batch) await batch(chunk.map(([codeId, { counts, replayed }]) => ({ codeId, counts, replayed })));
+        else for (const [codeId, { counts, replayed }] of chunk) await records.addDeliveries(codeId, counts, replayed);
       } catch (error) {
         for (const [laterId, later] of entries.slice(index)) this.#keep(laterId, later.counts, later.replayed);
         throw error;

@@ -48,6 +48,10 @@ export interface AckLedger {
 /** Delivery figures per code, added to what is stored. */
 export interface DeliveryRecords {
   addDeliveries(codeId: number, counts: Readonly<Record<TransportName, number>>, replayed: number): Promise<void>;
+  /** The same for many codes in one commit; all or nothing. */
+  addDeliveriesBatch?(
+    entries: readonly { readonly codeId: number; readonly counts: Readonly<Record<TransportName, number>>; readonly replayed: number }[],
+  ): Promise<void>;
 }
 
 /** The stored runtime settings. */

@@ -274,6 +274,36 @@ export class CodeRepository {
   }
 
   /**
+   * Adds the delivery figures of many codes in one commit: on PostgreSQL one
+   * statement, in id order (retention locks codes in that order too); on
+   * SQLite one transaction of calls, which are not round trips there.
+   */
+  async addDeliveriesBatch(
+    entries: readonly { readonly codeId: number; readonly counts: Readonly<Record<TransportName, number>>; readonly replayed: number }[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    const sorted = [...entries].sort((a, b) => a.codeId - b.codeId);
+    if (this.publishLock !== undefined) {
+      const rows = sorted.map(
+        (e) =>
+          sql`(${e.codeId}::bigint, ${e.counts.sse}::integer, ${e.counts.ws}::integer, ${e.counts.socketio}::integer, ${e.replayed}::integer)`,
+      );
+      await sql`update codes set
+          delivered_sse = codes.delivered_sse + v.sse,
+          delivered_ws = codes.delivered_ws + v.ws,
+          delivered_socketio = codes.delivered_socketio + v.socketio,
+          replayed = codes.replayed + v.replayed
+        from (values ${sql.join(rows)}) as v(id, sse, ws, socketio, replayed)
+        where codes.id = v.id`.execute(this.db);
+      return;
+    }
+    await this.db.transaction().execute(async (trx) => {
+      const codes = new CodeRepository(trx);
+      for (const e of sorted) await codes.addDeliveries(e.codeId, e.counts, e.replayed);
+    });
+  }
+
+  /**
    * Stores a batch of acks in one transaction; an ack already stored (same
    * code and user) is left as it was, so the database has the last word on
    * who acked first.
