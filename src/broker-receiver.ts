@@ -72,6 +72,16 @@ export class BrokerReceiver implements BrokerNode {
   #stopped = false;
   readonly #revokedAhead = new Set<number>();
   #clientCatchUpAt = 0;
+  /** A catch-up asked for by the driver (messages may be lost): everything, not only codes. */
+  #wantFull = false;
+  /** A gap asked for the codes below this id. */
+  #bound: number | undefined;
+  /**
+   * The highest id the database has been read up to, live or not: a code
+   * at or below it was sent then, or must never be (it was revoked or
+   * expired when read).
+   */
+  #readUpTo = 0;
 
   constructor(parts: BrokerReceiverParts) {
     this.#parts = parts;
@@ -101,6 +111,11 @@ export class BrokerReceiver implements BrokerNode {
    * until it succeeds.
    */
   catchUp(): Promise<void> {
+    this.#wantFull = true;
+    return this.#start();
+  }
+
+  #start(): Promise<void> {
     this.#held ??= [];
     if (this.#running) {
       // One runs: another is needed after it, for what arrived since it read.
@@ -158,8 +173,14 @@ export class BrokerReceiver implements BrokerNode {
     try {
       do {
         this.#again = false;
+        // Past the bound, messages were dropped: only a full read recovers them.
+        if (this.#overflowed) this.#wantFull = true;
         this.#overflowed = false;
-        await this.#readDatabase();
+        const full = this.#wantFull;
+        const bound = full ? undefined : this.#bound;
+        this.#wantFull = false;
+        this.#bound = undefined;
+        await this.#readDatabase(bound, full);
         this.#parts.caughtUp?.();
         if (this.#overflowed) this.#again = true;
       } while (this.#again);
@@ -187,14 +208,35 @@ export class BrokerReceiver implements BrokerNode {
     }
   }
 
-  async #readDatabase(): Promise<void> {
+  /**
+   * Sends the live codes the database holds past the last sent, in id
+   * order: below `bound` only, for a gap (a catch-up must not run ahead of
+   * the stream, or this node would send a revoke the stream carries among
+   * them at another place than the other nodes do); all of them, and then
+   * the revokes, access changes and settings, for a `full` one.
+   */
+  async #readDatabase(bound: number | undefined, full: boolean): Promise<void> {
     const { hub, history, codes, settings, access } = this.#parts;
-    for (let since = hub.lastId; ; ) {
-      const page = await codes.list({ since, limit: CATCH_UP_PAGE, includeInactive: false, nowMs: Date.now() });
-      for (const record of page) if (record.id > hub.lastId) this.#broadcast(publicCode(record));
-      if (page.length < CATCH_UP_PAGE) break;
+    let since = Math.max(hub.lastId, this.#readUpTo);
+    for (;;) {
+      const nowMs = Date.now();
+      const page = await codes.list({ since, limit: CATCH_UP_PAGE, includeInactive: true, nowMs });
+      let past = false;
+      for (const record of page) {
+        if (bound !== undefined && record.id >= bound) {
+          past = true;
+          break;
+        }
+        this.#readUpTo = Math.max(this.#readUpTo, record.id);
+        const live = record.revokedAt === null && (record.expiresAt === null || Date.parse(record.expiresAt) > nowMs);
+        if (live && record.id > hub.lastId) this.#broadcast(publicCode(record));
+      }
+      if (past || page.length < CATCH_UP_PAGE) break;
       since = (page[page.length - 1] as CodeRecord).id;
     }
+    // Every id below the gap's is committed (the publish lock), or was never.
+    if (bound !== undefined) this.#readUpTo = Math.max(this.#readUpTo, bound - 1);
+    if (!full) return;
     // Every stored code from the oldest held to the newest, page by page: the
     // range may hold codes this node never held (revoked or expired before
     // they reached it), which must not push held ones out of a single page.
@@ -217,11 +259,14 @@ export class BrokerReceiver implements BrokerNode {
     const { hub, history } = this.#parts;
     if (message.type === 'code') {
       const { id } = message.code;
-      if (id <= hub.lastId) return;
+      const known = Math.max(hub.lastId, this.#readUpTo);
+      if (id <= known) return;
       if (this.#revokedAhead.delete(id)) return;
-      if (id > hub.lastId + 1) {
-        // The held message goes first in line, so it follows whatever the catch-up sends.
-        this.catchUp().catch((error: unknown) => this.#parts.failed(error, 'catching up from the database'));
+      if (id > known + 1) {
+        // The codes below it, and no further: the held message goes first in
+        // line, so it follows what the catch-up sends.
+        this.#bound = Math.max(this.#bound ?? 0, id);
+        this.#start().catch((error: unknown) => this.#parts.failed(error, 'catching up from the database'));
         (this.#held as BrokerMessage[]).unshift(message);
         return;
       }

@@ -137,6 +137,41 @@ describe('broker receiver', () => {
       parts.hub.detach(reader);
     });
 
+    test('a gap catches up only the codes below it: a revoke the stream carries after it keeps its place on every node', async () => {
+      const parts = coreParts();
+      const [one, two, three, four, five] = await stored(parts, 5);
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      // Every code is committed already; a catch-up that read them all would send 5 before the revoke of 1.
+      for (const message of [
+        { type: 'code', node: 'a', code: one! },
+        { type: 'code', node: 'b', code: four! },
+        { type: 'revoke', node: 'a', id: 1 },
+        { type: 'code', node: 'c', code: two! },
+        { type: 'code', node: 'c', code: three! },
+        { type: 'code', node: 'a', code: five! },
+      ] as const)
+        parts.receiver.deliver(message);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.deepEqual(reader.trail, ['code 1', 'code 2', 'code 3', 'code 4', 'revoke 1', 'code 5']);
+      parts.hub.detach(reader);
+    });
+
+    test('a gap over a code revoked before it could be sent is crossed once, not caught up for ever', async () => {
+      const parts = coreParts();
+      const [one, , three] = await stored(parts, 3);
+      await parts.codes.revoke(2, new Date());
+      const reader = new FakeConnection('reader', principal(2));
+      parts.hub.attach(reader, undefined);
+      parts.receiver.deliver({ type: 'code', node: 'a', code: one! });
+      const before = parts.codes.calls.filter((c) => c === 'list').length;
+      parts.receiver.deliver({ type: 'code', node: 'a', code: three! });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.deepEqual(reader.trail, ['code 1', 'code 3']);
+      assert.equal(parts.codes.calls.filter((c) => c === 'list').length - before, 1, 'one read of the database');
+      parts.hub.detach(reader);
+    });
+
     test('messages that arrive while a catch-up runs wait for it, then follow the same rule', async () => {
       const parts = coreParts();
       const [, two, three, four] = await stored(parts, 4);
