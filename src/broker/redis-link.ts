@@ -82,8 +82,9 @@ export async function openRedisLink(url: string, name: string, events: RedisLink
     get isReady() {
       return client.isReady;
     },
-    command: <T>(args: readonly string[], timeoutMs: number) =>
-      withDeadline(client.sendCommand<T>(args, { timeout: timeoutMs }), args, timeoutMs),
+    // node-redis's own `timeout` is left out: it covers less than the
+    // deadline does (see withDeadline) and costs an AbortSignal timer a command.
+    command: <T>(args: readonly string[], timeoutMs: number) => withDeadline(client.sendCommand<T>(args), args, timeoutMs),
     close: () => {
       try {
         client.destroy();
