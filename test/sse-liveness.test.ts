@@ -132,13 +132,20 @@ describe('stale sweep', () => {
     const silent = await SseReader.open(t.url, { token });
     const steady = await SseReader.open(t.url, { token });
     const steadyAnswers: number[] = [];
+    const inFlight = new Set<Promise<unknown>>();
     let ticker: NodeJS.Timeout | undefined;
     try {
       await Promise.all([quitter.waitForEvent('hello'), silent.waitForEvent('hello'), steady.waitForEvent('hello')]);
       assert.equal((await pong(quitter)).status, 204);
       assert.equal((await pong(steady)).status, 204);
       ticker = setInterval(() => {
-        void pong(steady).then((res) => steadyAnswers.push(res.status));
+        // A pong that failed outright counts as an answer that is not 204.
+        const pinging = pong(steady).then(
+          (res) => steadyAnswers.push(res.status),
+          () => steadyAnswers.push(-1),
+        );
+        inFlight.add(pinging);
+        void pinging.finally(() => inFlight.delete(pinging));
       }, 400);
 
       await quitter.waitForEnd(8000);
@@ -168,6 +175,8 @@ describe('stale sweep', () => {
       assert.equal(late.body.error, 'connection_not_found');
     } finally {
       clearInterval(ticker);
+      // A pong still on its way must land before the test ends (and the server stops).
+      await Promise.allSettled([...inFlight]);
       quitter.close();
       silent.close();
       steady.close();
