@@ -10,35 +10,43 @@ import { type BrokerKind, BROKER_KINDS, MemoryBus } from '../src/broker/index.js
 import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
 import { REDIS_TEST_URL } from './support/redis.js';
 import { startTestServer, type TestServer } from './support/server.js';
-import { createStoreDatabase, type StoreDatabase } from './support/stores.js';
+import { deleteRedisKeys } from './support/cluster.js';
+import { createStoreDatabase } from './support/stores.js';
 
 const SLOW_POLL = { CODECAST_AUTH_POLL_MS: '60000' };
 
-/** Two nodes of one deployment over `driver`, and how to drop what they shared. */
-async function twoNodes(driver: BrokerKind): Promise<{ a: TestServer; b: TestServer; database: StoreDatabase }> {
+/** Two nodes of one deployment over `driver`, and how to drop what they shared (the database, their Redis keys). */
+async function twoNodes(driver: BrokerKind): Promise<{ a: TestServer; b: TestServer; drop: () => Promise<void> }> {
   if (driver === 'memory') {
     const database = await createStoreDatabase('sqlite', 'nodes');
     const bus = new MemoryBus();
-    return { a: await startTestServer(SLOW_POLL, { database, bus }), b: await startTestServer(SLOW_POLL, { database, bus }), database };
+    const a = await startTestServer(SLOW_POLL, { database, bus });
+    return { a, b: await startTestServer(SLOW_POLL, { database, bus }), drop: () => database.drop() };
   }
   const database = await createStoreDatabase('postgres', 'nodes');
-  const env = { ...SLOW_POLL, REDIS_URL: REDIS_TEST_URL, CODECAST_REDIS_PREFIX: `test-${randomUUID()}` };
-  return { a: await startTestServer(env, { database }), b: await startTestServer(env, { database }), database };
+  const prefix = `test-${randomUUID()}`;
+  const env = { ...SLOW_POLL, REDIS_URL: REDIS_TEST_URL, CODECAST_REDIS_PREFIX: prefix };
+  const a = await startTestServer(env, { database });
+  const drop = async () => {
+    await database.drop();
+    await deleteRedisKeys(REDIS_TEST_URL, prefix);
+  };
+  return { a, b: await startTestServer(env, { database }), drop };
 }
 
 for (const driver of BROKER_KINDS)
   describe(`broker (${driver}): two nodes of one deployment`, () => {
     let a: TestServer;
     let b: TestServer;
-    let database: StoreDatabase;
+    let drop: (() => Promise<void>) | undefined;
 
     before(async () => {
-      ({ a, b, database } = await twoNodes(driver));
+      ({ a, b, drop } = await twoNodes(driver));
     });
     after(async () => {
       await b?.stop();
       await a?.stop();
-      await database?.drop();
+      await drop?.();
     });
 
     test('a code and its revoke published on one node reach subscribers of the other', async () => {
