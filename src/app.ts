@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { createBroker, type Broker, type BrokerMessage, type MemoryBus } from './broker/index.js';
 import { BrokerReceiver } from './broker-receiver.js';
 import { Cluster, describeDeployment, reportOf, type DeploymentStats, type UserSlots } from './cluster/index.js';
-import { describeDatabase, redactRedisUrl, type Config } from './config/index.js';
+import { describeDatabase, redactDatabaseUrl, type Config } from './config/index.js';
 import {
   PendingBudget,
   SocketGuard,
@@ -145,7 +145,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     // Made first, started once every part it feeds exists: the parts that
     // change what other nodes hold tell them through it.
-    const redisShown = config.broker.driver === 'redis' ? redactRedisUrl(config.broker.url) : undefined;
+    const redisShown = config.broker.driver === 'redis' ? redactDatabaseUrl(config.broker.url) : undefined;
     const broker: Broker = createBroker(config.broker, {
       node,
       bus: options.bus,

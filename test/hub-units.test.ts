@@ -157,24 +157,36 @@ describe('delivery ledger', () => {
     assert.deepEqual(ledger.stats(), { delivered: { sse: 0, ws: 0, socketio: 0 }, replayed: 3 });
   });
 
-  test('what the store cannot take is kept for the next flush, in full', async () => {
-    let down = true;
-    const written: [number, Record<string, number>, number][] = [];
-    const ledger = new DeliveryLedger({
-      addDeliveries: async (id, counts, replayed) => {
+  for (const batched of [false, true]) {
+    test(`what the store cannot take is kept for the next flush, in full (${batched ? 'one batch' : 'a statement a code'})`, async () => {
+      let down = true;
+      const written: [number, Record<string, number>, number][] = [];
+      const add = async (id: number, counts: Record<string, number>, replayed: number) => {
         if (down) throw outage();
         written.push([id, { ...counts }, replayed]);
-      },
+      };
+      const ledger = new DeliveryLedger({
+        addDeliveries: add,
+        ...(batched
+          ? {
+              addDeliveriesBatch: async (entries) => {
+                if (down) throw outage();
+                for (const e of entries) await add(e.codeId, e.counts, e.replayed);
+              },
+            }
+          : {}),
+      });
+      ledger.replayed(1, 'sse');
+      // Another node's code, fanned out here to two WebSocket connections.
+      ledger.fannedOut(2, { sse: 0, ws: 2, socketio: 0 });
+      await assert.rejects(ledger.flush(), /busy/);
+      ledger.replayed(1, 'sse');
+      down = false;
+      await ledger.flush();
+      assert.deepEqual(written, [
+        [1, { sse: 2, ws: 0, socketio: 0 }, 2],
+        [2, { sse: 0, ws: 2, socketio: 0 }, 0],
+      ]);
     });
-    ledger.replayed(1, 'sse');
-    await assert.rejects(ledger.record(2, { sse: 0, ws: 2, socketio: 0 }), /busy/);
-    await assert.rejects(ledger.flush(), /busy/);
-    ledger.replayed(1, 'sse');
-    down = false;
-    await ledger.flush();
-    assert.deepEqual(written, [
-      [1, { sse: 2, ws: 0, socketio: 0 }, 2],
-      [2, { sse: 0, ws: 2, socketio: 0 }, 0],
-    ]);
-  });
+  }
 });

@@ -8,7 +8,9 @@ import { openRedisLink } from '../src/broker/redis-link.js';
 import { FreezingProxy } from './support/freezing-proxy.js';
 import { REDIS_TEST_URL } from './support/redis.js';
 
-test('a command to a Redis that went silent fails at its deadline; the link serves again once it answers', async () => {
+test('a command to a Redis that went silent fails at its deadline; the link serves again once it answers', {
+  timeout: 15_000,
+}, async () => {
   const redis = new URL(REDIS_TEST_URL);
   const proxy = await FreezingProxy.start({ host: redis.hostname, port: Number(redis.port || 6379) });
   const link = await openRedisLink(proxy.url(), 'codecast-link-test', { error: () => undefined, ready: () => undefined }, 5_000);

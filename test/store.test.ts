@@ -257,10 +257,6 @@ for (const kind of STORE_KINDS) {
       assert.equal(clash.earlier.code.id, first.id);
       const stored = await s().codes.list({ since: second.id, limit: 1000, includeInactive: true, nowMs: Date.now() });
       assert.ok(!stored.some((c) => c.code === clashing.code), 'the publish of a clashing key is not stored');
-
-      await s().codes.forgetIdempotencyKeys(Date.now() + 1);
-      assert.equal(await s().codes.idempotent(admin1, key), undefined, 'forgotten once old');
-      assert.equal((await s().codes.byId(first.id))?.id, first.id, 'the code stays');
     });
 
     test('a code is revoked once, with one audit entry; revoked codes leave lists and dedup', async () => {

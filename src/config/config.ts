@@ -11,7 +11,7 @@ export type BrokerTarget =
   | { readonly driver: 'memory' }
   | {
       readonly driver: 'redis';
-      /** The URL as given (the password stays in it; log it only through `redactRedisUrl`). */
+      /** The URL as given (the password stays in it; log it only through `redactDatabaseUrl`, which hides any URL's password). */
       readonly url: string;
       /** Prefix of every key, so deployments can share one Redis. */
       readonly prefix: string;

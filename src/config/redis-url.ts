@@ -1,5 +1,3 @@
-import { redactDatabaseUrl } from './database-url.js';
-
 /** What REDIS_URL accepts, for error messages and `--help`. */
 export const REDIS_URL_FORMS = 'redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss:// for TLS';
 
@@ -17,9 +15,4 @@ export function parseRedisUrl(value: string): string | Error {
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d{1,2}$/.test(db)) return new Error(`"/${db}" is not a database number`);
   return value;
-}
-
-/** A Redis URL fit for a log line: the password as `***`. */
-export function redactRedisUrl(text: string): string {
-  return redactDatabaseUrl(text);
 }

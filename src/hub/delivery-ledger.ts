@@ -36,7 +36,7 @@ interface OwnPublish {
  * ledger adds every other node's audience as it fans the code out, and the
  * connections that got it some other way — by replay, or by attaching while
  * the publish was being stored — and writes them through the
- * `DeliveryRecords` port, in batches (`flush`) or at once (`record`).
+ * `DeliveryRecords` port, in batches (`flush`).
  * Counts the store could not take are kept for the next flush.
  */
 export class DeliveryLedger {
@@ -92,20 +92,6 @@ export class DeliveryLedger {
     entry.counts[transport]++;
     entry.replayed++;
     this.#replayed++;
-  }
-
-  /**
-   * Adds deliveries of one code to its row now (connections that attached
-   * while its publish was stored). What fails is kept for the next flush,
-   * and the error rethrown for the caller to report.
-   */
-  async record(codeId: number, counts: Readonly<DeliveryCounts>): Promise<void> {
-    try {
-      await this.#records?.addDeliveries(codeId, counts, 0);
-    } catch (error) {
-      this.#keep(codeId, counts, 0);
-      throw error;
-    }
   }
 
   /**

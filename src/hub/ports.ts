@@ -32,7 +32,6 @@ export interface CodeLedger {
   byId(id: number): Promise<CodeRecord | undefined>;
   /** Marks the code revoked, with its audit entry in the same commit; false if it was already. */
   revoke(id: number, now: Date, audit?: AuditInput): Promise<boolean>;
-  forgetIdempotencyKeys(olderThanMs: number): Promise<void>;
 }
 
 /** Acks as the acknowledger reads and writes them. */

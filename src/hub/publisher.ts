@@ -254,9 +254,4 @@ export class Publisher {
     await this.#tell({ type: 'revoke', node: this.options.node, id });
     return publicCode(record);
   }
-
-  /** Forgets idempotency keys older than the configured retention. */
-  async forgetOldKeys(): Promise<void> {
-    await this.codes.forgetIdempotencyKeys(Date.now() - this.options.idempotencyMs);
-  }
 }

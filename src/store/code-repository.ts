@@ -93,8 +93,8 @@ export class CodeRepository {
      * they are handed out and the dedup window is one for all of them.
      */
     private readonly publishing: (trx: Kysely<Database>) => Promise<void> = async () => undefined,
-    /** PostgreSQL: the publish lock's key, for `codecast_publish`; undefined on SQLite. */
-    private readonly publishLock?: number,
+    /** PostgreSQL's: a publish is one call of `codecast_publish` with this lock key. Absent on SQLite. */
+    private readonly postgres?: { readonly publishLock: number },
   ) {}
 
   /**
@@ -133,7 +133,7 @@ export class CodeRepository {
       delivered_ws: audience?.ws ?? 0,
       delivered_socketio: audience?.socketio ?? 0,
     };
-    if (this.publishLock !== undefined) return this.#insertInOneStatement(this.publishLock, row, extras);
+    if (this.postgres) return this.#insertInOneStatement(this.postgres.publishLock, row, extras);
     return this.db.transaction().execute(async (trx) => {
       await this.publishing(trx);
       // Looked up again under the lock: the same key sent to two processes
@@ -283,7 +283,7 @@ export class CodeRepository {
   ): Promise<void> {
     if (entries.length === 0) return;
     const sorted = [...entries].sort((a, b) => a.codeId - b.codeId);
-    if (this.publishLock !== undefined) {
+    if (this.postgres) {
       const rows = sorted.map(
         (e) =>
           sql`(${e.codeId}::bigint, ${e.counts.sse}::integer, ${e.counts.ws}::integer, ${e.counts.socketio}::integer, ${e.replayed}::integer)`,
@@ -362,10 +362,6 @@ export class CodeRepository {
   /** The publish an admin made under an Idempotency-Key; keys are per admin. */
   idempotent(userId: number, key: string): Promise<IdempotentPublish | undefined> {
     return idempotentIn(this.db, userId, key);
-  }
-
-  async forgetIdempotencyKeys(olderThanMs: number): Promise<void> {
-    await this.db.deleteFrom('idempotency_keys').where('created_at_ms', '<', olderThanMs).execute();
   }
 }
 

@@ -72,7 +72,7 @@ export class Store {
     this.codes = new CodeRepository(
       db,
       (trx) => opened.serialize(trx, 'publish'),
-      opened.dialect === 'postgres' ? SERIAL_LOCK_KEYS.publish : undefined,
+      opened.dialect === 'postgres' ? { publishLock: SERIAL_LOCK_KEYS.publish } : undefined,
     );
     this.settings = new SettingsRepository(db);
     this.audit = new AuditRepository(db);

@@ -172,10 +172,6 @@ export class FakeCodeLedger implements CodeLedger {
     return true;
   }
 
-  async forgetIdempotencyKeys(): Promise<void> {
-    this.#enter('forgetIdempotencyKeys');
-  }
-
   /** As the store lists codes after `since`, oldest first. */
   async list(options: { since: number; limit: number; includeInactive: boolean; nowMs: number }): Promise<CodeRecord[]> {
     this.#enter('list');
