@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { extraNodeFlags } from './node-flags.js';
 import { fileURLToPath } from 'node:url';
 import { now, within } from './measure.js';
 import type { ClientMessage, ParentMessage, SoakTally, SubscriberSpec } from './protocol.js';
@@ -66,7 +67,7 @@ export class ClientPool {
     for (let i = 0; i < count; i++) {
       const mine = specs.slice(i * share, (i + 1) * share);
       const child = fork(CLIENT, [], {
-        execArgv: ['--import', TSX],
+        execArgv: ['--import', TSX, ...extraNodeFlags('CODECAST_BENCH_CLIENT_FLAGS')],
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });

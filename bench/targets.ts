@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { WebSocket } from 'ws';
 import type { BackendSample } from './backend-work.js';
+import { extraNodeFlags } from './node-flags.js';
 import { now, within } from './measure.js';
 import type { SubscriberSpec, Transport } from './protocol.js';
 
@@ -133,7 +134,8 @@ export async function spawnServer(
   // 8 MB at 10,000 connections — the bare ws server read anywhere from 2.5
   // to 3.5 KB per connection, run to run, with the same heap per connection.
   const youngGeneration = ['--min-semi-space-size=16', '--max-semi-space-size=16'];
-  const flags = ['--inspect=127.0.0.1:0', ...youngGeneration, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
+  const extra = extraNodeFlags('CODECAST_BENCH_SERVER_FLAGS');
+  const flags = ['--inspect=127.0.0.1:0', ...youngGeneration, ...extra, ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [])];
   const child = spawn(process.execPath, [...flags, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let inspectorUrl: string | undefined;
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -161,6 +163,13 @@ export async function spawnServer(
     });
   });
   child.removeAllListeners('exit');
+  // Extra flags such as --trace-gc print on stdout: pass it on, labelled, so a run's spikes can be lined up with it.
+  if (extra.length > 0) {
+    child.stdout?.removeAllListeners('data');
+    child.stdout?.on('data', (chunk: Buffer) => {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') process.stderr.write(`[${label}] ${line}\n`);
+    });
+  }
   // The main thread's profile is the largest one.
   const profile = () =>
     dir === undefined

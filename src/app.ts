@@ -25,7 +25,7 @@ import { startUpkeep } from './upkeep.js';
 import { retentionPolicy } from './retention.js';
 import { Metrics } from './metrics/index.js';
 import { publicCode } from './domain/index.js';
-import { databaseWaitMs, SqliteOwnerLock, Store } from './store/index.js';
+import { databaseWaitMs, publishConcurrency, SqliteOwnerLock, Store } from './store/index.js';
 import { SocketIoTransport } from './transports/socketio/index.js';
 import { SseTransport } from './transports/sse/index.js';
 import { WsTransport } from './transports/ws/index.js';
@@ -306,6 +306,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         // at once, it can be retried; left queued, it would wait out every
         // publish ahead of it, each bounded only by its own timeouts.
         queueDeadlineMs: databaseWaitMs(config.database),
+        concurrency: publishConcurrency(config.database),
       },
       store.codes,
       hub,

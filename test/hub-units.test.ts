@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DeliveryLedger, HistoryRing, Hub, isSlowConsumer, writesBehind, type HubOptions } from '../src/hub/index.js';
+import { DeadlineQueue } from '../src/hub/deadline-queue.js';
 import { code, EventEncoder, FakeConnection, outage, principal } from './support/fakes.js';
 
 const OPTIONS: HubOptions = {
@@ -189,4 +190,36 @@ describe('delivery ledger', () => {
       ]);
     });
   }
+});
+
+describe('deadline queue', () => {
+  const busy = (waitedMs: number) => new Error(`waited ${waitedMs} ms`);
+
+  test('runs up to its concurrency at once, starts the rest in order, and refuses one that waits past its deadline', async () => {
+    const queue = new DeadlineQueue(80, busy, 2);
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const task = (name: string) => () =>
+      new Promise<string>((resolve) => {
+        started.push(name);
+        gates.set(name, () => resolve(name));
+      });
+    const a = queue.run(task('a'));
+    const b = queue.run(task('b'));
+    const c = queue.run(task('c'));
+    const d = queue.run(task('d'));
+    assert.deepEqual(started, ['a', 'b'], 'two at once, the others wait');
+    assert.equal(queue.waiting, 2);
+    gates.get('b')?.();
+    assert.equal(await b, 'b');
+    await new Promise(setImmediate);
+    assert.deepEqual(started, ['a', 'b', 'c'], 'the first waiting starts when one ends');
+    // d waits past its deadline behind a and c, never starts, and says how long it waited.
+    await assert.rejects(d, /waited \d+ ms/);
+    assert.deepEqual(started, ['a', 'b', 'c']);
+    gates.get('a')?.();
+    gates.get('c')?.();
+    assert.deepEqual(await Promise.all([a, c]), ['a', 'c']);
+    assert.equal(queue.waiting, 0);
+  });
 });

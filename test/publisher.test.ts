@@ -6,6 +6,7 @@ import { describe, test } from 'node:test';
 import { CodecastError, DatabaseUnavailableError, type Principal } from '../src/domain/index.js';
 import { coreParts } from './support/core-parts.js';
 import { FakeConnection, principal } from './support/fakes.js';
+import { waitFor } from './support/sse.js';
 
 const admin: Principal = { ...principal(1), user: { ...principal(1).user, role: 'admin', username: 'admin' } };
 
@@ -55,7 +56,7 @@ describe('publisher', () => {
     parts.hub.attach(reader, undefined);
     parts.broker.failPublish = new Error('Redis went away');
     const result = await parts.publisher.publish({ code: 'STORED' }, admin);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => reader.trail.length > 0, 'the code from the database');
     assert.deepEqual(reader.trail, [`code ${result.code.id}`]);
     assert.deepEqual(parts.logged.failed, [result.code.id], 'the broker failure is logged');
     parts.hub.detach(reader);

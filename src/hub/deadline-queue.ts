@@ -6,8 +6,8 @@ interface Waiting {
 }
 
 /**
- * Runs tasks one at a time, in the order they came, and gives each a
- * deadline to *start*: a task still waiting `deadlineMs` after it was queued
+ * Runs tasks, at most `concurrency` at a time (one unless told), starting
+ * them in the order they came, and gives each a deadline to *start*: a task still waiting `deadlineMs` after it was queued
  * is rejected with the error `expired` makes, and never runs. The task that
  * runs is never abandoned: it may be halfway through a commit, and only its
  * own outcome says whether it happened.
@@ -17,15 +17,16 @@ interface Waiting {
  */
 export class DeadlineQueue {
   readonly #waiting: Waiting[] = [];
-  #running = false;
+  #running = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly deadlineMs: number,
     private readonly expired: (waitedMs: number) => Error,
+    private readonly concurrency = 1,
   ) {}
 
-  /** Tasks waiting to start (the one running is not counted). */
+  /** Tasks waiting to start (those running are not counted). */
   get waiting(): number {
     return this.#waiting.length;
   }
@@ -33,7 +34,7 @@ export class DeadlineQueue {
   run<T>(task: () => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const run = () => {
-        this.#running = true;
+        this.#running++;
         let running: Promise<T>;
         try {
           running = task();
@@ -42,7 +43,7 @@ export class DeadlineQueue {
         }
         running.then(resolve, reject).finally(() => this.#next());
       };
-      if (!this.#running) {
+      if (this.#running < this.concurrency) {
         run();
         return;
       }
@@ -53,7 +54,7 @@ export class DeadlineQueue {
   }
 
   #next(): void {
-    this.#running = false;
+    this.#running--;
     const next = this.#waiting.shift();
     this.#disarm();
     if (next === undefined) return;

@@ -29,6 +29,12 @@ export interface PublisherOptions {
    * can retry, where one left waiting learns nothing.
    */
   readonly queueDeadlineMs: number;
+  /**
+   * Publishes and revokes with the database at once (1 unless set). Above
+   * one, two may commit in one order and reach the broker in the other;
+   * every node's receiver then fills the gap from the database, in order.
+   */
+  readonly concurrency?: number;
 }
 
 export interface PublishResult {
@@ -58,6 +64,14 @@ function fingerprint(draft: CodeDraft): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }
 
+/** A stored outcome, and its hand-over to the broker (which never rejects). */
+interface Told<T> {
+  readonly value: T;
+  readonly told: Promise<void>;
+}
+
+const DONE: Promise<void> = Promise.resolve();
+
 /** The answer to a publish whose Idempotency-Key was used before: the first publish, or a refusal when the request differs. */
 function answerEarlier(earlier: { requestHash: string; code: CodeRecord }, requestHash: string | undefined): PublishResult {
   if (earlier.requestHash !== requestHash) throw new CodecastError('idempotency_key_reused', undefined, { id: earlier.code.id });
@@ -69,8 +83,9 @@ function answerEarlier(earlier: { requestHash: string; code: CodeRecord }, reque
 /**
  * The publish pipeline: validate, dedup, persist, hand to the broker, which
  * brings the code back to this node's subscribers as to every other node's.
- * Publishes of one node run one at a time, so ids reach subscribers in the
- * order they were given. One that cannot start within `queueDeadlineMs`, or
+ * Publishes of one node start in the order they came, a few at a time at
+ * most (`concurrency`); the broker's receiver delivers in id order whatever
+ * order they reach it in. One that cannot start within `queueDeadlineMs`, or
  * while the broker cannot carry it, is refused and never runs, so a 503
  * always means "not published".
  */
@@ -108,21 +123,31 @@ export class Publisher {
     this.#queue = new DeadlineQueue(
       options.queueDeadlineMs,
       (waitedMs) => new DatabaseUnavailableError('busy', `waited ${waitedMs} ms behind a publish or revoke the database has not finished`),
+      options.concurrency,
     );
   }
 
-  publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
-    return this.#queue.run(async () => {
+  /**
+   * Answers once the code is stored and handed to the broker. The hand-over
+   * is written in the queue, in id order, but awaited outside it: the next
+   * publish's commit need not wait for this one's round trip to Redis.
+   */
+  async publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
+    const { value, told } = await this.#queue.run(async () => {
       await this.#settle();
       return this.#publish(input, actor, idempotencyKey);
     });
+    await told;
+    return value;
   }
 
-  revoke(id: number, actor: Principal): Promise<Code> {
-    return this.#queue.run(async () => {
+  async revoke(id: number, actor: Principal): Promise<Code> {
+    const { value, told } = await this.#queue.run(async () => {
       await this.#settle();
       return this.#revoke(id, actor);
     });
+    await told;
+    return value;
   }
 
   /**
@@ -157,7 +182,7 @@ export class Publisher {
     });
   }
 
-  async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<PublishResult> {
+  async #publish(input: CodeInput, actor: Principal, idempotencyKey?: string): Promise<Told<PublishResult>> {
     const settings = this.settings.values;
     // Validated first: a request that is not valid was never published, so
     // it cannot match a key either.
@@ -166,7 +191,7 @@ export class Publisher {
     if (idempotencyKey !== undefined) {
       // A retried request is answered here, without the store's publish lock.
       const earlier = await this.codes.idempotent(actor.user.id, idempotencyKey);
-      if (earlier) return answerEarlier(earlier, requestHash);
+      if (earlier) return { value: answerEarlier(earlier, requestHash), told: DONE };
     }
     this.#brokerReady();
     const key = dedupKey(draft.code, settings.dedupCaseInsensitive);
@@ -187,7 +212,7 @@ export class Publisher {
         audit: { actor: actor.user.username, action: 'code.publish', details: { code: draft.code } },
       }),
     );
-    if ('earlier' in inserted) return answerEarlier(inserted.earlier, requestHash);
+    if ('earlier' in inserted) return { value: answerEarlier(inserted.earlier, requestHash), told: DONE };
     if ('duplicateOf' in inserted) {
       const earlierId = inserted.duplicateOf;
       throw new CodecastError('duplicate_code', `The code was published moments ago as id ${earlierId}.`, { id: earlierId });
@@ -204,8 +229,7 @@ export class Publisher {
       replayed: false,
     };
     this.deliveries.published(code.id, counted, (fanOutMs) => this.log.published(result, fanOutMs));
-    await this.#tell({ type: 'code', node: this.options.node, code });
-    return result;
+    return { value: result, told: this.#tell({ type: 'code', node: this.options.node, code }) };
   }
 
   /** Refuses a publish or revoke before it is stored while the broker could not carry it. */
@@ -222,7 +246,9 @@ export class Publisher {
   }
 
   /**
-   * Hands a stored publish or revoke to the broker. When the broker fails
+   * Hands a stored publish or revoke to the broker; never rejects. The
+   * broker writes its command when called, so calls made one after another
+   * in the queue reach it in id order whenever their replies come. When the broker fails
    * now, it is already stored: this node sends it from the database at once,
    * and the others read it from there when they catch up.
    */
@@ -235,7 +261,7 @@ export class Publisher {
     }
   }
 
-  async #revoke(id: number, actor: Principal): Promise<Code> {
+  async #revoke(id: number, actor: Principal): Promise<Told<Code>> {
     const record = await this.codes.byId(id);
     if (!record) throw new CodecastError('code_not_found');
     if (record.revokedAt !== null) throw new CodecastError('code_revoked', undefined, { id });
@@ -251,7 +277,6 @@ export class Publisher {
         details: { code: record.code },
       }),
     );
-    await this.#tell({ type: 'revoke', node: this.options.node, id });
-    return publicCode(record);
+    return { value: publicCode(record), told: this.#tell({ type: 'revoke', node: this.options.node, id }) };
   }
 }

@@ -17,3 +17,21 @@ export function databaseWaitMs(target: DatabaseTarget): number {
       return target.connectTimeoutMs;
   }
 }
+
+/**
+ * How many publishes or revokes a process lets the database work on at
+ * once. SQLite runs one statement at a time in this process: one. On
+ * PostgreSQL the publish lock orders them inside the server, where it is
+ * held only while the publish function runs, so a few in flight keep a
+ * process's publishes from waiting on each other's round trips; half the
+ * pool at most, so reads, logins and delivery figures always find a
+ * connection.
+ */
+export function publishConcurrency(target: DatabaseTarget): number {
+  switch (target.driver) {
+    case 'sqlite':
+      return 1;
+    case 'postgres':
+      return Math.max(1, Math.min(4, Math.floor(target.poolMax / 2)));
+  }
+}

@@ -1,5 +1,5 @@
 export { Store, StoreOpenError, type StoreEvents, type StoreHealth } from './store.js';
-export { databaseWaitMs } from './database-wait.js';
+export { databaseWaitMs, publishConcurrency } from './database-wait.js';
 export { SqliteOwnerLock } from './sqlite-owner-lock.js';
 export { DatabaseUnavailableError, isDatabaseUnavailable, type UnavailableReason } from './unavailable.js';
 export type { CodeRecord, AckFigures, AckRow } from './code-repository.js';
