@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { coreParts } from './support/core-parts.js';
+import { waitFor } from './support/sse.js';
 import { FakeConnection, principal } from './support/fakes.js';
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -131,7 +132,7 @@ describe('broker receiver', () => {
       parts.receiver.deliver({ type: 'code', node: 'b', code: one! });
       parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
       parts.receiver.deliver({ type: 'code', node: 'a', code: two! });
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => reader.trail.length >= 3, 'the codes in order');
       assert.deepEqual(reader.trail, ['code 1', 'code 2', 'code 3']);
       assert.deepEqual(parts.receiverFailures, []);
       parts.hub.detach(reader);
@@ -152,7 +153,7 @@ describe('broker receiver', () => {
         { type: 'code', node: 'a', code: five! },
       ] as const)
         parts.receiver.deliver(message);
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => reader.trail.length >= 6, 'the codes in order');
       assert.deepEqual(reader.trail, ['code 1', 'code 2', 'code 3', 'code 4', 'revoke 1', 'code 5']);
       parts.hub.detach(reader);
     });
@@ -186,7 +187,7 @@ describe('broker receiver', () => {
       assert.deepEqual(reader.trail, [], 'nothing is sent before the catch-up');
       await catchingUp;
       parts.receiver.deliver({ type: 'code', node: 'b', code: four! });
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => reader.trail.length >= 5, 'the codes in order');
       assert.deepEqual(reader.trail, ['code 1', 'code 2', 'revoke 1', 'code 3', 'code 4']);
       parts.hub.detach(reader);
     });
@@ -201,7 +202,7 @@ describe('broker receiver', () => {
       parts.receiver.deliver({ type: 'revoke', node: 'a', id: 2 });
       parts.receiver.deliver({ type: 'code', node: 'b', code: two! });
       parts.receiver.deliver({ type: 'code', node: 'b', code: three! });
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await waitFor(() => reader.trail.length >= 2, 'the codes in order');
       assert.deepEqual(reader.trail, ['code 1', 'code 3']);
       parts.hub.detach(reader);
     });

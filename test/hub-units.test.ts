@@ -192,6 +192,40 @@ describe('delivery ledger', () => {
   }
 });
 
+describe("delivery ledger and this node's publishes", () => {
+  const recorded = () => {
+    const written: [number, Record<string, number>][] = [];
+    const ledger = new DeliveryLedger({ addDeliveries: async (id, counts) => void written.push([id, { ...counts }]) });
+    return { ledger, written };
+  };
+
+  test('a publish counts only the connections that came after its stored audience', async () => {
+    const { ledger, written } = recorded();
+    const sent: number[] = [];
+    ledger.published(7, { sse: 2, ws: 1, socketio: 0 }, (ms) => sent.push(ms));
+    ledger.fannedOut(7, { sse: 3, ws: 1, socketio: 0 })?.(4);
+    await ledger.flush();
+    assert.deepEqual(written, [[7, { sse: 1, ws: 0, socketio: 0 }]]);
+    assert.deepEqual(sent, [4]);
+  });
+
+  test('a publish fanned out before it registered (a catch-up filled a gap with it) is counted once', async () => {
+    const { ledger, written } = recorded();
+    const sent: number[] = [];
+    const done = ledger.fannedOut(8, { sse: 3, ws: 1, socketio: 0 });
+    ledger.published(8, { sse: 2, ws: 1, socketio: 0 }, (ms) => sent.push(ms));
+    assert.equal(sent.length, 0, 'the fan-out has not finished');
+    done?.(6);
+    assert.deepEqual(sent, [6]);
+    // And one whose fan-out had finished already hears it at once.
+    ledger.fannedOut(9, { sse: 1, ws: 0, socketio: 0 })?.(2);
+    ledger.published(9, { sse: 1, ws: 0, socketio: 0 }, (ms) => sent.push(ms));
+    assert.deepEqual(sent, [6, 2]);
+    await ledger.flush();
+    assert.deepEqual(written, [[8, { sse: 1, ws: 0, socketio: 0 }]], 'only what the stored audience lacks; nothing for 9');
+  });
+});
+
 describe('deadline queue', () => {
   const busy = (waitedMs: number) => new Error(`waited ${waitedMs} ms`);
 

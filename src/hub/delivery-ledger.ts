@@ -23,6 +23,18 @@ const FLUSH_BATCH = 500;
 /** Publishes of this node not fanned out here yet, remembered at most. */
 const OWN_PUBLISHES = 1_000;
 
+/**
+ * A code fanned out here before any publish of this node claimed it: another
+ * node's, or this node's own when the broker, or a catch-up that filled a
+ * gap from the database, brought it back before the publish had registered.
+ */
+interface FannedOutFirst {
+  /** How long its fan-out took, once it has finished. */
+  fanOutMs: number | undefined;
+  /** The publish's wish to hear when the fan-out finishes, if it came first. */
+  onSent: ((fanOutMs: number) => void) | undefined;
+}
+
 interface OwnPublish {
   /** The audience the publish stored in the code's row. */
   readonly counted: Readonly<DeliveryCounts>;
@@ -45,6 +57,7 @@ export class DeliveryLedger {
   #replayed = 0;
   #unstored = new Map<number, Unstored>();
   readonly #own = new Map<number, OwnPublish>();
+  readonly #fannedOutFirst = new Map<number, FannedOutFirst>();
 
   /** Without `records`, figures are only counted (a hub in a unit test). */
   constructor(records?: DeliveryRecords) {
@@ -62,6 +75,15 @@ export class DeliveryLedger {
    * `onSent` hears how long that fan-out took.
    */
   published(codeId: number, counted: Readonly<DeliveryCounts>, onSent?: (fanOutMs: number) => void): void {
+    const first = this.#fannedOutFirst.get(codeId);
+    if (first !== undefined) {
+      // Counted in full when it was fanned out; the row holds `counted` already.
+      this.#fannedOutFirst.delete(codeId);
+      this.#add(codeId, counted, -1);
+      if (first.fanOutMs !== undefined) onSent?.(first.fanOutMs);
+      else first.onSent = onSent;
+      return;
+    }
     this.#own.set(codeId, { counted, onSent });
     if (this.#own.size > OWN_PUBLISHES) this.#own.delete(this.#own.keys().next().value as number);
   }
@@ -69,21 +91,39 @@ export class DeliveryLedger {
   /**
    * Code `codeId` is being fanned out here to `audience`: counted for its
    * row — in full for another node's code, or what changed since this
-   * node's publish stored its audience. Answers what wants to hear when the
-   * fan-out has finished (this node's publish), if anything.
+   * node's publish stored its audience (taken back by `published` when the
+   * code came back before its publish had registered). Answers what wants
+   * to hear when the fan-out has finished.
    */
   fannedOut(codeId: number, audience: Readonly<DeliveryCounts>): ((fanOutMs: number) => void) | undefined {
     const own = this.#own.get(codeId);
-    this.#own.delete(codeId);
-    const counted = own?.counted;
+    if (own !== undefined) {
+      this.#own.delete(codeId);
+      this.#add(codeId, audience, 1, own.counted);
+      return own.onSent;
+    }
+    this.#add(codeId, audience, 1);
+    const first: FannedOutFirst = { fanOutMs: undefined, onSent: undefined };
+    this.#fannedOutFirst.set(codeId, first);
+    if (this.#fannedOutFirst.size > OWN_PUBLISHES) this.#fannedOutFirst.delete(this.#fannedOutFirst.keys().next().value as number);
+    return (fanOutMs) => {
+      first.fanOutMs = fanOutMs;
+      first.onSent?.(fanOutMs);
+    };
+  }
+
+  /** Adds `sign` × (`counts` − `less`) to the code's unstored figures. */
+  #add(codeId: number, counts: Readonly<DeliveryCounts>, sign: 1 | -1, less?: Readonly<DeliveryCounts>): void {
     let entry: Unstored | undefined;
     for (const transport of TRANSPORTS) {
-      const added = audience[transport] - (counted?.[transport] ?? 0);
+      const added = sign * (counts[transport] - (less?.[transport] ?? 0));
       if (added === 0) continue;
       entry ??= this.#entry(codeId);
       entry.counts[transport] += added;
     }
-    return own?.onSent;
+    // A publish that took back what its early fan-out counted may leave nothing to write.
+    if (entry !== undefined && entry.replayed === 0 && TRANSPORTS.every((t) => (entry as Unstored).counts[t] === 0))
+      this.#unstored.delete(codeId);
   }
 
   /** A connection of `transport` was given code `codeId` by replay. */
