@@ -9,6 +9,7 @@ import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
 import { API_PREFIX, authHooks, serializeRequest, type TrustedProxies } from '../edge/index.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
+import { parseJsonBodies } from './json-body.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes, type CodeReads } from './routes/codes.js';
@@ -103,6 +104,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
   app.decorateRequest('principal', null);
   installErrorHandling(app);
   app.addHook('onRequest', async (_request, reply) => {
