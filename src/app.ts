@@ -9,6 +9,7 @@ import { BrokerReceiver } from './broker-receiver.js';
 import { Cluster, describeDeployment, reportOf, type DeploymentStats, type UserSlots } from './cluster/index.js';
 import { describeDatabase, redactDatabaseUrl, type Config } from './config/index.js';
 import {
+  AllowedOrigins,
   PendingBudget,
   SocketGuard,
   TransportMounts,
@@ -332,6 +333,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
     const pending = new PendingBudget(config.pending);
     const proxies = new TrustedProxies(config.trustedProxies);
+    const origins = new AllowedOrigins(config.allowedOrigins);
     const stats = () =>
       readServerStats({
         node,
@@ -369,8 +371,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       authenticated,
       pending: (socket) => guard?.counts(socket as Socket) ?? false,
       proxies,
+      origins,
     });
-    guard = new SocketGuard(http.server, pending, { authTimeoutMs: config.pending.authTimeoutMs, proxies });
+    guard = new SocketGuard(http.server, pending, {
+      authTimeoutMs: config.pending.authTimeoutMs,
+      proxies,
+      refusalHeaders: origins.unknownOriginHeaders,
+    });
     const socketGuard = guard;
 
     // Every transport is built from the same parts and mounted the same way.
@@ -382,6 +389,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       inboundBudget,
       authenticated,
       clientOf: (request) => proxies.clientOf(request),
+      origins,
     };
     const transports: readonly Transport[] = [
       new SseTransport(transportParts, { retryMs: config.sseRetryMs, pongIntervalMs: config.pongIntervalMs }),

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { errorCatalog } from '../src/domain/errors.js';
 import { ADMIN_TOKEN, startTestServer, type ApiResponse, type TestServer } from './support/server.js';
+import { SseReader } from './support/sse.js';
 
 let t: TestServer;
 before(async () => {
@@ -39,6 +40,48 @@ test('malformed JSON is 400 malformed_json', async () => {
 
 test('an empty JSON body is 400 malformed_json', async () => {
   assertPlainError(await raw('POST', '/api/v1/codes', '', 'application/json'), 400, 'malformed_json');
+});
+
+test('an empty JSON body is still 400 malformed_json on every route that needs a body', async () => {
+  assertPlainError(await raw('PUT', '/api/v1/settings', '', 'application/json'), 400, 'malformed_json');
+  assertPlainError(await raw('PATCH', '/api/v1/users/admin', '', 'application/json'), 400, 'malformed_json');
+  assertPlainError(await raw('POST', '/api/v1/users', '', 'application/json; charset=utf-8'), 400, 'malformed_json');
+});
+
+// Many HTTP clients send Content-Type: application/json on every request.
+test('an empty body with Content-Type: application/json is no body on each route that takes none', async () => {
+  const { id } = await t.publish('EMPTY-BODY');
+  const user = await t.createUser('empty-body');
+  const stream = await SseReader.open(t.url, { token: user.token });
+  try {
+    await stream.waitForEvent('hello');
+    const routes: [method: string, path: string, token: string, status: number][] = [
+      ['POST', `/api/v1/codes/${id}/ack`, user.token, 200],
+      ['POST', `/api/v1/stream/${stream.connectionId}/pong`, user.token, 204],
+      ['POST', `/api/v1/users/empty-body/tokens`, ADMIN_TOKEN, 201],
+      ['DELETE', `/api/v1/tokens/${user.tokenId}`, ADMIN_TOKEN, 200],
+      ['DELETE', `/api/v1/codes/${id}`, ADMIN_TOKEN, 200],
+    ];
+    // A body that is there and is not JSON is refused on each, and changes nothing.
+    for (const [method, path, token] of routes) {
+      const res = await t.api(method, path, { token, body: '{"id":', headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, 400, `${method} ${path}`);
+      assert.equal(res.body.error, 'malformed_json', `${method} ${path}`);
+    }
+    for (const [method, path, token, status] of routes) {
+      const res = await t.api(method, path, { token, body: '', headers: { 'content-type': 'application/json' } });
+      assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    }
+    // A content type with parameters is the same content type.
+    const again = await t.api('POST', `/api/v1/codes/${id}/ack`, {
+      body: '',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
+    assert.equal(again.status, 409, 'the revoked code is refused, not the empty body');
+    assert.equal(again.body.error, 'code_revoked');
+  } finally {
+    stream.close();
+  }
 });
 
 test('a JSON body that is not an object is 400 invalid_request', async () => {

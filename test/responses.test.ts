@@ -5,10 +5,10 @@
 // (The pages' CSP is in web-docs.test.ts; engine.io's own answers under
 // /socket.io/ are covered elsewhere.)
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { errorCatalog } from '../src/domain/errors.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from './support/server.js';
+import { rawHttp, type RawHttpAnswer } from './support/raw-clients.js';
 
 let t: TestServer;
 before(async () => {
@@ -16,31 +16,10 @@ before(async () => {
 });
 after(() => t.stop());
 
-interface RawAnswer {
-  readonly status: number;
-  readonly headers: Map<string, string>;
-  readonly body: string;
-}
+type RawAnswer = RawHttpAnswer;
 
 /** Writes `request` as is on a fresh socket and reads the answer until the server closes. */
-function rawRequest(request: string | Buffer): Promise<RawAnswer> {
-  const { port } = new URL(t.url);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const [head = '', ...rest] = text.split('\r\n\r\n');
-      const [statusLine = '', ...headerLines] = head.split('\r\n');
-      const headers = new Map(
-        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
-      );
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
-    });
-  });
-}
+const rawRequest = (request: string | Buffer): Promise<RawAnswer> => rawHttp(t.url, request);
 
 const get = (path: string) => rawRequest(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
 

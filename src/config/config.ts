@@ -3,6 +3,7 @@ import { settingsTable, type SettingKind, type SettingName } from './settings-ta
 import { DATABASE_URL_FORMS, parseDatabaseUrl, redactDatabaseUrl, type DatabaseTarget, type ParsedDatabaseUrl } from './database-url.js';
 import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
 import { ADDRESS_LIST_FORMS, parseAddressList } from './address-list.js';
+import { ORIGIN_LIST_FORMS, parseOriginList } from './origin-list.js';
 
 export type { DatabaseTarget };
 
@@ -60,6 +61,12 @@ export interface Config {
   readonly authFailuresPerMinute: number;
   /** Proxies whose X-Forwarded-For is believed (addresses, CIDRs, named ranges); empty: none. */
   readonly trustedProxies: readonly string[];
+  /**
+   * Origins (normalised `scheme://host[:port]`) whose pages may use the
+   * server from another origin, or `['*']` for every origin; empty: same
+   * origin only.
+   */
+  readonly allowedOrigins: readonly string[];
   /** The budget of connections that have not authenticated yet. */
   readonly pending: {
     readonly maxPending: number;
@@ -97,6 +104,8 @@ function describe(type: SettingKind): string {
       return REDIS_URL_FORMS;
     case 'address-list':
       return ADDRESS_LIST_FORMS;
+    case 'origin-list':
+      return ORIGIN_LIST_FORMS;
     case 'string':
       return 'a non-empty string';
     case 'optional-string':
@@ -132,6 +141,8 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
       return parseRedisUrl(value);
     case 'address-list':
       return parseAddressList(value);
+    case 'origin-list':
+      return parseOriginList(value);
     case 'string':
       return value.trim().length > 0 ? value : new Error('empty');
     case 'optional-string':
@@ -160,7 +171,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (parsed instanceof Error) {
       // A URL's reason helps (an unencoded "/" in the password, no host), and
       // so does the wrong entry of a list; elsewhere "expected" says it all.
-      const explained = spec.type.kind === 'database-url' || spec.type.kind === 'redis-url' || spec.type.kind === 'address-list';
+      const explained = ['database-url', 'redis-url', 'address-list', 'origin-list'].includes(spec.type.kind);
       const reason = explained ? ` (${parsed.message})` : '';
       problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
     } else {
@@ -255,6 +266,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownReconnectMs: num('CODECAST_SHUTDOWN_RECONNECT_MS'),
     authFailuresPerMinute: num('CODECAST_AUTH_FAILURES_PER_MINUTE'),
     trustedProxies: Object.freeze([...((values.get('CODECAST_TRUSTED_PROXIES') as readonly string[] | undefined) ?? [])]),
+    allowedOrigins: Object.freeze([...((values.get('CODECAST_ALLOWED_ORIGINS') as readonly string[] | undefined) ?? [])]),
     pending: Object.freeze({
       maxPending: num('CODECAST_MAX_PENDING_CONNECTIONS'),
       maxPendingPerAddress: num('CODECAST_MAX_PENDING_PER_ADDRESS'),

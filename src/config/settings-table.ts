@@ -11,6 +11,7 @@ export type SettingKind =
   | { kind: 'database-url' }
   | { kind: 'redis-url' }
   | { kind: 'address-list' }
+  | { kind: 'origin-list' }
   | { kind: 'optional-string' }
   | { kind: 'token' };
 
@@ -244,6 +245,13 @@ export const settingsTable = [
     type: { kind: 'address-list' },
     description:
       'Reverse proxies whose `X-Forwarded-For` is believed: a comma-separated list of addresses and CIDRs (`10.0.0.5, 192.168.0.0/16, ::1`), or `loopback`, `uniquelocal`, `linklocal`. A request from one of them is charged to the client it names (the per-address auth-failure budget, Socket.IO sessions in the pending budget, the request log), and its TCP connections count only toward the overall pending budget. Unset: off, every header ignored and each peer is the client.',
+  },
+  {
+    env: 'CODECAST_ALLOWED_ORIGINS',
+    default: undefined,
+    type: { kind: 'origin-list' },
+    description:
+      "Origins of pages on other sites that may use codecast: a comma-separated list of `scheme://host[:port]` (`https://shop.example.com, http://localhost:3000`), or `*` for every origin. The HTTP API and the SSE stream answer them with CORS headers (preflight included), Socket.IO takes the same list, and a WebSocket or Socket.IO connection whose `Origin` is neither on it nor the server's own is refused (403 origin_not_allowed). Unset: same origin only, no CORS headers, and the WebSocket does not look at `Origin`.",
   },
   {
     env: 'CODECAST_MAX_PENDING_CONNECTIONS',

@@ -7,6 +7,10 @@ export const errorCatalog = {
   unauthorized: { status: 401, message: 'A valid bearer token is required.' },
   forbidden: { status: 403, message: 'This token may not do that.' },
   user_disabled: { status: 403, message: 'This user is disabled.' },
+  origin_not_allowed: {
+    status: 403,
+    message: "Pages of this origin may not connect: it is not in the server's CODECAST_ALLOWED_ORIGINS.",
+  },
   not_found: { status: 404, message: 'Nothing is here.' },
   code_not_found: { status: 404, message: 'No code has that id.' },
   user_not_found: { status: 404, message: 'No user has that name.' },

@@ -33,12 +33,15 @@ export function writeRawError(socket: Duplex, error: CodecastError, headers: Rea
 }
 
 /** The raw HTTP answer for a refusal made before any request was read (no framework to send it yet). */
-function rawRefusal(error: CodecastError): string {
+function rawRefusal(error: CodecastError, headers: Readonly<Record<string, string>>): string {
   const body = JSON.stringify({ error: error.code, message: error.message });
   const reason = error.status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   return (
     `HTTP/1.1 ${error.status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Retry-After: ${error.retryAfterSeconds ?? PENDING_RETRY_AFTER_SECONDS}\r\nConnection: close\r\n` +
+    `Retry-After: ${error.retryAfterSeconds ?? PENDING_RETRY_AFTER_SECONDS}\r\nConnection: close\r\n${extra}` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
   );
 }
@@ -49,10 +52,11 @@ function rawRefusal(error: CodecastError): string {
  * peer had already sent be taken rather than answered with a reset that
  * could destroy our answer in its buffers, and the cut bounds how long a
  * refused socket holds a file descriptor. A request read meanwhile is
- * served as any other and dies with the socket.
+ * served as any other and dies with the socket. `headers` are added to the
+ * answer (CORS headers, for a page to read it).
  */
-export function refuseSocket(socket: Duplex, error: CodecastError): void {
+export function refuseSocket(socket: Duplex, error: CodecastError, headers: Readonly<Record<string, string>> = {}): void {
   socket.on('error', () => undefined);
-  if (socket.writable) socket.end(rawRefusal(error));
+  if (socket.writable) socket.end(rawRefusal(error, headers));
   setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
 }

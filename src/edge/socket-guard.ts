@@ -12,6 +12,8 @@ export interface SocketGuardOptions {
   readonly authTimeoutMs: number;
   /** Whose connections count only overall: a trusted proxy's peer address stands for many clients. */
   readonly proxies?: Pick<TrustedProxies, 'isProxy'>;
+  /** Added to a refusal's answer: CORS headers, so a page on another origin can read it. */
+  readonly refusalHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -30,6 +32,7 @@ export class SocketGuard {
   readonly #budget: PendingBudget;
   readonly #timeoutMs: number;
   readonly #proxies: Pick<TrustedProxies, 'isProxy'> | undefined;
+  readonly #refusalHeaders: Readonly<Record<string, string>>;
   /** Sockets still counted, with their place in the budget. */
   readonly #counted = new Map<Socket, PendingTicket>();
   /** Sockets that have not sent a request yet, in the order they came, with when. */
@@ -41,6 +44,7 @@ export class SocketGuard {
     this.#budget = budget;
     this.#timeoutMs = options.authTimeoutMs;
     this.#proxies = options.proxies;
+    this.#refusalHeaders = options.refusalHeaders ?? {};
     const counted = this.#counted;
     const unused = this.#unused;
     this.#onClose = function (this: Socket) {
@@ -66,7 +70,7 @@ export class SocketGuard {
       ? this.#budget.enterFromProxy()
       : this.#budget.enter(clientAddress(socket.remoteAddress));
     if (ticket instanceof CodecastError) {
-      refuseSocket(socket, ticket);
+      refuseSocket(socket, ticket, this.#refusalHeaders);
       return;
     }
     this.#counted.set(socket, ticket);

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Acknowledger, Hub, InboundBudget, TransportName } from '../hub/index.js';
+import type { AllowedOrigins } from './allowed-origins.js';
 import type { Authenticate } from './request-auth.js';
 import type { UpgradeHandler } from './upgrade-router.js';
 
@@ -9,8 +10,8 @@ import type { UpgradeHandler } from './upgrade-router.js';
  * What every transport is given, the same for each: the hub it hands its
  * connections to, who authenticates a token, who records acks, the inbound
  * budget of each connection, who hears that a socket has authenticated
- * (it then leaves the pending budget), and whom a request comes from. A
- * transport takes what it uses.
+ * (it then leaves the pending budget), whom a request comes from, and which
+ * pages on other origins may connect. A transport takes what it uses.
  */
 export interface TransportParts {
   readonly hub: Hub;
@@ -27,6 +28,8 @@ export interface TransportParts {
   readonly authenticated: (socket: Duplex | undefined) => void;
   /** The client a request is charged to: `TrustedProxies.clientOf`, one rule for every transport. */
   readonly clientOf: (request: IncomingMessage) => string;
+  /** Pages on other origins that may connect, and the CORS Socket.IO answers them with. */
+  readonly origins: Pick<AllowedOrigins, 'refusal' | 'cors'>;
 }
 
 /**

@@ -31,9 +31,10 @@ export function frameworkError(error: FastifyError, _request: FastifyRequest, re
  * Node's HTTP parser refusing a request (bad syntax, headers too large, too
  * slow) before Fastify sees it; given to Fastify's `clientErrorHandler`,
  * whose default answers in Fastify's own shape. The socket is then closed,
- * as Node does: after a parse error the stream cannot be trusted.
+ * as Node does: after a parse error the stream cannot be trusted. No
+ * request, so no origin, is known: `headers` are the CORS headers for that.
  */
-export function clientError(error: Error & { code?: string }, socket: Duplex): void {
+export function clientError(error: Error & { code?: string }, socket: Duplex, headers: Readonly<Record<string, string>> = {}): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const code: ErrorCode =
@@ -42,7 +43,7 @@ export function clientError(error: Error & { code?: string }, socket: Duplex): v
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? 'headers_too_large'
         : 'invalid_request';
-  writeRawError(socket, new CodecastError(code, code === 'invalid_request' ? 'The request is not valid HTTP.' : undefined));
+  writeRawError(socket, new CodecastError(code, code === 'invalid_request' ? 'The request is not valid HTTP.' : undefined), headers);
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

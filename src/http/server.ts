@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import cors from '@fastify/cors';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -7,8 +8,9 @@ import type { Acknowledger, InboundBudget, Publisher, RuntimeSettings } from '..
 import type { AuditEntry, StoreHealth } from '../store/index.js';
 import type { Authenticator, UserAdmin } from '../users/index.js';
 import { CodecastError } from '../domain/index.js';
-import { API_PREFIX, authHooks, serializeRequest, type TrustedProxies } from '../edge/index.js';
+import { API_PREFIX, authHooks, serializeRequest, type AllowedOrigins, type TrustedProxies } from '../edge/index.js';
 import { clientError, frameworkError, installErrorHandling } from './errors.js';
+import { parseJsonBodies } from './json-body.js';
 import { strictIntegers } from './strict-integers.js';
 import { adminRoutes } from './routes/admin.js';
 import { codeRoutes, type CodeReads } from './routes/codes.js';
@@ -48,6 +50,8 @@ export interface HttpServerParts {
   readonly pending: (socket: Duplex) => boolean;
   /** Whose X-Forwarded-For is believed: the one rule for `request.ip` and every budget. */
   readonly proxies: TrustedProxies;
+  /** Pages on other origins that may use the API (CORS). */
+  readonly origins: Pick<AllowedOrigins, 'cors' | 'corsHeadersFor' | 'unknownOriginHeaders'>;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
@@ -91,9 +95,19 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     // Fastify's own 503 while closing has its own body; ours follows the catalog.
     return503OnClosing: false,
     // Errors before routing and from Node's parser answer in our shape too.
-    frameworkErrors: frameworkError,
-    clientErrorHandler: clientError,
+    // No hook runs for these: the CORS headers are added here.
+    frameworkErrors: (error, request, reply) =>
+      frameworkError(error, request, reply.headers(parts.origins.corsHeadersFor(request.headers.origin))),
+    clientErrorHandler: (error, socket) => clientError(error, socket, parts.origins.unknownOriginHeaders),
   });
+  // First, so that every answer carries CORS headers, errors and refusals
+  // of the hooks below included: a page on another origin can read why.
+  // Preflights are answered here, before any auth hook (a browser sends no
+  // Authorization on them). A preflight of an origin not listed, or with no
+  // Origin, finds no route (404), as without CORS; strictPreflight is off
+  // because its refusal is plain text, not our error shape.
+  const corsOptions = parts.origins.cors;
+  if (corsOptions) await app.register(cors, { ...corsOptions, strictPreflight: false });
   // An Expect other than 100-continue: Node would answer 417 with an empty
   // body. RFC 9110 §10.1.1 lets a server ignore an expectation it does not
   // know, so the request is served as if it had none.
@@ -103,6 +117,7 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
   app.setValidatorCompiler(validatorCompilers());
   // Every body we take is JSON; anything else is a 415, not a string.
   app.removeContentTypeParser('text/plain');
+  parseJsonBodies(app);
   app.decorateRequest('principal', null);
   installErrorHandling(app);
   app.addHook('onRequest', async (_request, reply) => {

@@ -5,6 +5,7 @@
 // client on top of it that never answers engine.io's heartbeat.
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { waitFor } from './sse.js';
 
@@ -277,4 +278,57 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** An HTTP answer read off a bare socket. */
+export interface RawHttpAnswer {
+  readonly status: number;
+  /** Header names in lower case. */
+  readonly headers: Map<string, string>;
+  readonly body: string;
+}
+
+/** Writes `request` as is on a fresh socket to the server at `baseUrl` and reads the answer until the server closes. */
+export function rawHttp(baseUrl: string, request: string | Buffer): Promise<RawHttpAnswer> {
+  const { port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...headerLines] = head.split('\r\n');
+      const headers = new Map(
+        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
+      );
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+/**
+ * Opens a `ws` WebSocket and answers how its handshake ended: `open` (then
+ * closed at once), or the status and body of the HTTP answer that refused it.
+ */
+export function upgradeOutcome(
+  url: string,
+  options: ConstructorParameters<typeof WebSocket>[2] = {},
+): Promise<{ readonly open: true } | { readonly open: false; readonly status: number; readonly body: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    ws.once('open', () => {
+      ws.terminate();
+      resolve({ open: true });
+    });
+    ws.once('unexpected-response', (_request, response: IncomingMessage) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ open: false, status: response.statusCode ?? 0, body }));
+      response.on('error', reject);
+    });
+    ws.once('error', reject);
+  });
 }

@@ -34,6 +34,15 @@ export async function waitFor(predicate: () => boolean, what: string, timeoutMs 
   }
 }
 
+export interface SseReaderOptions {
+  readonly token?: string;
+  readonly since?: number;
+  readonly lastEventId?: string | number;
+  readonly query?: string;
+  /** More request headers (an `Origin`, say). */
+  readonly headers?: Record<string, string>;
+}
+
 /**
  * A raw SSE reader over fetch: sees every frame and the end of the stream,
  * never reconnects by itself. Frames are parsed per the WHATWG rules we use.
@@ -48,19 +57,16 @@ export class SseReader {
   #controller = new AbortController();
   #buffer = '';
 
-  static async open(
-    url: string,
-    options: { token?: string; since?: number; lastEventId?: string | number; query?: string } = {},
-  ): Promise<SseReader> {
+  static async open(url: string, options: SseReaderOptions = {}): Promise<SseReader> {
     const reader = new SseReader();
     await reader.#start(url, options);
     return reader;
   }
 
-  async #start(url: string, options: { token?: string; since?: number; lastEventId?: string | number; query?: string }) {
+  async #start(url: string, options: SseReaderOptions) {
     const params = new URLSearchParams();
     if (options.since !== undefined) params.set('since', String(options.since));
-    const headers: Record<string, string> = { accept: 'text/event-stream' };
+    const headers: Record<string, string> = { accept: 'text/event-stream', ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.lastEventId !== undefined) headers['last-event-id'] = String(options.lastEventId);
     const qs = [params.toString(), options.query ?? ''].filter(Boolean).join('&');

@@ -4,6 +4,7 @@ import { CodecastError, bearerFromHeader, parseSince, type Principal } from '../
 import {
   refuseSocket,
   toCodecastError,
+  writeRawError,
   type EdgeMount,
   type PendingBudget,
   type Transport,
@@ -123,6 +124,10 @@ export class SocketIoTransport implements Transport {
       // orderly close would leave a long-polling session waiting up to 30 s
       // for a poll, and our forced close could no longer cut it short.
       connectTimeout: options.authTimeoutMs * 2,
+      // Pages on the allowed origins may poll (engine.io answers their
+      // preflights and adds the headers, before #gate); others are refused
+      // in #gate. Unset: no CORS headers, as before.
+      cors: this.#parts.origins.cors,
     });
     this.#io = io;
     const engine = io.engine;
@@ -231,6 +236,15 @@ export class SocketIoTransport implements Transport {
    * (long-polling requests come on any of the client's sockets).
    */
   #gate(io: Server, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    // Every request, not only handshakes, and before any budget: a page on
+    // an origin not allowed gets nothing, over polling or WebSocket. This
+    // rather than engine.io's allowRequest, which answers in its own shape.
+    const foreign = this.#parts.origins.refusal(req);
+    if (foreign) {
+      if (req.headers.upgrade !== undefined) writeRawError(req.socket, foreign);
+      else this.#answer(res, foreign);
+      return;
+    }
     const sid = sessionIdOf(req.url);
     if (sid !== undefined) {
       // `clients` is engine.io's documented map of open sessions by id; its
@@ -252,10 +266,15 @@ export class SocketIoTransport implements Transport {
       refuseSocket(req.socket, refusal);
       return;
     }
+    this.#answer(res, refusal);
+  }
+
+  /** Answers a refused engine.io request in our error shape (with the CORS headers engine.io set already). */
+  #answer(res: ServerResponse, refusal: CodecastError): void {
     const body = JSON.stringify({ error: refusal.code, message: refusal.message });
     res.writeHead(refusal.status, {
       'content-type': 'application/json; charset=utf-8',
-      'retry-after': String(refusal.retryAfterSeconds ?? 2),
+      ...(refusal.retryAfterSeconds === undefined ? {} : { 'retry-after': String(refusal.retryAfterSeconds) }),
       connection: 'close',
     });
     res.end(body);

@@ -6,9 +6,10 @@ import { writesBehind, type CloseReason, type Connection } from '../../hub/index
  * The response head, written by us straight to the socket. The body is
  * delimited by closing the connection (RFC 9112 §6.3) rather than chunked,
  * so every subscriber gets exactly the bytes the encoder built once: no
- * per-subscriber chunk header, no trip through ServerResponse.
+ * per-subscriber chunk header, no trip through ServerResponse. `headers`
+ * are lines the request's hooks asked for (CORS), each ending in CRLF.
  */
-function responseHead(retryMs: number): string {
+function responseHead(retryMs: number, headers: string): string {
   return [
     'HTTP/1.1 200 OK',
     'Content-Type: text/event-stream; charset=utf-8',
@@ -18,7 +19,7 @@ function responseHead(retryMs: number): string {
     'X-Content-Type-Options: nosniff',
     'Connection: close',
     `Date: ${new Date().toUTCString()}`,
-    '',
+    headers,
     `retry: ${retryMs}\n\n`,
   ].join('\r\n');
 }
@@ -45,11 +46,14 @@ export class SseConnection implements Connection<Buffer> {
     });
   }
 
-  /** Writes the head and the reconnect hint; the stream is open after this. */
-  open(retryMs: number): void {
+  /**
+   * Writes the head, with `headers` (lines ending in CRLF, or ''), and the
+   * reconnect hint; the stream is open after this.
+   */
+  open(retryMs: number, headers = ''): void {
     this.socket.setNoDelay(true);
     this.socket.setKeepAlive(true, 30_000);
-    this.socket.write(responseHead(retryMs));
+    this.socket.write(responseHead(retryMs, headers));
   }
 
   get gone(): boolean {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { CodecastError, parseSince } from '../../domain/index.js';
 import {
@@ -31,6 +31,21 @@ interface SseRouteOptions extends SseOptions {
 }
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The headers the request's hooks put on the reply (CORS, when pages on
+ * other origins are allowed) as head lines: the stream's head is written
+ * by us, past Fastify, so they would be lost otherwise. Their values come
+ * from our options and the request's own headers, which Node's parser has
+ * checked for CR and LF.
+ */
+function hookHeaderLines(reply: FastifyReply): string {
+  let lines = '';
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined) lines += `${name}: ${Array.isArray(value) ? value.join(', ') : String(value)}\r\n`;
+  }
+  return lines;
+}
 
 /**
  * EventSource resends the id of the last frame it saw; it outranks the
@@ -72,13 +87,14 @@ const sseRoutes: FastifyPluginAsyncTypebox<SseRouteOptions> = async (app, option
       const since = sinceOf(request.headers['last-event-id'], request.query.since);
       await hub.catchUpFor(since);
       hub.admit(principal.user.id);
+      const headers = hookHeaderLines(reply);
       reply.hijack();
       const socket = request.raw.socket;
       const connection = new SseConnection(newConnectionId(), principal, socket, detach);
       // The head, hello and any replay leave in one write: one syscall, not
       // one each (the profile of 10,000 connecting showed two per connection).
       socket.cork();
-      connection.open(options.retryMs);
+      connection.open(options.retryMs, headers);
       hub.attach(connection, since);
       socket.uncork();
       open.set(connection.id, connection);

@@ -90,6 +90,15 @@ export class WsTransport implements Transport {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A page on an origin not allowed is refused before the upgrade, with
+    // no token looked up: without this any site could open a subscriber's
+    // stream with a token it got hold of (a browser sends Origin on every
+    // WebSocket, and WebSocket has no CORS to stop it).
+    const foreign = this.#parts.origins.refusal(request);
+    if (foreign) {
+      writeRawError(socket, foreign);
+      return;
+    }
     void this.#admit(request).then((admission) => {
       if (socket.destroyed) return;
       this.#server.handleUpgrade(request, socket, head, (ws) => this.#open(ws as OwnedWebSocket, socket, admission));
