@@ -39,7 +39,13 @@ interface EngineSocket {
 export interface SocketIoClient {
   readonly sockets: ReadonlyMap<string, Socket>;
   /** The engine.io socket under every namespace of the client. */
-  readonly conn: { close(discard?: boolean): void };
+  readonly conn: {
+    close(discard?: boolean): void;
+    /** Packets not yet handed to the transport; 'drain' once they are. */
+    readonly writeBuffer: readonly unknown[];
+    once(event: 'drain', listener: () => void): unknown;
+    readonly transport: { readonly socket?: { terminate?(): void } };
+  };
 }
 
 /** The slice of an engine.io session that a flood's answer needs. */
