@@ -29,8 +29,12 @@ export class FreezingProxy {
 
   /** `redis://` to the proxy's address. */
   url(): string {
-    const address = this.#server.address() as { port: number };
-    return `redis://127.0.0.1:${address.port}`;
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** The proxy's port on 127.0.0.1, for a URL of another scheme. */
+  get port(): number {
+    return (this.#server.address() as { port: number }).port;
   }
 
   /** Nothing passes either way from now until `thaw`: it is held, not dropped. */

@@ -39,7 +39,13 @@ interface EngineSocket {
 export interface SocketIoClient {
   readonly sockets: ReadonlyMap<string, Socket>;
   /** The engine.io socket under every namespace of the client. */
-  readonly conn: { close(discard?: boolean): void };
+  readonly conn: {
+    close(discard?: boolean): void;
+    /** Packets not yet handed to the transport; 'drain' once they are. */
+    readonly writeBuffer: readonly unknown[];
+    once(event: 'drain', listener: () => void): unknown;
+    readonly transport: { readonly socket?: { terminate?(): void } };
+  };
 }
 
 /** The slice of an engine.io session that a flood's answer needs. */
@@ -109,6 +115,21 @@ function onAck(this: Socket, id: unknown, reply: unknown): void {
   (this.data as SocketIoConnection | undefined)?.acked(id, reply);
 }
 
+/** What `subscribed` carries: the replaced service's message (docs/MIGRATING.md). */
+const SUBSCRIBED = Object.freeze({ message: 'Subscribed to code events' });
+/**
+ * The replaced service's `/events` clients emit `subscribe` and wait for
+ * `subscribed`. A connection here receives codes from the moment it is
+ * admitted, in either namespace, so this only answers: with the event, and
+ * with the ack a client asked for by passing a callback. It costs the
+ * client one message of its inbound budget, like any packet.
+ */
+function onSubscribe(this: Socket, ...args: unknown[]): void {
+  this.emit('subscribed', SUBSCRIBED);
+  const reply = args.at(-1);
+  if (typeof reply === 'function') (reply as (answer: unknown) => void)(SUBSCRIBED);
+}
+
 const WS_OPEN = 1;
 /** A peer that does not answer a close frame is cut after this long. */
 export const CLOSE_GRACE_MS = 2000;
@@ -154,6 +175,7 @@ export class SocketIoConnection implements Connection<SocketIoFrame> {
     socket.data = this;
     socket.on('disconnect', onDisconnect);
     socket.on('ack', onAck);
+    socket.on('subscribe', onSubscribe);
   }
 
   /** On the prototype, not a field in every connection. */

@@ -22,6 +22,9 @@ export type SocketIoFrame = Readonly<Record<Namespace, EncodedPacket>> & {
   readonly merged?: boolean;
 };
 
+/** The `message` of the replaced service's `connected` event, in each namespace. */
+const GREETING: Readonly<Record<Namespace, string>> = { '/': 'Connected', '/events': 'Connected to events endpoint' };
+
 /** Event names the replaced service's clients listen for, and ours for the rest. */
 function eventOf(event: HubEvent): [string, unknown] | null {
   switch (event.type) {
@@ -67,9 +70,13 @@ export class SocketIoEncoder implements Encoder<SocketIoFrame> {
   encode(event: HubEvent): SocketIoFrame | null {
     const args = eventOf(event);
     if (!args) return null;
-    const root = this.#encode('/', args);
-    const events = this.#encode('/events', args);
-    return { '/': root, '/events': events };
+    const frame = { '/': this.#encode('/', args), '/events': this.#encode('/events', args) };
+    if (event.type !== 'hello') return frame;
+    // The replaced service greeted each namespace with `connected`, and its
+    // clients wait for it (docs/MIGRATING.md): it follows hello, with the
+    // same data and the replaced service's message, before any code.
+    const connected = (nsp: Namespace) => this.#encode(nsp, ['connected', { message: GREETING[nsp], ...event.data }]);
+    return this.combine([frame, { '/': connected('/'), '/events': connected('/events') }]);
   }
 
   #encode(nsp: Namespace, data: [string, unknown]): EncodedPacket {

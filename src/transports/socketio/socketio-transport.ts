@@ -10,6 +10,7 @@ import {
   type Transport,
   type TransportParts,
 } from '../../edge/index.js';
+import { NamespaceAttempts } from './namespace-attempts.js';
 import { PendingSessions, type EngineSession } from './pending-sessions.js';
 import {
   CLOSE_GRACE_MS,
@@ -57,16 +58,6 @@ function tokenOf(socket: Socket): string | undefined {
   return typeof query === 'string' ? query : undefined;
 }
 
-/**
- * Closes a client's engine.io connection once no namespace is left on it:
- * socket.io keeps it open, and a session that joined, then left, would be
- * held for as long as it answers pings while counting against no cap.
- * socket.io-client closes its own side too once its last namespace is gone.
- */
-function closeIfNoNamespace(client: SocketIoClient): void {
-  if (client.sockets.size === 0) client.conn.close();
-}
-
 /** The `sid` of an engine.io request, if it belongs to a session already open. */
 function sessionIdOf(url: string | undefined): string | undefined {
   const mark = url?.indexOf('?') ?? -1;
@@ -85,6 +76,7 @@ export class SocketIoTransport implements Transport {
   // Made at mount, when the HTTP server exists: engine.io attaches to it.
   #io: Server | undefined;
   readonly #sessions: PendingSessions;
+  readonly #attempts = new NamespaceAttempts();
   // Made once per transport, not once per connection (see socketio-connection.ts).
   readonly #host: SocketIoConnectionHost;
 
@@ -96,7 +88,7 @@ export class SocketIoTransport implements Transport {
       budget: parts.inboundBudget,
       gone: (connection) => {
         parts.hub.detach(connection);
-        closeIfNoNamespace(connection.client);
+        this.#attempts.closeIfUnused(connection.client);
       },
       flooded: (session, client) => this.#flooded(session, client),
       ack: (connection, id, reply) => this.#ack(connection, id, reply),
@@ -144,10 +136,19 @@ export class SocketIoTransport implements Transport {
   #serve(io: Server, name: Namespace): void {
     const { hub } = this.#parts;
     const namespace = io.of(name);
+    const attempts = this.#attempts;
     namespace.use((socket, next) => {
+      const client = socket.client as unknown as SocketIoClient;
+      attempts.began(client);
       this.#admit(socket).then(
-        () => next(),
-        (error: unknown) => next(refusal(error)),
+        () => {
+          attempts.decided(client, false);
+          next();
+        },
+        (error: unknown) => {
+          next(refusal(error));
+          attempts.decided(client, true);
+        },
       );
     });
     namespace.on('connection', (socket) => {
@@ -160,7 +161,7 @@ export class SocketIoTransport implements Transport {
         socket.emit('closing', { reason: toCodecastError(error).code });
         // This namespace only: the client's other namespace may be fine.
         socket.disconnect();
-        closeIfNoNamespace(socket.client as unknown as SocketIoClient);
+        attempts.closeIfUnused(socket.client as unknown as SocketIoClient);
         return;
       }
       if (name === '/events') void socket.join(LISTENER_ROOM);
@@ -221,7 +222,8 @@ export class SocketIoTransport implements Transport {
     const principal = await this.#parts.admission.authenticate(tokenOf(socket), this.#parts.clientOf(socket.request));
     await this.#parts.hub.catchUpFor(since);
     // Admitted before it leaves the pending budget: a session refused here
-    // (a cap, a cool-off) still counts there until its deadline closes it.
+    // (a cap, a cool-off) still counts there until it closes — soon after
+    // its refusal (NamespaceAttempts), or at its deadline.
     this.#parts.hub.admit(principal.user.id);
     const session = socket.conn as unknown as EngineSession;
     this.#sessions.authenticated(session);
