@@ -3,12 +3,13 @@
 // disabled like any other. Real keys made here, real jose on both sides, the
 // real server, real clients of every transport.
 import assert from 'node:assert/strict';
-import { createSecretKey, generateKeyPairSync } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BROKER_KINDS } from '../src/broker/index.js';
+import { ConfigError, loadConfig } from '../src/config/index.js';
 import type { CodecastError } from '../src/domain/index.js';
 import { JwtVerifier } from '../src/users/index.js';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
@@ -311,6 +312,77 @@ describe('JWTs signed with a public key', () => {
         assert.deepEqual(await usersNamed(t, 'jwt-confused'), []);
       });
     });
+});
+
+describe('the JWT settings, checked at start', () => {
+  const pem = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }).toString();
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+    assert.fail(`accepted: ${JSON.stringify(Object.keys(env))}`);
+  };
+
+  test('the accepted algorithms follow from the keys unless chosen', () => {
+    const rsa = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+    const ed = pem(generateKeyPairSync('ed25519').publicKey);
+    const p384 = pem(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey);
+    assert.deepEqual(loadConfig({ CODECAST_JWT_SECRET: JWT_SECRET }).jwt?.algorithms, ['HS256', 'HS384', 'HS512']);
+    assert.deepEqual(loadConfig({ CODECAST_JWT_PUBLIC_KEY: rsa }).jwt?.algorithms, ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']);
+    assert.deepEqual(loadConfig({ CODECAST_JWT_PUBLIC_KEY: p384 }).jwt?.algorithms, ['ES384']);
+    assert.deepEqual(loadConfig({ CODECAST_JWT_SECRET: JWT_SECRET, CODECAST_JWT_PUBLIC_KEY: ed }).jwt?.algorithms, [
+      'HS256',
+      'HS384',
+      'HS512',
+      'EdDSA',
+      'Ed25519',
+    ]);
+    const chosen = loadConfig({ CODECAST_JWT_PUBLIC_KEY: rsa, CODECAST_JWT_ALGORITHMS: ' PS256 ,RS256,' }).jwt;
+    assert.deepEqual(chosen?.algorithms, ['PS256', 'RS256']);
+    assert.equal(chosen?.clockSkewSeconds, 30);
+    assert.equal(chosen?.maxLifetimeSeconds, 86_400);
+    assert.equal(loadConfig({ CODECAST_JWT_SECRET: JWT_SECRET, CODECAST_JWT_MAX_LIFETIME_SECONDS: '0' }).jwt?.maxLifetimeSeconds, null);
+    assert.equal(loadConfig({}).jwt, undefined, 'no key: no JWT');
+  });
+
+  test('every problem is named, with what the setting accepts', () => {
+    assert.match(
+      problems({ CODECAST_JWT_SECRET: JWT_SECRET, CODECAST_JWT_ALGORITHMS: 'HS256,none' }),
+      /CODECAST_JWT_ALGORITHMS="HS256,none" is not valid \("none" is never accepted: a JWT must be signed\)/,
+    );
+    assert.match(problems({ CODECAST_JWT_SECRET: JWT_SECRET, CODECAST_JWT_ALGORITHMS: 'HS257' }), /unknown: HS257/);
+    assert.match(
+      problems({ CODECAST_JWT_SECRET: JWT_SECRET, CODECAST_JWT_ALGORITHMS: 'HS256,ES256' }),
+      /CODECAST_JWT_ALGORITHMS names ES256, which the configured key cannot verify \(HS256, HS384, HS512 can be\)/,
+    );
+    assert.match(
+      problems({ CODECAST_JWT_AUDIENCE: 'codecast', CODECAST_JWT_ALGORITHMS: 'HS256' }),
+      /CODECAST_JWT_ALGORITHMS, CODECAST_JWT_AUDIENCE are set, but no JWT is accepted without CODECAST_JWT_SECRET or CODECAST_JWT_PUBLIC_KEY/,
+    );
+    const several = problems({
+      CODECAST_JWT_SECRET: JWT_SECRET,
+      CODECAST_JWT_CLOCK_SKEW_SECONDS: '301',
+      CODECAST_JWT_MAX_LIFETIME_SECONDS: '-1',
+    });
+    assert.match(several, /CODECAST_JWT_CLOCK_SKEW_SECONDS="301" is not valid: expected an integer from 0 to 300/);
+    assert.match(several, /CODECAST_JWT_MAX_LIFETIME_SECONDS="-1" is not valid/);
+    assert.match(problems({ CODECAST_JWT_PUBLIC_KEY: '@/nonexistent/key.pem' }), /cannot read \/nonexistent\/key.pem: ENOENT/);
+    assert.match(
+      problems({ CODECAST_JWT_PUBLIC_KEY: pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey) }),
+      /an RSA key of 1024 bits is too small/,
+    );
+    assert.match(
+      problems({ CODECAST_JWT_PUBLIC_KEY: pem(generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).publicKey) }),
+      /EC secp256k1 keys verify no JWT algorithm/,
+    );
+    assert.match(
+      problems({ CODECAST_JWT_PUBLIC_KEY: '{"kty":"oct","k":"c2VjcmV0"}' }),
+      /a symmetric JWK: put an HMAC secret in CODECAST_JWT_SECRET/,
+    );
+  });
 });
 
 describe('a server with no JWT key', () => {

@@ -75,8 +75,8 @@ export function parsePublicKey(value: string): KeyObject | Error {
     return error instanceof Error ? error : new Error(String(error));
   }
   if (algorithmsFor(key).length === 0) {
-    const type = key.asymmetricKeyType === 'ec' ? `EC ${key.asymmetricKeyDetails?.namedCurve} ` : `${key.asymmetricKeyType} `;
-    return new Error(`a ${type}key verifies no JWT algorithm codecast accepts; use RSA, EC P-256/P-384/P-521 or Ed25519`);
+    const type = key.asymmetricKeyType === 'ec' ? `EC ${key.asymmetricKeyDetails?.namedCurve}` : String(key.asymmetricKeyType);
+    return new Error(`${type} keys verify no JWT algorithm codecast accepts; use RSA, EC P-256/P-384/P-521 or Ed25519`);
   }
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if (bits !== undefined && bits < RSA_MIN_BITS) return new Error(`an RSA key of ${bits} bits is too small: at least ${RSA_MIN_BITS}`);
