@@ -33,6 +33,8 @@ import { WsTransport } from './transports/ws/index.js';
 import {
   AuthWatcher,
   Authenticator,
+  JwtUsers,
+  JwtVerifier,
   UserAdmin,
   UserCache,
   ensureFirstAdmin,
@@ -207,9 +209,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     parts.hub = hub;
 
-    const cache = new UserCache(config.userCache, (hash) => store.users.principalByTokenHash(hash));
+    // With a JWT key, the cache also answers for JWT subjects, making each user on its first connection.
+    const jwtUsers = config.jwt ? new JwtUsers(store) : undefined;
+    const cache = new UserCache(
+      config.userCache,
+      (hash) => store.users.principalByTokenHash(hash),
+      jwtUsers ? (username) => jwtUsers.principalOf(username) : undefined,
+    );
     parts.cache = cache;
-    const authenticator = new Authenticator(cache, config.authFailuresPerMinute);
+    const authenticator = new Authenticator(
+      cache,
+      config.authFailuresPerMinute,
+      config.jwt ? new JwtVerifier(config.jwt, config.userCache.maxEntries) : undefined,
+    );
     // Access withdrawn here closes connections here and tells the other
     // nodes; withdrawn elsewhere (heard by the watcher), only here.
     const enforcer: AccessEnforcer = {

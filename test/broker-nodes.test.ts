@@ -4,35 +4,13 @@
 // driver: the memory bus (nodes sharing an SQLite file) and Redis (nodes
 // sharing a PostgreSQL database and a key prefix of their own on Redis).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { type BrokerKind, BROKER_KINDS, MemoryBus } from '../src/broker/index.js';
+import { BROKER_KINDS } from '../src/broker/index.js';
 import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
-import { REDIS_TEST_URL } from './support/redis.js';
-import { startTestServer, type TestServer } from './support/server.js';
-import { deleteRedisKeys } from './support/cluster.js';
-import { createStoreDatabase } from './support/stores.js';
+import type { TestServer } from './support/server.js';
+import { startTwoNodes } from './support/two-nodes.js';
 
 const SLOW_POLL = { CODECAST_AUTH_POLL_MS: '60000' };
-
-/** Two nodes of one deployment over `driver`, and how to drop what they shared (the database, their Redis keys). */
-async function twoNodes(driver: BrokerKind): Promise<{ a: TestServer; b: TestServer; drop: () => Promise<void> }> {
-  if (driver === 'memory') {
-    const database = await createStoreDatabase('sqlite', 'nodes');
-    const bus = new MemoryBus();
-    const a = await startTestServer(SLOW_POLL, { database, bus });
-    return { a, b: await startTestServer(SLOW_POLL, { database, bus }), drop: () => database.drop() };
-  }
-  const database = await createStoreDatabase('postgres', 'nodes');
-  const prefix = `test-${randomUUID()}`;
-  const env = { ...SLOW_POLL, REDIS_URL: REDIS_TEST_URL, CODECAST_REDIS_PREFIX: prefix };
-  const a = await startTestServer(env, { database });
-  const drop = async () => {
-    await database.drop();
-    await deleteRedisKeys(REDIS_TEST_URL, prefix);
-  };
-  return { a, b: await startTestServer(env, { database }), drop };
-}
 
 for (const driver of BROKER_KINDS)
   describe(`broker (${driver}): two nodes of one deployment`, () => {
@@ -41,7 +19,7 @@ for (const driver of BROKER_KINDS)
     let drop: (() => Promise<void>) | undefined;
 
     before(async () => {
-      ({ a, b, drop } = await twoNodes(driver));
+      ({ a, b, drop } = await startTwoNodes(driver, SLOW_POLL));
     });
     after(async () => {
       await b?.stop();

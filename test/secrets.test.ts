@@ -3,10 +3,14 @@
 // metrics token held to the same failure budget as every other token.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, describeDatabase, loadConfig, settingsTable } from '../src/config/index.js';
+import { connectSubscriber, TRANSPORT_KINDS } from './support/clients.js';
+import { backend, JWT_SECRET, nowSeconds } from './support/jwt.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { memoryLogger } from './support/memory-log.js';
 import { SseReader, waitFor } from './support/sse.js';
@@ -195,6 +199,71 @@ describe('a configuration error never echoes a secret', () => {
         assert.ok(!stderr.includes(piece) && !stdout.includes(piece), `${name}: the output shows the secret:\n${stderr}${stdout}`);
       }
     }
+  });
+});
+
+describe('JWT keys and JWTs are never echoed or logged', () => {
+  test('a bad CODECAST_JWT_SECRET or CODECAST_JWT_PUBLIC_KEY is named, never shown', () => {
+    const privatePem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const privateJwk = JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }));
+    const cases: [string, string, RegExp][] = [
+      ['CODECAST_JWT_SECRET', 'a-secret-too-short', /at least 32 bytes/],
+      ['CODECAST_JWT_PUBLIC_KEY', privatePem, /a private key: give the public key only/],
+      ['CODECAST_JWT_PUBLIC_KEY', privateJwk, /a private JWK/],
+      ['CODECAST_JWT_PUBLIC_KEY', 'hunter2-not-a-key-at-all', /not PEM/],
+    ];
+    for (const [name, value, reason] of cases) {
+      let error: unknown;
+      try {
+        loadConfig({ [name]: value, PORT: 'not-a-port' });
+      } catch (caught) {
+        error = caught;
+      }
+      assert.ok(error instanceof ConfigError, `${name} should be refused`);
+      assert.match(error.message, new RegExp(`${name} \\(its value is not shown\\) is not valid`));
+      assert.match(error.message, reason);
+      assert.match(error.message, /PORT="not-a-port"/);
+      const pieces = value.split(/[\n"]/).filter((piece) => piece.length >= 8 && !piece.startsWith('-----'));
+      for (const piece of [value, ...pieces]) assert.ok(!error.message.includes(piece), `${name}: the message shows ${piece}`);
+    }
+  });
+
+  test('the loaded config prints without the secret', () => {
+    const secret = 'jwt-secret-that-must-not-show-0123456789';
+    const config = loadConfig({ CODECAST_JWT_SECRET: secret });
+    assert.equal(config.jwt?.secret?.type, 'secret');
+    assert.ok(!inspect(config, { depth: 10 }).includes(secret));
+    assert.ok(!JSON.stringify(config).includes(secret));
+  });
+
+  test('neither the secret nor a JWT, accepted or refused, reaches the log', async () => {
+    const hs = backend('HS256');
+    const { logger, lines } = memoryLogger();
+    const t = await startTestServer(hs.env, { logger });
+    try {
+      const accepted = await Promise.all(TRANSPORT_KINDS.map((transport) => hs.mint(`log-${transport}`)));
+      const refused = await hs.mint('log-refused', { exp: nowSeconds() - 600 });
+      for (const [index, transport] of TRANSPORT_KINDS.entries()) {
+        const subscriber = await connectSubscriber(transport, t.url, { token: accepted[index] });
+        assert.equal(subscriber.status, 'open');
+        await subscriber.close();
+        const turnedAway = await connectSubscriber(transport, t.url, { token: refused });
+        assert.equal(turnedAway.refusal, 'token_expired');
+      }
+      // In the query of a real EventSource too, and on the API.
+      const reader = await SseReader.open(t.url, { query: `token=${accepted[0]}` });
+      await reader.waitForEvent('hello');
+      reader.close();
+      assert.equal((await t.api('GET', '/api/v1/me', { token: refused })).status, 401);
+      await waitFor(() => lines.filter((l) => l.includes('connection closed')).length >= 4, 'the close lines');
+    } finally {
+      await t.stop();
+    }
+    const log = lines.join('');
+    assert.ok(log.includes('[redacted]'), 'the query token was there to redact');
+    assert.ok(!log.includes(JWT_SECRET), 'the log holds the secret');
+    // A JWT's signature is what makes it usable: none may be in the log.
+    assert.ok(!/eyJ[\w-]+\.[\w-]+\.[\w-]{20,}/.test(log), 'the log holds a JWT');
   });
 });
 

@@ -1,11 +1,14 @@
+import type { KeyObject } from 'node:crypto';
 import { settingsTable, type SettingKind, type SettingName } from './settings-table.js';
 
 import { DATABASE_URL_FORMS, parseDatabaseUrl, redactDatabaseUrl, type DatabaseTarget, type ParsedDatabaseUrl } from './database-url.js';
 import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
 import { ADDRESS_LIST_FORMS, parseAddressList } from './address-list.js';
 import { ORIGIN_LIST_FORMS, parseOriginList } from './origin-list.js';
+import { PUBLIC_KEY_FORMS, parsePublicKey } from './jwt-keys.js';
+import { jwtConfig, type JwtConfig } from './jwt-settings.js';
 
-export type { DatabaseTarget };
+export type { DatabaseTarget, JwtConfig };
 
 /** How this process shares codes with others: alone, or as a node of a cluster on Redis. */
 export type BrokerTarget =
@@ -81,6 +84,8 @@ export interface Config {
     readonly negativeTtlMs: number;
   };
   readonly authPollMs: number;
+  /** How JWTs from an application's backend are verified; undefined: no JWT is accepted. */
+  readonly jwt: JwtConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -90,7 +95,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Raw = string | number | ParsedDatabaseUrl | readonly string[] | undefined;
+type Raw = string | number | ParsedDatabaseUrl | readonly string[] | KeyObject | undefined;
 
 function describe(type: SettingKind): string {
   switch (type.kind) {
@@ -112,6 +117,14 @@ function describe(type: SettingKind): string {
       return 'a string';
     case 'token':
       return '16 to 256 visible ASCII characters';
+    case 'secret':
+      return `a secret of at least ${type.minBytes} bytes`;
+    case 'public-key':
+      return PUBLIC_KEY_FORMS;
+    case 'list':
+      return 'a comma-separated list of values';
+    case 'enum-list':
+      return `a comma-separated list of ${type.values.join(', ')}`;
   }
 }
 
@@ -121,7 +134,8 @@ function describe(type: SettingKind): string {
  * message goes to logs. A URL is shown without its password.
  */
 function shown(type: SettingKind, text: string): string {
-  if (type.kind === 'token') return ' (its value is not shown)';
+  // A public key is no secret, but the value may be a private key put there by mistake.
+  if (type.kind === 'token' || type.kind === 'secret' || type.kind === 'public-key') return ' (its value is not shown)';
   if (type.kind === 'database-url' || type.kind === 'redis-url') return `=${JSON.stringify(redactDatabaseUrl(text))}`;
   return `=${JSON.stringify(text)}`;
 }
@@ -149,7 +163,30 @@ function parseOne(type: SettingKind, value: string): Raw | Error {
       return value.length > 0 ? value : undefined;
     case 'token':
       return /^[\x21-\x7e]{16,256}$/.test(value) ? value : new Error('not a token');
+    case 'secret':
+      return Buffer.byteLength(value, 'utf8') >= type.minBytes ? value : new Error('too short');
+    case 'public-key':
+      return parsePublicKey(value);
+    case 'list':
+      return listOf(value);
+    case 'enum-list': {
+      const entries = listOf(value);
+      if (entries instanceof Error) return entries;
+      // Named apart: accepting an unsigned token is the classic JWT hole.
+      if (entries.some((entry) => entry.toLowerCase() === 'none')) return new Error('"none" is never accepted: a JWT must be signed');
+      const unknown = entries.filter((entry) => !type.values.includes(entry));
+      return unknown.length === 0 ? entries : new Error(`unknown: ${unknown.join(', ')}`);
+    }
   }
+}
+
+/** Comma-separated entries, trimmed; empty ones (a trailing comma) dropped. */
+function listOf(value: string): readonly string[] | Error {
+  const entries = value
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  return entries.length > 0 ? entries : new Error('empty');
 }
 
 /**
@@ -171,7 +208,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     if (parsed instanceof Error) {
       // A URL's reason helps (an unencoded "/" in the password, no host), and
       // so does the wrong entry of a list; elsewhere "expected" says it all.
-      const explained = ['database-url', 'redis-url', 'address-list', 'origin-list'].includes(spec.type.kind);
+      const explained = (['database-url', 'redis-url', 'address-list', 'origin-list', 'public-key', 'enum-list'] as const).some(
+        (kind) => spec.type.kind === kind,
+      );
       const reason = explained ? ` (${parsed.message})` : '';
       problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
     } else {
@@ -179,7 +218,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }
   }
   const num = (name: SettingName) => values.get(name) as number;
+  let jwt: JwtConfig | undefined;
   if (problems.length === 0) {
+    jwt = jwtConfig(
+      {
+        secret: values.get('CODECAST_JWT_SECRET') as string | undefined,
+        publicKey: values.get('CODECAST_JWT_PUBLIC_KEY') as KeyObject | undefined,
+        algorithms: values.get('CODECAST_JWT_ALGORITHMS') as readonly string[] | undefined,
+        audience: values.get('CODECAST_JWT_AUDIENCE') as readonly string[] | undefined,
+        issuer: values.get('CODECAST_JWT_ISSUER') as readonly string[] | undefined,
+        clockSkewSeconds: num('CODECAST_JWT_CLOCK_SKEW_SECONDS'),
+        maxLifetimeSeconds: num('CODECAST_JWT_MAX_LIFETIME_SECONDS'),
+      },
+      problems,
+    );
     if (num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
       problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
     }
@@ -280,5 +332,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       negativeTtlMs: seconds('USER_NEGATIVE_CACHE_TTL_SECONDS'),
     }),
     authPollMs: num('CODECAST_AUTH_POLL_MS'),
+    jwt,
   });
 }

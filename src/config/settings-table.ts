@@ -1,3 +1,5 @@
+import { JWT_ALGORITHMS } from './jwt-keys.js';
+
 /**
  * The one table of environment variables codecast reads. Each entry names
  * its variable, its default and what it accepts; `loadConfig` validates all of
@@ -13,7 +15,15 @@ export type SettingKind =
   | { kind: 'address-list' }
   | { kind: 'origin-list' }
   | { kind: 'optional-string' }
-  | { kind: 'token' };
+  | { kind: 'token' }
+  /** A secret of at least `minBytes` bytes (as UTF-8); never echoed. */
+  | { kind: 'secret'; minBytes: number }
+  /** A public key (PEM, `@file`, JWK), parsed at start; never echoed either. */
+  | { kind: 'public-key' }
+  /** Comma-separated non-empty values. */
+  | { kind: 'list' }
+  /** Comma-separated values, each one of `values`. */
+  | { kind: 'enum-list'; values: readonly string[] };
 
 export interface SettingSpec {
   readonly env: string;
@@ -278,7 +288,7 @@ export const settingsTable = [
     env: 'USER_CACHE_MAX_ENTRIES',
     default: '2000',
     type: int(1, 10_000_000),
-    description: 'Authenticated tokens kept in the user cache.',
+    description: 'Authenticated tokens kept in the user cache (and, apart, verified JWTs remembered until they expire).',
   },
   {
     env: 'USER_CACHE_TTL_SECONDS',
@@ -311,6 +321,52 @@ export const settingsTable = [
     type: int(50, 600_000),
     description:
       'How often a process looks for user and token changes made elsewhere (the CLI, another process) to close affected connections.',
+  },
+  {
+    env: 'CODECAST_JWT_SECRET',
+    default: undefined,
+    type: { kind: 'secret', minBytes: 32 },
+    description:
+      'HMAC secret (at least 32 bytes, used as its UTF-8 bytes) that verifies JWTs your backend signs with HS256, HS384 or HS512; unset: no HMAC-signed JWT is accepted. Never logged, never echoed in an error.',
+  },
+  {
+    env: 'CODECAST_JWT_PUBLIC_KEY',
+    default: undefined,
+    type: { kind: 'public-key' },
+    description:
+      'Public key that verifies JWTs signed with RS256/384/512, PS256/384/512, ES256/384/512 or EdDSA: PEM text (a public key or a certificate; `\\n` may stand for newlines), `@/path/to/key.pem`, or a public JWK as JSON. A private key is refused. Unset: no public-key JWT is accepted.',
+  },
+  {
+    env: 'CODECAST_JWT_ALGORITHMS',
+    default: undefined,
+    type: { kind: 'enum-list', values: JWT_ALGORITHMS },
+    description:
+      'Comma-separated JWT algorithms accepted (`HS256`, `RS256`, `PS256`, `ES256`, `EdDSA`…, each verifiable by a configured key). Unset: every one the configured keys can verify. `none` is never accepted.',
+  },
+  {
+    env: 'CODECAST_JWT_AUDIENCE',
+    default: undefined,
+    type: { kind: 'list' },
+    description: "When set, a JWT's `aud` must name one of these comma-separated values; unset, `aud` is not checked.",
+  },
+  {
+    env: 'CODECAST_JWT_ISSUER',
+    default: undefined,
+    type: { kind: 'list' },
+    description: "When set, a JWT's `iss` must be one of these comma-separated values; unset, `iss` is not checked.",
+  },
+  {
+    env: 'CODECAST_JWT_CLOCK_SKEW_SECONDS',
+    default: '30',
+    type: int(0, 300),
+    description: "Leeway for clocks that disagree between your backend and codecast, when checking a JWT's `exp` and `nbf` (at most 300).",
+  },
+  {
+    env: 'CODECAST_JWT_MAX_LIFETIME_SECONDS',
+    default: '86400',
+    type: int(0, 31_536_000),
+    description:
+      'A JWT whose `exp` lies further ahead than this is refused, so that a connection token that leaks is not good for long; 0: no limit.',
   },
 ] as const satisfies readonly SettingSpec[];
 

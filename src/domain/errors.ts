@@ -5,6 +5,7 @@
  */
 export const errorCatalog = {
   unauthorized: { status: 401, message: 'A valid bearer token is required.' },
+  token_expired: { status: 401, message: 'The token has expired; get a new one.' },
   forbidden: { status: 403, message: 'This token may not do that.' },
   user_disabled: { status: 403, message: 'This user is disabled.' },
   origin_not_allowed: {

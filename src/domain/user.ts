@@ -15,7 +15,8 @@ export interface User {
 /** Who a request or connection acts as: the user and the token it used. */
 export interface Principal {
   readonly user: User;
-  readonly tokenId: number;
+  /** The id of the opaque token used; null when it was a JWT, which has no row of its own. */
+  readonly tokenId: number | null;
 }
 
 /** ASCII only, so case folds one way; unique regardless of case (`Alice` and `alice` are one name). */

@@ -5,8 +5,10 @@ import { CodecastError, bearerFromHeader, type Principal, type Role } from '../d
 
 /**
  * The slice of the authenticator the edge calls: a bearer token and the
- * client's address in, a principal out.
- * @throws CodecastError unauthorized, user_disabled, too_many_auth_failures or database_unavailable.
+ * client's address in, a principal out. The token is an opaque one or a JWT:
+ * the authenticator tells them apart, so every way in takes both.
+ * @throws CodecastError unauthorized, token_expired, forbidden (a JWT naming an admin), user_disabled,
+ *   too_many_auth_failures or database_unavailable.
  */
 export interface Authenticate {
   authenticate(token: string | undefined, clientAddress: string): Promise<Principal>;

@@ -37,6 +37,15 @@ export interface UserDirectory {
   transaction<T>(work: (tx: AccessWrites) => Promise<T>): Promise<T>;
 }
 
+/** What making a user on its first JWT reads and writes. */
+export interface JwtUserStore {
+  readonly users: Pick<UserReads, 'byName'>;
+  transaction: UserDirectory['transaction'];
+}
+
+/** The principal of a JWT's subject, its user made first if there is none. */
+export type SubjectLoader = (username: string) => Promise<Principal>;
+
 /** Changes of access made anywhere (this process, the CLI, another node), in order. */
 export interface AccessChangeFeed {
   readonly authEvents: {

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { Principal } from '../domain/index.js';
-import type { PrincipalLoader } from './ports.js';
+import type { PrincipalLoader, SubjectLoader } from './ports.js';
 
 export interface UserCacheOptions {
   readonly maxEntries: number;
@@ -27,10 +27,15 @@ interface Entry {
   readonly loadedAt: number;
 }
 
+// Keys of JWT subjects; token hashes are hex, so the two never meet.
+const SUBJECT = 'sub:';
+
 /**
- * Authenticated principals by token hash: a bounded LRU (lru-cache) with
- * stale-while-revalidate, plus a bounded negative cache so that a repeated
- * unknown token does not reach the database again.
+ * Authenticated principals by token hash, and by JWT subject: a bounded LRU
+ * (lru-cache) with stale-while-revalidate, plus a bounded negative cache so
+ * that a repeated unknown token does not reach the database again. Both kinds
+ * share one bound, one eviction (a disabled user is forgotten whichever way
+ * it signed in) and one set of figures.
  *
  * The revalidation is ours rather than lru-cache's `fetch`: an entry being
  * refreshed by `fetch` is hidden from iteration, so evicting a user who was
@@ -43,15 +48,18 @@ export class UserCache {
   readonly #inflight = new Map<string, Promise<Principal | undefined>>();
   readonly #options: UserCacheOptions;
   readonly #load: PrincipalLoader;
+  readonly #loadSubject: SubjectLoader | undefined;
   #generation = 0;
   #hits = 0;
   #misses = 0;
   #negativeHits = 0;
   #lookups = 0;
 
-  constructor(options: UserCacheOptions, load: PrincipalLoader) {
+  /** `loadSubject` answers for JWT subjects; without it `getSubject` is not to be called (no JWT is accepted). */
+  constructor(options: UserCacheOptions, load: PrincipalLoader, loadSubject?: SubjectLoader) {
     this.#options = options;
     this.#load = load;
+    this.#loadSubject = loadSubject;
     this.#positive = new LRUCache<string, Entry>({ max: options.maxEntries });
     this.#negative = new LRUCache<string, true>({ max: options.negativeMaxEntries, ttl: options.negativeTtlMs });
   }
@@ -60,12 +68,25 @@ export class UserCache {
    * The principal for a token hash, undefined when the token is unknown.
    * Rejects only when the database fails and nothing usable is cached.
    */
-  async get(hash: string): Promise<Principal | undefined> {
-    if (this.#negative.get(hash)) {
+  get(hash: string): Promise<Principal | undefined> {
+    return this.#get(hash);
+  }
+
+  /**
+   * The principal of a JWT's subject (names are unique regardless of case;
+   * `Alice` and `alice` are two entries of one user, both evicted with it).
+   * Rejects only when the database fails and nothing usable is cached.
+   */
+  async getSubject(username: string): Promise<Principal> {
+    return (await this.#get(SUBJECT + username)) as Principal;
+  }
+
+  async #get(key: string): Promise<Principal | undefined> {
+    if (this.#negative.get(key)) {
       this.#negativeHits++;
       return undefined;
     }
-    const entry = this.#positive.get(hash);
+    const entry = this.#positive.get(key);
     if (entry) {
       const age = Date.now() - entry.loadedAt;
       if (age < this.#options.ttlMs) {
@@ -75,46 +96,52 @@ export class UserCache {
       if (age < this.#options.refreshMs) {
         this.#hits++;
         // Revalidate in the background; a failure keeps the entry as it is.
-        this.#refresh(hash).catch(() => undefined);
+        this.#refresh(key).catch(() => undefined);
         return entry.principal;
       }
       this.#misses++;
       // Past the refresh age the database must answer, unless it cannot: a
       // database outage must not sign out the users we already know.
-      return this.#refresh(hash).catch(() => entry.principal);
+      return this.#refresh(key).catch(() => entry.principal);
     }
     this.#misses++;
-    return this.#refresh(hash);
+    return this.#refresh(key);
   }
 
-  #refresh(hash: string): Promise<Principal | undefined> {
-    const running = this.#inflight.get(hash);
+  #refresh(key: string): Promise<Principal | undefined> {
+    const running = this.#inflight.get(key);
     if (running) return running;
-    const loading = this.#loadFresh(hash).finally(() => {
-      if (this.#inflight.get(hash) === loading) this.#inflight.delete(hash);
+    const loading = this.#loadFresh(key).finally(() => {
+      if (this.#inflight.get(key) === loading) this.#inflight.delete(key);
     });
-    this.#inflight.set(hash, loading);
+    this.#inflight.set(key, loading);
     return loading;
   }
 
-  async #loadFresh(hash: string): Promise<Principal | undefined> {
+  async #loadFresh(key: string): Promise<Principal | undefined> {
     for (let attempt = 1; ; attempt++) {
       const generation = this.#generation;
       this.#lookups++;
-      const principal = await this.#load(hash);
+      const principal = await this.#loadKey(key);
       if (generation !== this.#generation) {
         // An eviction raced this load, whose answer may predate the change.
         if (attempt < 3) continue;
         return principal;
       }
       if (principal) {
-        this.#positive.set(hash, { principal, loadedAt: Date.now() });
+        this.#positive.set(key, { principal, loadedAt: Date.now() });
       } else {
-        this.#positive.delete(hash);
-        this.#negative.set(hash, true);
+        this.#positive.delete(key);
+        this.#negative.set(key, true);
       }
       return principal;
     }
+  }
+
+  #loadKey(key: string): Promise<Principal | undefined> {
+    if (!key.startsWith(SUBJECT)) return this.#load(key);
+    if (!this.#loadSubject) throw new Error('a JWT subject reached a cache that has no subject loader');
+    return this.#loadSubject(key.slice(SUBJECT.length));
   }
 
   /** Whether a token hash is cached as known, without touching recency. */

@@ -6,7 +6,7 @@ import { DatabaseUnavailableError, type Code, type CodeDraft, type Principal, ty
 import type { CloseReason, CodeLedger, Connection, Encoder, HubEvent } from '../../src/hub/index.js';
 import type { AuditInput, CodeRecord } from '../../src/store/index.js';
 
-export function principal(userId: number, tokenId = userId): Principal {
+export function principal(userId: number, tokenId = userId): Principal & { readonly tokenId: number } {
   return { user: { id: userId, username: `user-${userId}`, role: 'user', disabled: false, createdAt: '' }, tokenId };
 }
 

@@ -38,6 +38,7 @@ export const CLOSE_FOR_REASON: Record<CloseReason, { code: number; reason: strin
 export function closeCodeForError(error: ErrorCode): number {
   switch (error) {
     case 'unauthorized':
+    case 'token_expired':
       return WS_CLOSE.unauthorized;
     case 'forbidden':
     case 'user_disabled':
