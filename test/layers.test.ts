@@ -46,6 +46,9 @@ const RULES: Readonly<Record<string, Rule>> = {
   // the broker's link; the hub only through types, and never the reverse.
   cluster: { values: ['domain', 'broker'], types: ['hub'] },
   'broker-receiver': { values: ['domain'], types: ['broker', 'hub', 'store', 'users'] },
+  // The client library ships to browsers on its own: it takes nothing from
+  // the server, not even types (client-package.test.ts checks its imports).
+  client: { values: [] },
 };
 const ROOTS = new Set(['app', 'cli']);
 

@@ -45,12 +45,21 @@ describe('a production install (no dev dependencies) starts, and stops on SIGTER
     assert.equal(linked.status, 0, String(linked.stderr));
     const pruned = spawnSync('npm', ['prune', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
     assert.equal(pruned.status, 0, pruned.stderr);
-    for (const dev of ['typescript', 'tsx', 'socket.io-client', 'playwright-core']) {
+    for (const dev of ['typescript', 'tsx', 'socket.io-client', 'playwright-core', 'eventsource']) {
       assert.equal(existsSync(join(dir, 'node_modules', dev)), false, `${dev} is a dev dependency: pruned`);
     }
   });
   after(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('codecast/client imports from the install: the Node entry with ws, the browser entry on its own', () => {
+    const script =
+      "const node = await import('codecast/client'); const browser = await import('./dist/client/index.js');" +
+      'console.log(typeof node.subscribe, typeof node.fetchHistory, typeof browser.subscribe, node.subscribe !== browser.subscribe);';
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), 'function function function true');
   });
 
   for (const way of WAYS) {
@@ -77,6 +86,10 @@ describe('a production install (no dev dependencies) starts, and stops on SIGTER
         const reader = await SseReader.open(`http://127.0.0.1:${port}`, { token: ADMIN_TOKEN });
         try {
           await reader.waitForEvent('hello');
+          // The pages' client library is part of what was built and shipped.
+          const library = await fetch(`http://127.0.0.1:${port}/assets/client/index.js`);
+          assert.equal(library.status, 200);
+          assert.match(await library.text(), /export function subscribe/);
           if (way.root) {
             // The container's PID 1: unshare's one child.
             const pid = Number(readFileSync(`/proc/${started.pid}/task/${started.pid}/children`, 'utf8').trim().split(' ')[0]);

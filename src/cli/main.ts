@@ -71,6 +71,7 @@ program
   .command('listen')
   .description('print codes as they are published; reconnects and resumes by itself (Ctrl-C stops)')
   .option('--since <id>', 'first replay the codes after this id')
+  .option('--transport <name>', 'sse or websocket', 'sse')
   .option('--url <url>', `the server (default ${DEFAULT_URL})`)
   .option('--token <token>', 'a user token')
   .option('--json', 'print each code as a JSON line')

@@ -1,7 +1,7 @@
 // The admin page: sign in with an admin token, then publish, watch, and manage.
 
+import { subscribe } from '/assets/client/index.js';
 import { apiClient, messageOf } from '../api.js';
-import { CodeStream } from '../code-stream.js';
 import { byId } from '../dom.js';
 import { Session, signInFlow } from '../session.js';
 import { AuditPanel } from './audit-panel.js';
@@ -22,7 +22,7 @@ const STATUS_TEXT = {
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
   refused: 'Signed out',
-  stopped: 'Not connected',
+  closed: 'Not connected',
 };
 
 const session = new Session('codecast.admin.token');
@@ -34,7 +34,7 @@ const api = apiClient(() => session.token, {
 
 /** The page's parts, built at the first sign-in and kept for later ones. */
 let parts;
-/** The live feed of codes while signed in. @type {CodeStream | undefined} */
+/** The live feed of codes while signed in. @type {import('/assets/client/index.js').Subscription | undefined} */
 let stream;
 
 const flow = signInFlow({
@@ -122,18 +122,20 @@ function start(me, token) {
   // The live feed keeps the history current whoever publishes or revokes:
   // another admin, the CLI, or a script.
   const { codes } = parts;
-  stream = new CodeStream(token, {
+  stream = subscribe({
+    token,
     onState(state, detail) {
       const status = byId('status');
       status.dataset.state = state;
       byId('status-text').textContent = STATUS_TEXT[state] ?? state;
-      status.title = detail.reason ?? 'The live feed of codes';
+      status.title = detail.error?.message ?? 'The live feed of codes';
     },
     onCode: (code) => codes.addLive(code),
     onRevoke: (id) => codes.markRevoked(id),
-    onRefused: (error) => signOut(error.message),
+    onError: (error) => {
+      if (error.final) signOut(error.message);
+    },
   });
-  stream.start();
   parts.tabs.show(location.hash.slice(1) || 'overview');
   byId('main').focus({ preventScroll: true });
 }
@@ -141,7 +143,7 @@ function start(me, token) {
 function signOut(reason) {
   if (!stream && app.hidden) return;
   parts?.poller.stop();
-  stream?.stop();
+  void stream?.close();
   stream = undefined;
   for (const id of ['account', 'tabs-nav', 'status', 'app']) byId(id).hidden = true;
   flow.signOut(reason);

@@ -1,7 +1,7 @@
 // The subscriber page: sign in with a token, then watch codes arrive live.
 
-import { apiClient, messageOf } from '../api.js';
-import { CodeStream } from '../code-stream.js';
+import { subscribe } from '/assets/client/index.js';
+import { messageOf } from '../api.js';
 import { announce, byId } from '../dom.js';
 import { Session, signInFlow } from '../session.js';
 import { Alerts } from './alerts.js';
@@ -17,7 +17,7 @@ const STATUS_TEXT = {
   reconnecting: 'Reconnecting…',
   offline: 'Offline',
   refused: 'Signed out',
-  stopped: 'Not connected',
+  closed: 'Not connected',
 };
 
 const session = new Session('codecast.token');
@@ -32,8 +32,8 @@ const alerts = new Alerts(
   showNotice,
 );
 
-/** @type {CodeStream | undefined} */
-let stream;
+/** @type {import('/assets/client/index.js').Subscription | undefined} */
+let subscription;
 /** Codes shown while the page was hidden, acknowledged once it is seen. */
 let unacked = [];
 /** Replaced once signed in: acknowledges the codes that arrived while the tab was hidden. */
@@ -60,13 +60,12 @@ function start(me, token) {
   notice.hidden = true;
   byId('main').focus({ preventScroll: true });
 
-  const api = apiClient(() => session.token, { onUnauthorized: (error) => stop(error.message) });
   let loadedRecent = false;
 
-  async function loadRecent(lastId) {
+  /** Adds the newest codes before `lastId` that the list does not hold: at sign-in, and after a `reset`. */
+  async function loadRecent(history, lastId) {
     try {
-      const since = Math.max(0, lastId - RECENT);
-      const { codes } = await api.get(`/codes?since=${since}&limit=${RECENT}`);
+      const codes = await history({ since: Math.max(0, lastId - RECENT), max: RECENT });
       for (const code of codes) list.add(code);
     } catch (error) {
       showNotice(`Earlier codes could not be loaded: ${messageOf(error)}`);
@@ -80,7 +79,7 @@ function start(me, token) {
     }
     // Tells the publisher this subscriber has seen the code; a failure here
     // changes nothing for the subscriber.
-    api.post(`/codes/${code.id}/ack`).catch(() => {});
+    subscription?.ack(code.id).catch(() => {});
   }
   flushAcks = () => {
     const ids = unacked;
@@ -89,20 +88,22 @@ function start(me, token) {
   };
 
   let missedNow = 0;
-  stream = new CodeStream(token, {
+  // The token goes in the Authorization header (SSE over fetch), never in a URL.
+  subscription = subscribe({
+    token,
     onState(state, detail) {
       status.dataset.state = state;
       statusText.textContent = STATUS_TEXT[state] ?? state;
-      status.title = detail.reason ?? '';
+      status.title = detail.error?.message ?? '';
       if (state === 'live' && missedNow > 0) {
         announce(`${missedNow} missed ${missedNow === 1 ? 'code' : 'codes'} arrived.`);
         missedNow = 0;
       }
     },
     onHello(hello) {
-      if (!loadedRecent) {
+      if (!loadedRecent && subscription) {
         loadedRecent = true;
-        void loadRecent(Number(hello.lastId) || 0);
+        void loadRecent(subscription.history, Number(hello.lastId) || 0);
       }
     },
     onCode(code, { replayed }) {
@@ -115,24 +116,24 @@ function start(me, token) {
     onRevoke(id) {
       list.revoke(id);
     },
-    onReset(reset) {
+    onReset(reset, { history }) {
       // Away longer than the server's history reaches: some codes may be
       // gone from the replay, so the list is rebuilt from the API.
       showNotice('You were away for a while, so the list was reloaded. Codes revoked or expired meanwhile are not shown.');
       list.clear();
-      void loadRecent(Number(reset.lastId) || 0);
+      void loadRecent(history, Number(reset.lastId) || 0);
     },
-    onRefused(error) {
+    onError(error) {
+      if (!error.final) return;
       // 401 here means the token stopped working mid-session: revoked, most likely.
       stop(error.status === 401 ? 'Your token no longer works (it may have been revoked). Sign in with a new one.' : error.message);
     },
   });
-  stream.start();
 }
 
 function stop(reason) {
-  stream?.stop();
-  stream = undefined;
+  void subscription?.close();
+  subscription = undefined;
   unacked = [];
   list.clear();
   view.hidden = true;

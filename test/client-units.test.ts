@@ -1,0 +1,154 @@
+// The client library's parts that need no server: its SSE parser against a
+// reference implementation, its backoff, and its refusal messages against
+// the server's error catalog.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createParser } from 'eventsource-parser';
+import fc from 'fast-check';
+import { askedDelayMs, backoffMs } from '../src/client/backoff.js';
+import { errorOfClose, REFUSAL_MESSAGES } from '../src/client/client-error.js';
+import { EventStreamParser } from '../src/client/event-stream-parser.js';
+import { errorCatalog } from '../src/domain/errors.js';
+
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
+
+/** What a parser reports, the same way for both. */
+type Report = { event: string; data: string; id: string | undefined } | { retry: number };
+
+function ours(chunks: readonly string[]): Report[] {
+  const out: Report[] = [];
+  const parser = new EventStreamParser(
+    (frame) => out.push({ event: frame.event, data: frame.data, id: frame.id }),
+    (retry) => out.push({ retry }),
+  );
+  for (const chunk of chunks) parser.push(chunk);
+  return out;
+}
+
+function reference(chunks: readonly string[]): Report[] {
+  const out: Report[] = [];
+  const parser = createParser({
+    onEvent: (event) => out.push({ event: event.event ?? 'message', data: event.data, id: event.id }),
+    onRetry: (retry) => out.push({ retry }),
+  });
+  for (const chunk of chunks) parser.feed(chunk);
+  return out;
+}
+
+// Lines as a server (or a proxy, or a hostile one) may write them.
+const value = fc.string({ unit: fc.constantFrom('a', 'b', ' ', ':', '{', '"', '\0', 'é', '😀', '\u2028'), maxLength: 8 });
+const line = fc.oneof(
+  value.map((v) => `data: ${v}`),
+  value.map((v) => `data:${v}`),
+  fc.constant('data'),
+  value.map((v) => `event: ${v}`),
+  value.map((v) => `id: ${v}`),
+  fc.nat(100_000).map((n) => `retry: ${n}`),
+  value.map((v) => `retry: ${v}`),
+  value.map((v) => `: ${v}`),
+  value.map((v) => `unknown: ${v}`),
+  fc.constant(''),
+);
+const ending = fc.constantFrom('\n', '\r', '\r\n');
+const stream = fc
+  .array(fc.tuple(line, ending), { maxLength: 30 })
+  .map((lines) => lines.map(([text, end]) => text + end).join(''))
+  // Ends with a blank line so the last frame is dispatched.
+  .map((text) => `${text}\n\n`);
+
+/** The text cut at arbitrary points (a CRLF may be split between chunks). */
+function chunked(text: string, cuts: readonly number[]): string[] {
+  const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+  const chunks: string[] = [];
+  let start = 0;
+  for (const point of points) {
+    chunks.push(text.slice(start, point));
+    start = point;
+  }
+  chunks.push(text.slice(start));
+  return chunks;
+}
+
+describe('the client’s SSE parser', () => {
+  test('reads what eventsource-parser reads, whatever the line endings and however the stream is cut', () => {
+    fc.assert(
+      fc.property(stream, fc.array(fc.nat(), { maxLength: 12 }), (text, cuts) => {
+        assert.deepEqual(ours(chunked(text, cuts)), reference([text]));
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test('a CR at the end of a chunk waits for the next: CRLF is one line end, not two', () => {
+    assert.deepEqual(ours(['data: a\r', '\ndata: b\r', '\n\r', '\n']), [{ event: 'message', data: 'a\nb', id: undefined }]);
+    assert.deepEqual(ours(['\uFEFFevent: code\nid: 7\ndata: {}\n\n']), [{ event: 'code', data: '{}', id: '7' }], 'a BOM is skipped');
+  });
+});
+
+describe('the client’s reconnect delays', () => {
+  test('backoff: between half and all of initial × 2^attempt, capped at the maximum', () => {
+    for (const [attempt, base] of [
+      [0, 1000],
+      [1, 2000],
+      [3, 8000],
+      [5, 30_000],
+      [60, 30_000],
+    ] as const) {
+      assert.equal(
+        backoffMs(attempt, 1000, 30_000, () => 0),
+        base / 2,
+      );
+      assert.equal(
+        backoffMs(attempt, 1000, 30_000, () => 0.999_999),
+        base,
+      );
+    }
+  });
+
+  test('a delay the server asked for is waited in full, and at most a quarter more', () => {
+    assert.equal(
+      askedDelayMs(5000, () => 0),
+      5000,
+    );
+    assert.equal(
+      askedDelayMs(5000, () => 0.999_999),
+      6250,
+    );
+  });
+});
+
+describe('the client’s errors', () => {
+  test('the messages of WebSocket refusals are the catalog’s, word for word', () => {
+    for (const [code, message] of Object.entries(REFUSAL_MESSAGES)) {
+      if (code in errorCatalog) assert.equal(message, errorCatalog[code as keyof typeof errorCatalog].message, code);
+    }
+    for (const code of ['unauthorized', 'user_disabled', 'server_full', 'too_many_connections_for_user']) {
+      assert.ok(code in REFUSAL_MESSAGES, `${code} has a message`);
+    }
+  });
+
+  test('close codes: 4400, 4401 and 4403 are final, with the HTTP status they echo; the rest retry', () => {
+    const revoked = errorOfClose(4401, 'token_revoked');
+    assert.deepEqual(
+      [revoked.code, revoked.status, revoked.final, revoked.message],
+      ['token_revoked', 401, true, 'The token was revoked.'],
+    );
+    const disabled = errorOfClose(4403, 'user_disabled');
+    assert.deepEqual([disabled.status, disabled.final, disabled.message], [403, true, 'This user is disabled.']);
+    assert.equal(errorOfClose(4400, 'invalid_request').final, true);
+    for (const [code, reason] of [
+      [4001, 'slow_consumer'],
+      [4408, 'stale'],
+      [4429, 'too_many_messages'],
+      [1013, 'server_full'],
+      [1011, 'error'],
+      [1006, ''],
+    ] as const) {
+      assert.equal(errorOfClose(code, reason).final, false, `${code} ${reason}`);
+    }
+    assert.equal(errorOfClose(1006, '').code, 'network_error');
+    const shutdown = errorOfClose(1001, 'shutdown');
+    assert.equal(shutdown.code, 'shutdown');
+    assert.equal(shutdown.final, false);
+  });
+});
