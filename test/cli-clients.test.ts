@@ -59,7 +59,8 @@ describe('codecast publish', () => {
   let env: Record<string, string>;
 
   before(async () => {
-    t = await startTestServer(FAST);
+    // A minute's dedup window: the duplicate test's two CLI runs may start more than 2 s apart on a busy machine.
+    t = await startTestServer({ ...FAST, CODECAST_DEDUP_SECONDS: '60' });
     env = { CODECAST_URL: t.url, CODECAST_TOKEN: t.adminToken };
     const { token } = await t.createUser('pub-watcher');
     reader = await SseReader.open(t.url, { token });
