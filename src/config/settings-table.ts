@@ -261,7 +261,7 @@ export const settingsTable = [
     default: undefined,
     type: { kind: 'origin-list' },
     description:
-      "Origins of pages on other sites that may use codecast: a comma-separated list of `scheme://host[:port]` (`https://shop.example.com, http://localhost:3000`), or `*` for every origin. The HTTP API and the SSE stream answer them with CORS headers (preflight included), Socket.IO takes the same list, and a WebSocket or Socket.IO connection whose `Origin` is neither on it nor the server's own is refused (403 origin_not_allowed). Unset: same origin only, no CORS headers, and the WebSocket does not look at `Origin`.",
+      "Origins of pages on other sites that may use codecast: a comma-separated list of `scheme://host[:port]` (`https://shop.example.com, http://localhost:3000`), or `*` for every origin. The HTTP API and the SSE stream answer them with CORS headers (preflight included), Socket.IO takes the same list, a WebSocket or Socket.IO connection whose `Origin` is neither on it nor the server's own is refused (403 origin_not_allowed), and their pages may frame the embed, `/embed` (its `frame-ancestors`). Unset: same origin only, no CORS headers, the WebSocket does not look at `Origin`, and only codecast's own pages may frame the embed.",
   },
   {
     env: 'CODECAST_MAX_PENDING_CONNECTIONS',

@@ -67,9 +67,16 @@ export class AllowedOrigins {
    * without a list, as before.
    */
   readonly unknownOriginHeaders: Readonly<Record<string, string>>;
+  /**
+   * The list as configured (normalised origins, or `['*']`; empty: same
+   * origin only), for what names origins itself: the embed's
+   * `frame-ancestors` and the parents it talks to.
+   */
+  readonly entries: readonly string[];
 
   /** @param entries normalised origins, or `['*']`; empty: same origin only. */
   constructor(entries: readonly string[]) {
+    this.entries = Object.freeze([...entries]);
     this.#any = entries.includes('*');
     this.#origins = new Set(entries);
     this.#cors =

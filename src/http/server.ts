@@ -50,8 +50,8 @@ export interface HttpServerParts {
   readonly pending: (socket: Duplex) => boolean;
   /** Whose X-Forwarded-For is believed: the one rule for `request.ip` and every budget. */
   readonly proxies: TrustedProxies;
-  /** Pages on other origins that may use the API (CORS). */
-  readonly origins: Pick<AllowedOrigins, 'cors' | 'corsHeadersFor' | 'unknownOriginHeaders'>;
+  /** Pages on other origins that may use the API (CORS), and frame the embed. */
+  readonly origins: Pick<AllowedOrigins, 'cors' | 'corsHeadersFor' | 'unknownOriginHeaders' | 'entries'>;
 }
 
 // Bodies are validated strictly: no type coercion and unknown fields are an
@@ -157,6 +157,6 @@ export async function buildHttpServer(parts: HttpServerParts): Promise<FastifyIn
     },
     { prefix: API_PREFIX },
   );
-  await app.register(webRoutes);
+  await app.register(webRoutes, { parentOrigins: parts.origins.entries });
   return app;
 }

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { contentSecurityPolicy } from './content-security-policy.js';
+import { embedPage } from './embed-page.js';
+import { setPageHeaders } from './page-headers.js';
 
 /** The folder of the pages: `public/` at the package root, from `src/web/` and `dist/web/` alike. */
 const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -25,21 +27,21 @@ const isBrowserModule = (path: string) => /^\/[a-z-]+\.js$/.test(path) && path !
 const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 function sendPage(reply: FastifyReply, file: string): FastifyReply {
-  reply
-    .header('content-security-policy', CONTENT_SECURITY_POLICY)
-    .header('referrer-policy', 'no-referrer')
-    .header('x-content-type-options', 'nosniff')
-    .header('cache-control', 'no-cache');
-  return reply.sendFile(file, PUBLIC_DIR);
+  return setPageHeaders(reply, CONTENT_SECURITY_POLICY).sendFile(file, PUBLIC_DIR);
+}
+
+export interface WebRoutesOptions {
+  /** `CODECAST_ALLOWED_ORIGINS` as configured: the pages that may frame `/embed`. */
+  readonly parentOrigins: readonly string[];
 }
 
 /**
  * The pages codecast serves itself, with no bundler: `/` for subscribers,
- * `/admin` for operators, their scripts and styles under `/assets/`, the
- * client library they connect with under `/assets/client/`, and the
- * charting library under `/vendor/uplot/`.
+ * `/admin` for operators, `/embed` for other sites' iframes, their scripts
+ * and styles under `/assets/`, the client library they connect with under
+ * `/assets/client/`, and the charting library under `/vendor/uplot/`.
  */
-export const webRoutes: FastifyPluginAsync = async (app) => {
+export const webRoutes: FastifyPluginAsync<WebRoutesOptions> = async (app, options) => {
   await app.register(fastifyStatic, {
     root: `${PUBLIC_DIR}assets`,
     prefix: '/assets/',
@@ -67,4 +69,5 @@ export const webRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/', (_request, reply) => sendPage(reply, 'index.html'));
   app.get('/admin', (_request, reply) => sendPage(reply, 'admin.html'));
+  await app.register(embedPage, { parentOrigins: options.parentOrigins, publicDir: PUBLIC_DIR });
 };

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
 
 /**
  * Flags for Debian's Chromium in a container: no sandbox (we run as root),
@@ -89,10 +89,11 @@ let axeSource: string | undefined;
 
 /**
  * Runs axe-core (WCAG 2 A and AA rules, and best practices) on what the page
- * shows now, and answers the serious and critical violations, one line each.
- * It is evaluated over the DevTools protocol, which the pages' CSP allows.
+ * (or one frame of it, such as the embed in another site's page) shows now,
+ * and answers the serious and critical violations, one line each. It is
+ * evaluated over the DevTools protocol, which the pages' CSP allows.
  */
-export async function accessibilityProblems(page: Page): Promise<string[]> {
+export async function accessibilityProblems(page: Page | Frame): Promise<string[]> {
   axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   if (!(await page.evaluate('typeof window.axe'))?.toString().includes('object')) await page.evaluate(axeSource);
   const violations = (await page.evaluate(

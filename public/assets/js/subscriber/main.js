@@ -1,29 +1,14 @@
 // The subscriber page: sign in with a token, then watch codes arrive live.
 
-import { subscribe } from '/assets/client/index.js';
-import { messageOf } from '../api.js';
-import { announce, byId } from '../dom.js';
+import { byId } from '../dom.js';
 import { Session, signInFlow } from '../session.js';
 import { Alerts } from './alerts.js';
 import { CodeList } from './code-list.js';
-
-// How many recent codes the list starts with, and reloads after a `reset`.
-const RECENT = 50;
-
-const STATUS_TEXT = {
-  connecting: 'Connecting…',
-  'catching-up': 'Catching up…',
-  live: 'Connected',
-  reconnecting: 'Reconnecting…',
-  offline: 'Offline',
-  refused: 'Signed out',
-  closed: 'Not connected',
-};
+import { liveFeed } from './live-feed.js';
 
 const session = new Session('codecast.token');
 const view = byId('codes-view');
 const status = byId('status');
-const statusText = byId('status-text');
 const notice = byId('notice');
 const list = new CodeList(byId('codes'), byId('empty'));
 const alerts = new Alerts(
@@ -32,12 +17,8 @@ const alerts = new Alerts(
   showNotice,
 );
 
-/** @type {import('/assets/client/index.js').Subscription | undefined} */
-let subscription;
-/** Codes shown while the page was hidden, acknowledged once it is seen. */
-let unacked = [];
-/** Replaced once signed in: acknowledges the codes that arrived while the tab was hidden. */
-let flushAcks = () => {};
+/** @type {ReturnType<typeof liveFeed> | undefined} */
+let feed;
 
 const flow = signInFlow({
   session,
@@ -48,9 +29,6 @@ const flow = signInFlow({
 });
 
 byId('sign-out').addEventListener('click', () => stop());
-document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') flushAcks();
-});
 
 function start(me, token) {
   byId('account-name').textContent = me.user.username;
@@ -60,68 +38,14 @@ function start(me, token) {
   notice.hidden = true;
   byId('main').focus({ preventScroll: true });
 
-  let loadedRecent = false;
-
-  /** Adds the newest codes before `lastId` that the list does not hold: at sign-in, and after a `reset`. */
-  async function loadRecent(history, lastId) {
-    try {
-      const codes = await history({ since: Math.max(0, lastId - RECENT), max: RECENT });
-      for (const code of codes) list.add(code);
-    } catch (error) {
-      showNotice(`Earlier codes could not be loaded: ${messageOf(error)}`);
-    }
-  }
-
-  function ack(code) {
-    if (document.visibilityState !== 'visible') {
-      unacked.push(code.id);
-      return;
-    }
-    // Tells the publisher this subscriber has seen the code; a failure here
-    // changes nothing for the subscriber.
-    subscription?.ack(code.id).catch(() => {});
-  }
-  flushAcks = () => {
-    const ids = unacked;
-    unacked = [];
-    for (const id of ids) if (list.has(id)) ack({ id });
-  };
-
-  let missedNow = 0;
-  // The token goes in the Authorization header (SSE over fetch), never in a URL.
-  subscription = subscribe({
+  feed = liveFeed({
     token,
-    onState(state, detail) {
-      status.dataset.state = state;
-      statusText.textContent = STATUS_TEXT[state] ?? state;
-      status.title = detail.error?.message ?? '';
-      if (state === 'live' && missedNow > 0) {
-        announce(`${missedNow} missed ${missedNow === 1 ? 'code' : 'codes'} arrived.`);
-        missedNow = 0;
-      }
-    },
-    onHello(hello) {
-      if (!loadedRecent && subscription) {
-        loadedRecent = true;
-        void loadRecent(subscription.history, Number(hello.lastId) || 0);
-      }
-    },
-    onCode(code, { replayed }) {
-      if (!list.add(code, { fresh: true, missed: replayed })) return;
-      if (replayed) missedNow++;
-      else announce(`New code ${code.code}.`);
-      alerts.newCode(code);
-      ack(code);
-    },
-    onRevoke(id) {
-      list.revoke(id);
-    },
-    onReset(reset, { history }) {
-      // Away longer than the server's history reaches: some codes may be
-      // gone from the replay, so the list is rebuilt from the API.
-      showNotice('You were away for a while, so the list was reloaded. Codes revoked or expired meanwhile are not shown.');
-      list.clear();
-      void loadRecent(history, Number(reset.lastId) || 0);
+    list,
+    status,
+    statusText: byId('status-text'),
+    notice: showNotice,
+    onShown(code, delivery) {
+      if (delivery !== 'history') alerts.newCode(code);
     },
     onError(error) {
       if (!error.final) return;
@@ -132,9 +56,8 @@ function start(me, token) {
 }
 
 function stop(reason) {
-  void subscription?.close();
-  subscription = undefined;
-  unacked = [];
+  void feed?.close();
+  feed = undefined;
   list.clear();
   view.hidden = true;
   status.hidden = true;
