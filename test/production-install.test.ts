@@ -5,7 +5,7 @@
 // every one says "shutdown" to its streams and leaves nothing running.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -41,7 +41,10 @@ describe('a production install (no dev dependencies) starts, and stops on SIGTER
     dir = mkdtempSync(join(tmpdir(), 'codecast-production-'));
     for (const entry of SHIPPED) cpSync(join(ROOT, entry), join(dir, entry), { recursive: true });
     // Hard links: the prune unlinks the copy's files, never the checkout's.
-    const linked = spawnSync('cp', ['-al', join(ROOT, 'node_modules'), join(dir, 'node_modules')]);
+    // From the real folder: a checkout whose node_modules is a symlink (a
+    // git worktree sharing another's) would otherwise get the link copied,
+    // and the prune would run on the other checkout's packages.
+    const linked = spawnSync('cp', ['-al', realpathSync(join(ROOT, 'node_modules')), join(dir, 'node_modules')]);
     assert.equal(linked.status, 0, String(linked.stderr));
     const pruned = spawnSync('npm', ['prune', '--omit=dev', '--offline', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8' });
     assert.equal(pruned.status, 0, pruned.stderr);
