@@ -3,7 +3,7 @@
 // tsx. Arguments narrow it to files whose names contain them. Before the
 // tests, makes sure a PostgreSQL and a Redis answer (scripts/test-services.mjs)
 // and hands their URLs to the test processes.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { ensureSystemPackages } from './system-deps.mjs';
@@ -32,6 +32,16 @@ if (files.some((file) => file.includes('storage-faults'))) {
   ensureSystemPackages([
     { command: 'mkfs.ext4', pkg: 'e2fsprogs' },
     { command: 'findmnt', pkg: 'util-linux' },
+  ]);
+}
+if (files.some((file) => file.includes('python-socketio'))) {
+  // The replaced service's Python client: Debian's python-socketio and the
+  // two libraries its WebSocket and long-polling transports need.
+  const python = (module) => () => spawnSync('/usr/bin/python3', ['-c', `import ${module}`], { stdio: 'ignore' }).status === 0;
+  ensureSystemPackages([
+    { present: python('socketio'), pkg: 'python3-socketio' },
+    { present: python('websocket'), pkg: 'python3-websocket' },
+    { present: python('requests'), pkg: 'python3-requests' },
   ]);
 }
 if (files.some((file) => file.includes('cluster-faults'))) {
