@@ -3,7 +3,7 @@
 // disabled like any other. Real keys made here, real jose on both sides, the
 // real server, real clients of every transport.
 import assert from 'node:assert/strict';
-import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -382,6 +382,35 @@ describe('the JWT settings, checked at start', () => {
       problems({ CODECAST_JWT_PUBLIC_KEY: '{"kty":"oct","k":"c2VjcmV0"}' }),
       /a symmetric JWK: put an HMAC secret in CODECAST_JWT_SECRET/,
     );
+  });
+
+  // An HMAC key is the bytes it is given: with a public key as the secret,
+  // whoever has the public key mints HS256 tokens that verify.
+  test('a public key in CODECAST_JWT_SECRET is refused, without showing it', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const rsaPem = pem(rsa);
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    const body = (text: string) => text.replace(/-----[A-Z ]+-----/g, '').replaceAll('\n', '');
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['a PEM public key', { CODECAST_JWT_SECRET: rsaPem }, /holds a PEM key or certificate/],
+      ['a PEM with \\n for newlines', { CODECAST_JWT_SECRET: rsaPem.trim().replaceAll('\n', '\\n') }, /holds a PEM key/],
+      ['both set to one PEM', { CODECAST_JWT_SECRET: rsaPem, CODECAST_JWT_PUBLIC_KEY: rsaPem }, /the text of CODECAST_JWT_PUBLIC_KEY/],
+      ['a public JWK', { CODECAST_JWT_SECRET: JSON.stringify(rsa.export({ format: 'jwk' })) }, /is a JWK/],
+      ['a JWK set', { CODECAST_JWT_SECRET: JSON.stringify({ keys: [ed.export({ format: 'jwk' })] }) }, /is a JWK/],
+      ['the base64 body of a PEM', { CODECAST_JWT_SECRET: body(rsaPem) }, /a public key in base64/],
+      ['an Ed25519 key in base64', { CODECAST_JWT_SECRET: body(pem(ed)) }, /a public key in base64/],
+    ];
+    for (const [what, env, reason] of cases) {
+      const message = problems(env);
+      assert.match(message, /CODECAST_JWT_SECRET \(its value is not shown\) is not valid/, what);
+      assert.match(message, reason, what);
+      assert.match(message, /any HS256 token signed with this text would be accepted/, what);
+      const secret = env.CODECAST_JWT_SECRET as string;
+      const pieces = body(secret).match(/[A-Za-z0-9+/]{16}/g) ?? [];
+      for (const piece of pieces) assert.ok(!message.includes(piece), `${what}: the message shows ${piece}`);
+    }
+    // A random secret, in base64 as `openssl rand -base64 48` gives it, is one.
+    assert.equal(loadConfig({ CODECAST_JWT_SECRET: randomBytes(48).toString('base64') }).jwt?.secret?.type, 'secret');
   });
 });
 

@@ -224,6 +224,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       {
         secret: values.get('CODECAST_JWT_SECRET') as string | undefined,
         publicKey: values.get('CODECAST_JWT_PUBLIC_KEY') as KeyObject | undefined,
+        publicKeyText: env.CODECAST_JWT_PUBLIC_KEY || undefined,
         algorithms: values.get('CODECAST_JWT_ALGORITHMS') as readonly string[] | undefined,
         audience: values.get('CODECAST_JWT_AUDIENCE') as readonly string[] | undefined,
         issuer: values.get('CODECAST_JWT_ISSUER') as readonly string[] | undefined,
