@@ -384,6 +384,24 @@ describe('the JWT settings, checked at start', () => {
     );
   });
 
+  test('the JWT checks run whatever else is wrong: every problem at once', () => {
+    const rsa = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+    const message = problems({ PORT: 'x', CODECAST_JWT_PUBLIC_KEY: rsa, CODECAST_JWT_ALGORITHMS: 'ES256' });
+    assert.match(message, /PORT="x" is not valid/);
+    assert.match(message, /CODECAST_JWT_ALGORITHMS names ES256, which the configured key cannot verify/);
+    const secret = problems({ PORT: 'x', CODECAST_JWT_SECRET: rsa });
+    assert.match(secret, /PORT="x" is not valid/);
+    assert.match(secret, /CODECAST_JWT_SECRET \(its value is not shown\) is not valid \(it holds a PEM key/);
+    // So do the other checks of settings together.
+    const others = problems({ PORT: 'x', CODECAST_HEARTBEAT_SECONDS: '60', CODECAST_STALE_SECONDS: '30' });
+    assert.match(others, /PORT="x" is not valid/);
+    assert.match(others, /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/);
+    // A check whose own setting is refused is not run on a value it does not have.
+    const own = problems({ CODECAST_JWT_ALGORITHMS: 'ES256', CODECAST_JWT_PUBLIC_KEY: 'not a key' });
+    assert.match(own, /CODECAST_JWT_PUBLIC_KEY \(its value is not shown\) is not valid/);
+    assert.doesNotMatch(own, /cannot verify|no JWT is accepted/);
+  });
+
   // An HMAC key is the bytes it is given: with a public key as the secret,
   // whoever has the public key mints HS256 tokens that verify.
   test('a public key in CODECAST_JWT_SECRET is refused, without showing it', () => {
