@@ -460,19 +460,30 @@ describe('refused JWTs count against the per-address failure budget', () => {
     await t?.stop();
   });
 
+  // Expired tokens come first: counted, they would use up the budget.
+  test('expired JWTs are not counted: a page retrying its old tokens still gets in with a fresh one', async () => {
+    for (let i = 0; i < 5; i++) {
+      const old = await hs.mint('jwt-budget-expired', { exp: nowSeconds() - 600, jti: `old-${i}` });
+      assertError(await me(t, old), 401, 'token_expired');
+      assertError(await me(t, old), 401, 'token_expired', /has expired/);
+    }
+    assert.equal((await me(t, await hs.mint('jwt-budget-expired'))).status, 200);
+  });
+
   test('past the budget: 429 before any check; a JWT verified earlier still works', async () => {
     // The admin's token is known (cached) before the budget runs out, as is one JWT.
     assert.equal((await t.api('GET', '/api/v1/me')).status, 200);
     const known = await hs.mint('jwt-budget-known');
     assert.equal((await me(t, known)).status, 200);
     const bad = [
-      await hs.mint('jwt-budget', { exp: nowSeconds() - 600 }),
+      await hs.mint('jwt-budget', { nbf: nowSeconds() + 600 }),
       await sign({ sub: 'jwt-budget', exp: nowSeconds() + 60 }, 'HS256', new TextEncoder().encode('y'.repeat(40))),
       unsignedJwt({ sub: 'jwt-budget', exp: nowSeconds() + 60 }),
     ];
     for (const token of bad) assert.equal((await me(t, token)).status, 401);
     const limited = await me(t, await hs.mint('jwt-budget-new'));
-    assertError(limited, 429, 'too_many_auth_failures');
+    // The message fits a JWT as well as an opaque token.
+    assertError(limited, 429, 'too_many_auth_failures', /^Too many refused tokens from this address/);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     // One budget: an unknown opaque token is refused alike.
     assertError(await me(t, 'cc_unknown-token-after-jwts-0123456789abcdef'), 429, 'too_many_auth_failures');
@@ -509,6 +520,10 @@ describe('the verifier remembers a verified JWT until it expires', () => {
     await waitFor(() => Date.now() >= exp * 1000 + 20, 'the exp to pass', 4_000);
     assert.equal(verifier.cached(fresh), undefined, 'forgotten at its exp');
     await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
+    // Found expired once, it is refused again without a signature check.
+    const checked = verifier.stats().verifications;
+    await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
+    assert.equal(verifier.stats().verifications, checked);
   });
 });
 

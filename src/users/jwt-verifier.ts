@@ -41,6 +41,9 @@ const COMPACT_JWS = new RegExp(`^${SEGMENT}+\\.${SEGMENT}+\\.${SEGMENT}*$`);
 // A verified token is checked again after this at the latest, however far
 // off its exp (with CODECAST_JWT_MAX_LIFETIME_SECONDS=0 it may be years).
 const REMEMBER_AT_MOST_MS = 3_600_000;
+// Expired tokens remembered, so that one replayed in a loop costs no
+// signature check each time: they do not count against the failure budget.
+const EXPIRED_REMEMBERED = 1000;
 
 /**
  * Whether a bearer token is a JWT rather than one of our opaque tokens
@@ -64,6 +67,8 @@ export function looksLikeJwt(token: string): boolean {
 export class JwtVerifier {
   readonly #options: JwtOptions;
   readonly #verified: LRUCache<string, VerifiedJwt>;
+  /** Hashes of tokens found expired: once expired, a token stays so. */
+  readonly #expired = new LRUCache<string, true>({ max: EXPIRED_REMEMBERED, ttl: REMEMBER_AT_MOST_MS });
   readonly #algorithms: string[];
   #verifications = 0;
   #cacheHits = 0;
@@ -81,9 +86,15 @@ export class JwtVerifier {
     return hit;
   }
 
-  /** @throws CodecastError token_expired or unauthorized, each saying what is wrong. */
+  /**
+   * @throws CodecastError token_expired — only for a token whose signature,
+   *   audience and issuer verify (jose checks `exp` after them) — or
+   *   unauthorized, each saying what is wrong.
+   */
   async verify(token: string): Promise<VerifiedJwt> {
     const { audience, issuer, clockSkewSeconds, maxLifetimeSeconds } = this.#options;
+    const hash = hashToken(token);
+    if (this.#expired.has(hash)) throw expired();
     this.#verifications++;
     let payload: { exp?: unknown; sub?: unknown };
     try {
@@ -95,6 +106,7 @@ export class JwtVerifier {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
+      if (error instanceof errors.JWTExpired) this.#expired.set(hash, true);
       throw this.#refusal(error);
     }
     const { exp, sub } = payload as { exp: number; sub: unknown };
@@ -114,7 +126,7 @@ export class JwtVerifier {
     // jose accepts a token until exp + skew: it is remembered no longer.
     const verified: VerifiedJwt = { subject: sub, expiresAtMs: exp * 1000 };
     const ttl = Math.min(REMEMBER_AT_MOST_MS, Math.floor(exp * 1000 + clockSkewSeconds * 1000 - nowMs));
-    if (ttl > 0) this.#verified.set(hashToken(token), verified, { ttl });
+    if (ttl > 0) this.#verified.set(hash, verified, { ttl });
     return verified;
   }
 
@@ -132,9 +144,7 @@ export class JwtVerifier {
 
   /** What the client is told, by what jose found; anything else is a fault of ours. */
   #refusal(error: unknown): unknown {
-    if (error instanceof errors.JWTExpired) {
-      return new CodecastError('token_expired', 'The JWT has expired (its exp is past, beyond the allowed clock skew); mint a new one.');
-    }
+    if (error instanceof errors.JWTExpired) return expired();
     if (error instanceof errors.JWTClaimValidationFailed) return new CodecastError('unauthorized', claimMessage(error.claim, error.reason));
     if (error instanceof errors.JOSEAlgNotAllowed) {
       return new CodecastError(
@@ -150,6 +160,10 @@ export class JwtVerifier {
     }
     return error;
   }
+}
+
+function expired(): CodecastError {
+  return new CodecastError('token_expired', 'The JWT has expired (its exp is past, beyond the allowed clock skew); mint a new one.');
 }
 
 function claimMessage(claim: string, reason: string): string {
