@@ -209,6 +209,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     parts.hub = hub;
 
+    // Without an audience, a JWT the backend signed for anything else (its
+    // own sessions, another service) with the same key is a codecast token.
+    if (config.jwt && config.jwt.audience === undefined) {
+      logger.warn(
+        'CODECAST_JWT_AUDIENCE is unset: any JWT signed with the configured key, whatever it was minted for, is ' +
+          'accepted as a codecast token; set CODECAST_JWT_AUDIENCE (e.g. codecast) and have your backend put it in aud',
+      );
+    }
     // With a JWT key, the cache also answers for JWT subjects, making each user on its first connection.
     const jwtUsers = config.jwt ? new JwtUsers(store) : undefined;
     const cache = new UserCache(

@@ -14,6 +14,7 @@ import type { CodecastError } from '../src/domain/index.js';
 import { JwtVerifier } from '../src/users/index.js';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
 import { backend, JWT_SECRET, nowSeconds, sign, unsignedJwt, type Backend, type KeyForm, type SigningAlg } from './support/jwt.js';
+import { memoryLogger } from './support/memory-log.js';
 import { startTestServer, type ApiResponse, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 import { startTwoNodes } from './support/two-nodes.js';
@@ -429,6 +430,25 @@ describe('the JWT settings, checked at start', () => {
     }
     // A random secret, in base64 as `openssl rand -base64 48` gives it, is one.
     assert.equal(loadConfig({ CODECAST_JWT_SECRET: randomBytes(48).toString('base64') }).jwt?.secret?.type, 'secret');
+  });
+});
+
+describe('a JWT key without CODECAST_JWT_AUDIENCE', () => {
+  const warnings = async (env: Record<string, string>): Promise<string[]> => {
+    const { logger, lines } = memoryLogger();
+    const t = await startTestServer(env, { logger });
+    await t.stop();
+    return lines.map((line) => JSON.parse(line) as { level: number; msg: string }).flatMap((l) => (l.level === 40 ? [l.msg] : []));
+  };
+
+  test('is warned of at start: any JWT the key signs, for whatever, would be a codecast token', async () => {
+    const hs = backend('HS256');
+    const audience = (msgs: string[]) => msgs.filter((msg) => msg.includes('CODECAST_JWT_AUDIENCE'));
+    const [warned] = audience(await warnings(hs.env));
+    assert.match(warned ?? '', /CODECAST_JWT_AUDIENCE is unset: any JWT signed with the configured key, whatever it was minted for/);
+    assert.ok(!(warned ?? '').includes(JWT_SECRET));
+    assert.deepEqual(audience(await warnings({ ...hs.env, CODECAST_JWT_AUDIENCE: AUDIENCE })), []);
+    assert.deepEqual(audience(await warnings({})), [], 'no key, no JWT, no warning');
   });
 });
 

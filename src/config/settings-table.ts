@@ -347,7 +347,8 @@ export const settingsTable = [
     env: 'CODECAST_JWT_AUDIENCE',
     default: undefined,
     type: { kind: 'list' },
-    description: "When set, a JWT's `aud` must name one of these comma-separated values; unset, `aud` is not checked.",
+    description:
+      "When set, a JWT's `aud` must name one of these comma-separated values; unset, `aud` is not checked and the start logs a warning: set it whenever a JWT key is set, or any JWT signed with that key, whatever for, is a codecast token.",
   },
   {
     env: 'CODECAST_JWT_ISSUER',
