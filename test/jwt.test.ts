@@ -534,16 +534,18 @@ describe('the verifier remembers a verified JWT until it expires', () => {
     assert.equal(verifier.cached(`${token}x`), undefined);
     // Bounded: three tokens at most.
     for (let i = 0; i < 5; i++) await verifier.verify(await sign({ sub: `jwt-more-${i}`, exp, jti: String(i) }, 'HS256', key));
-    assert.deepEqual(verifier.stats(), { verifications: 6, cacheHits: 1, cached: 3 });
+    assert.deepEqual(verifier.stats(), { verifications: { accepted: 6, expired: 0, refused: 0 }, cacheHits: 1, cached: 3 });
     const fresh = await sign({ sub: 'jwt-cached-2', exp }, 'HS256', key);
     await verifier.verify(fresh);
     await waitFor(() => Date.now() >= exp * 1000 + 20, 'the exp to pass', 4_000);
     assert.equal(verifier.cached(fresh), undefined, 'forgotten at its exp');
     await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
     // Found expired once, it is refused again without a signature check.
-    const checked = verifier.stats().verifications;
+    const checked = verifier.stats();
+    assert.deepEqual(checked.verifications, { accepted: 7, expired: 1, refused: 0 });
     await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
-    assert.equal(verifier.stats().verifications, checked);
+    assert.deepEqual(verifier.stats().verifications, checked.verifications);
+    assert.equal(verifier.stats().cacheHits, checked.cacheHits + 1);
   });
 });
 

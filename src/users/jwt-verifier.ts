@@ -24,10 +24,15 @@ export interface VerifiedJwt {
   readonly expiresAtMs: number;
 }
 
+/** What came of a signature check: the token accepted, found expired, or refused for anything else. */
+export type JwtOutcome = 'accepted' | 'expired' | 'refused';
+
 export interface JwtVerifierStats {
-  /** Signatures checked (a token seen before and not yet expired is not checked again). */
-  readonly verifications: number;
+  /** Signatures checked, by outcome (a token remembered, verified or expired, is not checked again). */
+  readonly verifications: Readonly<Record<JwtOutcome, number>>;
+  /** Tokens answered without a signature check: verified ones until their exp, expired ones as such. */
   readonly cacheHits: number;
+  /** Verified tokens remembered now. */
   readonly cached: number;
 }
 
@@ -70,7 +75,7 @@ export class JwtVerifier {
   /** Hashes of tokens found expired: once expired, a token stays so. */
   readonly #expired = new LRUCache<string, true>({ max: EXPIRED_REMEMBERED, ttl: REMEMBER_AT_MOST_MS });
   readonly #algorithms: string[];
-  #verifications = 0;
+  readonly #verifications: Record<JwtOutcome, number> = { accepted: 0, expired: 0, refused: 0 };
   #cacheHits = 0;
 
   constructor(options: JwtOptions, maxCached: number) {
@@ -92,10 +97,24 @@ export class JwtVerifier {
    *   unauthorized, each saying what is wrong.
    */
   async verify(token: string): Promise<VerifiedJwt> {
-    const { audience, issuer, clockSkewSeconds, maxLifetimeSeconds } = this.#options;
     const hash = hashToken(token);
-    if (this.#expired.has(hash)) throw expired();
-    this.#verifications++;
+    if (this.#expired.has(hash)) {
+      this.#cacheHits++;
+      throw expired();
+    }
+    try {
+      const verified = await this.#verify(token, hash);
+      this.#verifications.accepted++;
+      return verified;
+    } catch (error) {
+      this.#verifications[error instanceof CodecastError && error.code === 'token_expired' ? 'expired' : 'refused']++;
+      throw error;
+    }
+  }
+
+  /** The signature check and the claims; verify() counts what came of it. */
+  async #verify(token: string, hash: string): Promise<VerifiedJwt> {
+    const { audience, issuer, clockSkewSeconds, maxLifetimeSeconds } = this.#options;
     let payload: { exp?: unknown; sub?: unknown };
     try {
       ({ payload } = await jwtVerify(token, (header) => this.#keyFor(header), {
@@ -131,7 +150,7 @@ export class JwtVerifier {
   }
 
   stats(): JwtVerifierStats {
-    return { verifications: this.#verifications, cacheHits: this.#cacheHits, cached: this.#verified.size };
+    return { verifications: { ...this.#verifications }, cacheHits: this.#cacheHits, cached: this.#verified.size };
   }
 
   /** The key for the token's `alg` (jose has checked it against the allow-list first). */
