@@ -185,6 +185,13 @@ describe('JWTs signed with an HMAC secret', () => {
       ['exp too far ahead', (sub) => mint(sub, { exp: now + 2 * 86_400 }), 'unauthorized', /too far ahead/],
       ['no sub', () => mint(undefined), 'unauthorized', /no sub/],
       ['a sub that is no username', () => mint('not a name!'), 'unauthorized', /sub must be a username/],
+      ['longer than 8192 characters', (sub) => mint(sub, { pad: 'x'.repeat(8200) }), 'unauthorized', /too long: .* at most 8192/],
+      [
+        'an extension in crit this server does not understand',
+        (sub) => sign({ ...good, sub }, 'HS256', hs.key, { crit: ['urn:example:pop'], 'urn:example:pop': true }),
+        'unauthorized',
+        /lists in crit an extension this server does not understand/,
+      ],
       [
         'a header that is not JSON',
         (sub) => `${base64url('{"alg": HS256')}.${base64url(JSON.stringify({ ...good, sub }))}.c2ln`,
@@ -201,7 +208,7 @@ describe('JWTs signed with an HMAC secret', () => {
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/, what);
       messages.add(res.body.message);
     }
-    assert.ok(messages.size >= 13, `distinct messages: ${[...messages].join(' | ')}`);
+    assert.ok(messages.size >= 15, `distinct messages: ${[...messages].join(' | ')}`);
     const refusedUsers = (await t.api('GET', '/api/v1/users')).body.users.filter((u: ListedUser) =>
       /^jwt-refused|someone-else/.test(u.username),
     );

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { errors, jwtVerify, type JWTHeaderParameters } from 'jose';
+import { decodeProtectedHeader, errors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { CodecastError, USERNAME_PATTERN, hashToken } from '../domain/index.js';
 
@@ -37,7 +37,7 @@ export interface JwtVerifierStats {
 }
 
 // A JWT worth verifying fits in a header line; anything longer is refused
-// before any work (Node caps all headers at 16 KiB anyway).
+// before its signature is checked (Node caps all headers at 16 KiB anyway).
 const MAX_JWT_CHARS = 8192;
 const SEGMENT = '[A-Za-z0-9_-]';
 // Three base64url parts; the last is empty for `alg: none`, which must reach
@@ -54,10 +54,11 @@ const EXPIRED_REMEMBERED = 1000;
  * Whether a bearer token is a JWT rather than one of our opaque tokens
  * (`cc_…`, or an operator's chosen admin token): three base64url parts, the
  * first a JSON object. Opaque tokens have no such header, so neither kind is
- * mistaken for the other.
+ * mistaken for the other. Whatever its length: one too long is refused as
+ * such by the verifier, not as an unknown token.
  */
 export function looksLikeJwt(token: string): boolean {
-  if (token.length > MAX_JWT_CHARS || !COMPACT_JWS.test(token)) return false;
+  if (!COMPACT_JWS.test(token)) return false;
   const header = Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8');
   return header.trimStart().startsWith('{');
 }
@@ -97,6 +98,9 @@ export class JwtVerifier {
    *   unauthorized, each saying what is wrong.
    */
   async verify(token: string): Promise<VerifiedJwt> {
+    if (token.length > MAX_JWT_CHARS) {
+      throw new CodecastError('unauthorized', `The JWT is too long: this server takes JWTs of at most ${MAX_JWT_CHARS} characters.`);
+    }
     const hash = hashToken(token);
     if (this.#expired.has(hash)) {
       this.#cacheHits++;
@@ -126,7 +130,7 @@ export class JwtVerifier {
       }));
     } catch (error) {
       if (error instanceof errors.JWTExpired) this.#expired.set(hash, true);
-      throw this.#refusal(error);
+      throw this.#refusal(error, token);
     }
     const { exp, sub } = payload as { exp: number; sub: unknown };
     if (typeof sub !== 'string' || !USERNAME_PATTERN.test(sub)) {
@@ -162,7 +166,7 @@ export class JwtVerifier {
   }
 
   /** What the client is told, by what jose found; anything else is a fault of ours. */
-  #refusal(error: unknown): unknown {
+  #refusal(error: unknown, token: string): unknown {
     if (error instanceof errors.JWTExpired) return expired();
     if (error instanceof errors.JWTClaimValidationFailed) return new CodecastError('unauthorized', claimMessage(error.claim, error.reason));
     if (error instanceof errors.JOSEAlgNotAllowed) {
@@ -174,10 +178,26 @@ export class JwtVerifier {
     if (error instanceof errors.JWSSignatureVerificationFailed) {
       return new CodecastError('unauthorized', "The JWT's signature does not verify: it was not signed with the key this server knows.");
     }
+    // jose refuses a header naming in `crit` an extension it does not
+    // implement (RFC 7515 §4.1.11: the token must then be rejected).
+    if (error instanceof errors.JOSENotSupported && hasCrit(token)) {
+      return new CodecastError(
+        'unauthorized',
+        "The JWT's header lists in crit an extension this server does not understand, so it must refuse the token; leave crit out.",
+      );
+    }
     if (error instanceof errors.JOSEError) {
       return new CodecastError('unauthorized', 'The JWT is malformed: three base64url parts, a JSON header and a JSON claims set.');
     }
     return error;
+  }
+}
+
+function hasCrit(token: string): boolean {
+  try {
+    return decodeProtectedHeader(token).crit !== undefined;
+  } catch {
+    return false;
   }
 }
 
