@@ -89,12 +89,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const startedAt = Date.now();
   // The metrics read hub, cache and ack figures lazily, at scrape time; the
   // parts they read are built below, after the metrics they report to.
-  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger; broker?: Broker } = {};
+  const parts: { hub?: Hub; cache?: UserCache; acknowledger?: Acknowledger; broker?: Broker; jwt?: JwtVerifier } = {};
   const metrics = new Metrics({
     hub: () => (parts.hub as Hub).stats(),
     userCache: () => (parts.cache as UserCache).stats(),
     acks: () => (parts.acknowledger as Acknowledger).stats(),
     brokerUp: () => parts.broker?.health().ok ?? false,
+    jwt: () => parts.jwt?.stats(),
   });
   // Set once the publisher exists: writes working again after they failed
   // may leave a code stored whose commit answer was lost, never sent.
@@ -209,6 +210,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     );
     parts.hub = hub;
 
+    // Without an audience, a JWT the backend signed for anything else (its
+    // own sessions, another service) with the same key is a codecast token.
+    if (config.jwt && config.jwt.audience === undefined) {
+      logger.warn(
+        'CODECAST_JWT_AUDIENCE is unset: any JWT signed with the configured key, whatever it was minted for, is ' +
+          'accepted as a codecast token; set CODECAST_JWT_AUDIENCE (e.g. codecast) and have your backend put it in aud',
+      );
+    }
     // With a JWT key, the cache also answers for JWT subjects, making each user on its first connection.
     const jwtUsers = config.jwt ? new JwtUsers(store) : undefined;
     const cache = new UserCache(
@@ -217,11 +226,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       jwtUsers ? (username) => jwtUsers.principalOf(username) : undefined,
     );
     parts.cache = cache;
-    const authenticator = new Authenticator(
-      cache,
-      config.authFailuresPerMinute,
-      config.jwt ? new JwtVerifier(config.jwt, config.userCache.maxEntries) : undefined,
-    );
+    const jwtVerifier = config.jwt ? new JwtVerifier(config.jwt, config.userCache.maxEntries) : undefined;
+    parts.jwt = jwtVerifier;
+    const authenticator = new Authenticator(cache, config.authFailuresPerMinute, jwtVerifier);
     // Access withdrawn here closes connections here and tells the other
     // nodes; withdrawn elsewhere (heard by the watcher), only here.
     const enforcer: AccessEnforcer = {
@@ -353,6 +360,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         hub: () => hub.stats(),
         pending: () => pending.stats(),
         userCache: () => cache.stats(),
+        jwt: () => jwtVerifier?.stats() ?? null,
         acks: () => acknowledger.stats(),
         queries: () => store.queryCount,
       });

@@ -189,6 +189,36 @@ describe('pages on other origins', { skip: chromiumAt.skip }, () => {
     });
   }
 
+  // docs/MIGRATING.md: the replaced service read the username from an
+  // X-Username header; a page that still sends one is stopped by its
+  // preflight, which allows only the headers codecast reads.
+  test('a page on an allowed origin that still sends X-Username fails the preflight; without it, it connects', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${allowed.origin}/`);
+    const connect = (extraHeaders: Record<string, string>) =>
+      page.evaluate(
+        ({ api, token, extraHeaders }) =>
+          new Promise<string>((resolve) => {
+            const io = (window as unknown as { io: (url: string, options: object) => any }).io;
+            const socket = io(api, { auth: { token }, extraHeaders, transports: ['polling'], reconnection: false, forceNew: true });
+            socket.on('connect', () => {
+              resolve('connected');
+              socket.close();
+            });
+            socket.on('connect_error', (error: Error) => resolve(`connect_error: ${error.message}`));
+          }),
+        { api: t.url, token: pat.token, extraHeaders },
+      );
+    assert.equal(await connect({ 'X-Username': 'pat' }), 'connect_error: xhr poll error');
+    assert.equal(await connect({}), 'connected');
+    const withHeader = await fetchFrom(page, `${t.url}/api/v1/me`, {
+      headers: { Authorization: `Bearer ${pat.token}`, 'X-Username': 'pat' },
+    });
+    assert.match(withHeader.threw ?? '', /TypeError/);
+    assert.equal((await fetchFrom(page, `${t.url}/api/v1/me`, { headers: { Authorization: `Bearer ${pat.token}` } })).status, 200);
+    await page.close();
+  });
+
   test("codecast's own pages keep their WebSocket and Socket.IO with the list set (same origin)", async () => {
     const page = await browser.newPage();
     await page.goto(`${t.url}/`);

@@ -3,7 +3,7 @@
 // disabled like any other. Real keys made here, real jose on both sides, the
 // real server, real clients of every transport.
 import assert from 'node:assert/strict';
-import { createSecretKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import type { CodecastError } from '../src/domain/index.js';
 import { JwtVerifier } from '../src/users/index.js';
 import { connectSubscriber, TRANSPORT_KINDS, type Subscriber } from './support/clients.js';
 import { backend, JWT_SECRET, nowSeconds, sign, unsignedJwt, type Backend, type KeyForm, type SigningAlg } from './support/jwt.js';
+import { memoryLogger } from './support/memory-log.js';
 import { startTestServer, type ApiResponse, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 import { startTwoNodes } from './support/two-nodes.js';
@@ -184,6 +185,13 @@ describe('JWTs signed with an HMAC secret', () => {
       ['exp too far ahead', (sub) => mint(sub, { exp: now + 2 * 86_400 }), 'unauthorized', /too far ahead/],
       ['no sub', () => mint(undefined), 'unauthorized', /no sub/],
       ['a sub that is no username', () => mint('not a name!'), 'unauthorized', /sub must be a username/],
+      ['longer than 8192 characters', (sub) => mint(sub, { pad: 'x'.repeat(8200) }), 'unauthorized', /too long: .* at most 8192/],
+      [
+        'an extension in crit this server does not understand',
+        (sub) => sign({ ...good, sub }, 'HS256', hs.key, { crit: ['urn:example:pop'], 'urn:example:pop': true }),
+        'unauthorized',
+        /lists in crit an extension this server does not understand/,
+      ],
       [
         'a header that is not JSON',
         (sub) => `${base64url('{"alg": HS256')}.${base64url(JSON.stringify({ ...good, sub }))}.c2ln`,
@@ -200,7 +208,7 @@ describe('JWTs signed with an HMAC secret', () => {
       assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/, what);
       messages.add(res.body.message);
     }
-    assert.ok(messages.size >= 13, `distinct messages: ${[...messages].join(' | ')}`);
+    assert.ok(messages.size >= 15, `distinct messages: ${[...messages].join(' | ')}`);
     const refusedUsers = (await t.api('GET', '/api/v1/users')).body.users.filter((u: ListedUser) =>
       /^jwt-refused|someone-else/.test(u.username),
     );
@@ -383,6 +391,72 @@ describe('the JWT settings, checked at start', () => {
       /a symmetric JWK: put an HMAC secret in CODECAST_JWT_SECRET/,
     );
   });
+
+  test('the JWT checks run whatever else is wrong: every problem at once', () => {
+    const rsa = pem(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+    const message = problems({ PORT: 'x', CODECAST_JWT_PUBLIC_KEY: rsa, CODECAST_JWT_ALGORITHMS: 'ES256' });
+    assert.match(message, /PORT="x" is not valid/);
+    assert.match(message, /CODECAST_JWT_ALGORITHMS names ES256, which the configured key cannot verify/);
+    const secret = problems({ PORT: 'x', CODECAST_JWT_SECRET: rsa });
+    assert.match(secret, /PORT="x" is not valid/);
+    assert.match(secret, /CODECAST_JWT_SECRET \(its value is not shown\) is not valid \(it holds a PEM key/);
+    // So do the other checks of settings together.
+    const others = problems({ PORT: 'x', CODECAST_HEARTBEAT_SECONDS: '60', CODECAST_STALE_SECONDS: '30' });
+    assert.match(others, /PORT="x" is not valid/);
+    assert.match(others, /CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS/);
+    // A check whose own setting is refused is not run on a value it does not have.
+    const own = problems({ CODECAST_JWT_ALGORITHMS: 'ES256', CODECAST_JWT_PUBLIC_KEY: 'not a key' });
+    assert.match(own, /CODECAST_JWT_PUBLIC_KEY \(its value is not shown\) is not valid/);
+    assert.doesNotMatch(own, /cannot verify|no JWT is accepted/);
+  });
+
+  // An HMAC key is the bytes it is given: with a public key as the secret,
+  // whoever has the public key mints HS256 tokens that verify.
+  test('a public key in CODECAST_JWT_SECRET is refused, without showing it', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    const rsaPem = pem(rsa);
+    const ed = generateKeyPairSync('ed25519').publicKey;
+    const body = (text: string) => text.replace(/-----[A-Z ]+-----/g, '').replaceAll('\n', '');
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['a PEM public key', { CODECAST_JWT_SECRET: rsaPem }, /holds a PEM key or certificate/],
+      ['a PEM with \\n for newlines', { CODECAST_JWT_SECRET: rsaPem.trim().replaceAll('\n', '\\n') }, /holds a PEM key/],
+      ['both set to one PEM', { CODECAST_JWT_SECRET: rsaPem, CODECAST_JWT_PUBLIC_KEY: rsaPem }, /the text of CODECAST_JWT_PUBLIC_KEY/],
+      ['a public JWK', { CODECAST_JWT_SECRET: JSON.stringify(rsa.export({ format: 'jwk' })) }, /is a JWK/],
+      ['a JWK set', { CODECAST_JWT_SECRET: JSON.stringify({ keys: [ed.export({ format: 'jwk' })] }) }, /is a JWK/],
+      ['the base64 body of a PEM', { CODECAST_JWT_SECRET: body(rsaPem) }, /a public key in base64/],
+      ['an Ed25519 key in base64', { CODECAST_JWT_SECRET: body(pem(ed)) }, /a public key in base64/],
+    ];
+    for (const [what, env, reason] of cases) {
+      const message = problems(env);
+      assert.match(message, /CODECAST_JWT_SECRET \(its value is not shown\) is not valid/, what);
+      assert.match(message, reason, what);
+      assert.match(message, /any HS256 token signed with this text would be accepted/, what);
+      const secret = env.CODECAST_JWT_SECRET as string;
+      const pieces = body(secret).match(/[A-Za-z0-9+/]{16}/g) ?? [];
+      for (const piece of pieces) assert.ok(!message.includes(piece), `${what}: the message shows ${piece}`);
+    }
+    // A random secret, in base64 as `openssl rand -base64 48` gives it, is one.
+    assert.equal(loadConfig({ CODECAST_JWT_SECRET: randomBytes(48).toString('base64') }).jwt?.secret?.type, 'secret');
+  });
+});
+
+describe('a JWT key without CODECAST_JWT_AUDIENCE', () => {
+  const warnings = async (env: Record<string, string>): Promise<string[]> => {
+    const { logger, lines } = memoryLogger();
+    const t = await startTestServer(env, { logger });
+    await t.stop();
+    return lines.map((line) => JSON.parse(line) as { level: number; msg: string }).flatMap((l) => (l.level === 40 ? [l.msg] : []));
+  };
+
+  test('is warned of at start: any JWT the key signs, for whatever, would be a codecast token', async () => {
+    const hs = backend('HS256');
+    const audience = (msgs: string[]) => msgs.filter((msg) => msg.includes('CODECAST_JWT_AUDIENCE'));
+    const [warned] = audience(await warnings(hs.env));
+    assert.match(warned ?? '', /CODECAST_JWT_AUDIENCE is unset: any JWT signed with the configured key, whatever it was minted for/);
+    assert.ok(!(warned ?? '').includes(JWT_SECRET));
+    assert.deepEqual(audience(await warnings({ ...hs.env, CODECAST_JWT_AUDIENCE: AUDIENCE })), []);
+    assert.deepEqual(audience(await warnings({})), [], 'no key, no JWT, no warning');
+  });
 });
 
 describe('a server with no JWT key', () => {
@@ -413,19 +487,30 @@ describe('refused JWTs count against the per-address failure budget', () => {
     await t?.stop();
   });
 
+  // Expired tokens come first: counted, they would use up the budget.
+  test('expired JWTs are not counted: a page retrying its old tokens still gets in with a fresh one', async () => {
+    for (let i = 0; i < 5; i++) {
+      const old = await hs.mint('jwt-budget-expired', { exp: nowSeconds() - 600, jti: `old-${i}` });
+      assertError(await me(t, old), 401, 'token_expired');
+      assertError(await me(t, old), 401, 'token_expired', /has expired/);
+    }
+    assert.equal((await me(t, await hs.mint('jwt-budget-expired'))).status, 200);
+  });
+
   test('past the budget: 429 before any check; a JWT verified earlier still works', async () => {
     // The admin's token is known (cached) before the budget runs out, as is one JWT.
     assert.equal((await t.api('GET', '/api/v1/me')).status, 200);
     const known = await hs.mint('jwt-budget-known');
     assert.equal((await me(t, known)).status, 200);
     const bad = [
-      await hs.mint('jwt-budget', { exp: nowSeconds() - 600 }),
+      await hs.mint('jwt-budget', { nbf: nowSeconds() + 600 }),
       await sign({ sub: 'jwt-budget', exp: nowSeconds() + 60 }, 'HS256', new TextEncoder().encode('y'.repeat(40))),
       unsignedJwt({ sub: 'jwt-budget', exp: nowSeconds() + 60 }),
     ];
     for (const token of bad) assert.equal((await me(t, token)).status, 401);
     const limited = await me(t, await hs.mint('jwt-budget-new'));
-    assertError(limited, 429, 'too_many_auth_failures');
+    // The message fits a JWT as well as an opaque token.
+    assertError(limited, 429, 'too_many_auth_failures', /^Too many refused tokens from this address/);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     // One budget: an unknown opaque token is refused alike.
     assertError(await me(t, 'cc_unknown-token-after-jwts-0123456789abcdef'), 429, 'too_many_auth_failures');
@@ -456,12 +541,18 @@ describe('the verifier remembers a verified JWT until it expires', () => {
     assert.equal(verifier.cached(`${token}x`), undefined);
     // Bounded: three tokens at most.
     for (let i = 0; i < 5; i++) await verifier.verify(await sign({ sub: `jwt-more-${i}`, exp, jti: String(i) }, 'HS256', key));
-    assert.deepEqual(verifier.stats(), { verifications: 6, cacheHits: 1, cached: 3 });
+    assert.deepEqual(verifier.stats(), { verifications: { accepted: 6, expired: 0, refused: 0 }, cacheHits: 1, cached: 3 });
     const fresh = await sign({ sub: 'jwt-cached-2', exp }, 'HS256', key);
     await verifier.verify(fresh);
     await waitFor(() => Date.now() >= exp * 1000 + 20, 'the exp to pass', 4_000);
     assert.equal(verifier.cached(fresh), undefined, 'forgotten at its exp');
     await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
+    // Found expired once, it is refused again without a signature check.
+    const checked = verifier.stats();
+    assert.deepEqual(checked.verifications, { accepted: 7, expired: 1, refused: 0 });
+    await assert.rejects(verifier.verify(fresh), (error: CodecastError) => error.code === 'token_expired');
+    assert.deepEqual(verifier.stats().verifications, checked.verifications);
+    assert.equal(verifier.stats().cacheHits, checked.cacheHits + 1);
   });
 });
 

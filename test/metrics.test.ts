@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { connectSubscriber, type Subscriber } from './support/clients.js';
+import { backend, nowSeconds, sign } from './support/jwt.js';
 import { parsePrometheus, type Scrape } from './support/prometheus.js';
 import { WsRecorder } from './support/raw-clients.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer } from './support/server.js';
@@ -207,6 +208,58 @@ describe('GET /metrics after known activity', () => {
     assert.deepEqual(missing, [], `metrics missing from README.md: ${missing.join(', ')}`);
     const unknown = [...documented].filter((name) => !m.families.has(name));
     assert.deepEqual(unknown, [], `README.md documents metrics that are not exported: ${unknown.join(', ')}`);
+  });
+});
+
+describe('JWT figures in /metrics and /api/v1/stats', () => {
+  const hs = backend('HS256');
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ ...hs.env, CODECAST_JWT_AUDIENCE: 'codecast' });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  test('signature checks by outcome, answers without one, and tokens remembered', async () => {
+    const me = (token: string) => t.api('GET', '/api/v1/me', { token });
+    const good = await hs.mint('jwt-metrics', { aud: 'codecast' });
+    const old = await hs.mint('jwt-metrics', { aud: 'codecast', exp: nowSeconds() - 600 });
+    const forged = await sign(
+      { sub: 'jwt-metrics', aud: 'codecast', exp: nowSeconds() + 60 },
+      'HS256',
+      new TextEncoder().encode('z'.repeat(40)),
+    );
+    // Each twice: the second of the good and the expired one needs no signature check.
+    for (const [token, status] of [
+      [good, 200],
+      [old, 401],
+      [forged, 401],
+    ] as const) {
+      assert.equal((await me(token)).status, status);
+      assert.equal((await me(token)).status, status);
+    }
+    const m = parsePrometheus((await scrape(t)).text);
+    assert.equal(m.value('codecast_jwt_verifications_total', { outcome: 'accepted' }), 1);
+    assert.equal(m.value('codecast_jwt_verifications_total', { outcome: 'expired' }), 1);
+    assert.equal(m.value('codecast_jwt_verifications_total', { outcome: 'refused' }), 2, 'a forged token is checked every time');
+    assert.equal(m.value('codecast_jwt_cache_hits_total'), 2);
+    assert.equal(m.value('codecast_jwt_cached'), 1);
+    const stats = (await t.api('GET', '/api/v1/stats')).body;
+    assert.deepEqual(stats.jwt, { verifications: { accepted: 1, expired: 1, refused: 2 }, cacheHits: 2, cached: 1 });
+  });
+
+  test('without a JWT key the series read 0 and /api/v1/stats says null', async () => {
+    const plain = await startTestServer();
+    try {
+      const m = parsePrometheus((await scrape(plain)).text);
+      assert.equal(m.sum('codecast_jwt_verifications_total'), 0);
+      assert.equal(m.find('codecast_jwt_verifications_total').length, 3, 'one series per outcome');
+      assert.equal(m.value('codecast_jwt_cache_hits_total'), 0);
+      assert.equal((await plain.api('GET', '/api/v1/stats')).body.jwt, null);
+    } finally {
+      await plain.stop();
+    }
   });
 });
 

@@ -4,8 +4,10 @@
 // wait for `subscribed` and listen for `new_code` — as the replaced
 // service's own test page and test script did. A username alone is refused.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
+import { errorCatalog } from '../src/domain/errors.js';
 import { startTestServer, type TestServer } from './support/server.js';
 import { waitFor } from './support/sse.js';
 
@@ -122,5 +124,38 @@ describe('clients of the replaced service, with a token added', () => {
     const res = await t.api('POST', '/api/ingest', { token: null, body: { username: 'bharat', code: 'OLD-INGEST' } });
     assert.equal(res.status, 404);
     assert.equal(res.body.error, 'not_found');
+  });
+});
+
+describe('docs/MIGRATING.md', () => {
+  const migrating = readFileSync(new URL('../docs/MIGRATING.md', import.meta.url), 'utf8');
+
+  test("the status table names every catalog error of each status it lists, so a client's handler misses none", () => {
+    const section = migrating.slice(migrating.indexOf('## Status codes and errors'), migrating.indexOf('## Settings'));
+    const rows = section.split('\n').flatMap((line) => {
+      const match = /^\| `(\d{3})` [^|]*\| (.*) \|$/.exec(line);
+      return match ? [{ status: Number(match[1]), codecast: match[2] as string }] : [];
+    });
+    assert.ok(rows.length >= 8, `rows: ${rows.map((r) => r.status).join(', ')}`);
+    for (const { status, codecast } of rows) {
+      const codes = Object.entries(errorCatalog).flatMap(([code, entry]) => (entry.status === status ? [code] : []));
+      const missing = codes.filter((code) => !codecast.includes(`\`${code}\``) && !codecast.includes(`${status} ${code}`));
+      assert.deepEqual(missing, [], `the ${status} row does not name ${missing.join(', ')}`);
+    }
+  });
+
+  test('its links into the README name headings that exist', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const anchors = new Set(
+      [...readme.matchAll(/^#+ (.+)$/gm)].map(([, title]) =>
+        (title as string)
+          .toLowerCase()
+          .replace(/[^\p{L}\p{N} _-]/gu, '')
+          .replaceAll(' ', '-'),
+      ),
+    );
+    const links = [...migrating.matchAll(/\]\(\.\.\/README\.md#([^)]+)\)/g)].map(([, anchor]) => anchor as string);
+    assert.ok(links.includes('tokens-from-your-own-backend-jwt'), 'the JWT section, the replacement for the 15-minute token');
+    for (const anchor of links) assert.ok(anchors.has(anchor), `README.md has no heading #${anchor}`);
   });
 });

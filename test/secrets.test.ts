@@ -206,8 +206,11 @@ describe('JWT keys and JWTs are never echoed or logged', () => {
   test('a bad CODECAST_JWT_SECRET or CODECAST_JWT_PUBLIC_KEY is named, never shown', () => {
     const privatePem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const privateJwk = JSON.stringify(generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' }));
+    const publicPem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
     const cases: [string, string, RegExp][] = [
       ['CODECAST_JWT_SECRET', 'a-secret-too-short', /at least 32 bytes/],
+      // Checked with the other JWT settings, still reported beside PORT.
+      ['CODECAST_JWT_SECRET', publicPem, /holds a PEM key or certificate/],
       ['CODECAST_JWT_PUBLIC_KEY', privatePem, /a private key: give the public key only/],
       ['CODECAST_JWT_PUBLIC_KEY', privateJwk, /a private JWK/],
       ['CODECAST_JWT_PUBLIC_KEY', 'hunter2-not-a-key-at-all', /not PEM/],

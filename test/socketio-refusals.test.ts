@@ -77,6 +77,65 @@ describe('a client refused on every namespace it asked for', () => {
   });
 });
 
+describe('a client refused twice is closed a grace after its last refusal, not its first', () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer(LONG);
+  });
+  after(async () => t?.stop());
+
+  // Refusals at 0 s and 0.6 s; a third namespace request at 1.2 s, past a
+  // grace counted from the first, within one counted from the last.
+  test('a namespace asked for 1.2 s after the first refusal and 0.6 s after the second is admitted', async () => {
+    const { token } = await t.createUser('refused-twice');
+    const badSince = { token, since: 'yesterday' };
+    const sleepUntil = (at: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
+    const refusals = (client: RawSocketIoClient) => client.packets().filter((p) => p.startsWith('44'));
+    const client = await RawSocketIoClient.open(t.url, badSince);
+    try {
+      await waitFor(() => refusals(client).length === 1, 'the first refusal');
+      const first = Date.now();
+      await sleepUntil(first + 0.6 * REFUSAL_GRACE_MS);
+      client.ws.send(`40/events,${JSON.stringify(badSince)}`);
+      await waitFor(() => refusals(client).length === 2, 'the second refusal');
+      const second = Date.now();
+      assert.match(refusals(client)[1] ?? '', /^44\/events,.*"invalid_request"/);
+      await sleepUntil(first + 1.2 * REFUSAL_GRACE_MS);
+      assert.equal(client.ws.closeFrame(), undefined, 'open 1.2 s after the first refusal');
+      client.ws.send(`40${JSON.stringify({ token })}`);
+      await waitFor(() => client.packets().some((p) => p.startsWith('40{"sid"')), '/ admitted');
+      // Past a grace after the second refusal, the admitted namespace holds the connection.
+      await sleepUntil(second + REFUSAL_GRACE_MS + 200);
+      const published = await t.publish('REFUSED-TWICE');
+      await waitFor(
+        () => client.events().some(([name, code]) => name === 'new_code' && (code as { id: number }).id === published.id),
+        'the code',
+      );
+      assert.equal(client.ws.closeFrame(), undefined);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('with nothing asked for after the second refusal, it is closed a grace after that one', async () => {
+    const client = await RawSocketIoClient.open(t.url, { token: BAD_TOKEN });
+    try {
+      await waitFor(() => client.connectAnswer() === 'refused', 'the first refusal');
+      const first = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 0.6 * REFUSAL_GRACE_MS));
+      client.ws.send(`40/events,${JSON.stringify({ token: BAD_TOKEN })}`);
+      await waitFor(() => client.packets().filter((p) => p.startsWith('44')).length === 2, 'the second refusal');
+      const second = Date.now();
+      await waitFor(() => client.ws.closeFrame() !== undefined, 'the close frame', 3000);
+      const closedAt = Date.now();
+      assert.ok(closedAt >= second + REFUSAL_GRACE_MS - 50, `closed ${closedAt - second} ms after the second refusal`);
+      assert.ok(closedAt > first + REFUSAL_GRACE_MS + 0.5 * REFUSAL_GRACE_MS, `closed ${closedAt - first} ms after the first`);
+    } finally {
+      client.destroy();
+    }
+  });
+});
+
 describe('a client refused on one namespace and admitted on another keeps its connection', () => {
   let t: TestServer;
   before(async () => {

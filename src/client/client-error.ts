@@ -57,7 +57,7 @@ export const REFUSAL_MESSAGES: Readonly<Record<string, string>> = {
   user_disabled: 'This user is disabled.',
   invalid_request: 'The request is not valid.',
   too_many_connections_for_user: 'This user has as many open connections as allowed.',
-  too_many_auth_failures: 'Too many unknown tokens from this address; wait before trying again.',
+  too_many_auth_failures: 'Too many refused tokens from this address; wait before trying again.',
   too_many_messages: 'This client sends more messages than allowed; slow down.',
   server_full: 'The server holds as many connections as allowed; retry later.',
   shutting_down: 'The server is stopping; reconnect shortly.',

@@ -10,6 +10,9 @@ import { jwtConfig, type JwtConfig } from './jwt-settings.js';
 
 export type { DatabaseTarget, JwtConfig };
 
+/** The settings jwtConfig() reads together. */
+const JWT_SETTINGS = settingsTable.map((spec) => spec.env).filter((name) => name.startsWith('CODECAST_JWT_'));
+
 /** How this process shares codes with others: alone, or as a node of a cluster on Redis. */
 export type BrokerTarget =
   | { readonly driver: 'memory' }
@@ -197,6 +200,7 @@ function listOf(value: string): readonly string[] | Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const problems: string[] = [];
   const values = new Map<SettingName, Raw>();
+  const refused = new Set<SettingName>();
   for (const spec of settingsTable) {
     const given = env[spec.env];
     const text = given === undefined || given === '' ? spec.default : given;
@@ -213,17 +217,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       );
       const reason = explained ? ` (${parsed.message})` : '';
       problems.push(`${spec.env}${shown(spec.type, text)} is not valid${reason}: expected ${describe(spec.type)}`);
+      refused.add(spec.env);
     } else {
       values.set(spec.env, parsed);
     }
   }
   const num = (name: SettingName) => values.get(name) as number;
+  // Each check of settings together runs once the settings it reads were
+  // read, whatever else is wrong: every problem is reported at once.
+  const read = (...names: SettingName[]) => names.every((name) => !refused.has(name));
   let jwt: JwtConfig | undefined;
-  if (problems.length === 0) {
+  if (read(...JWT_SETTINGS)) {
     jwt = jwtConfig(
       {
         secret: values.get('CODECAST_JWT_SECRET') as string | undefined,
         publicKey: values.get('CODECAST_JWT_PUBLIC_KEY') as KeyObject | undefined,
+        publicKeyText: env.CODECAST_JWT_PUBLIC_KEY || undefined,
         algorithms: values.get('CODECAST_JWT_ALGORITHMS') as readonly string[] | undefined,
         audience: values.get('CODECAST_JWT_AUDIENCE') as readonly string[] | undefined,
         issuer: values.get('CODECAST_JWT_ISSUER') as readonly string[] | undefined,
@@ -232,26 +241,36 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       },
       problems,
     );
-    if (num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
-      problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
-    }
-    // A client pings or pongs once per heartbeat at best: a stale timeout not
-    // longer than that would close healthy clients.
-    if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_HEARTBEAT_SECONDS')) {
-      problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS');
-    }
-    if (num('CODECAST_MAX_PENDING_PER_ADDRESS') > num('CODECAST_MAX_PENDING_CONNECTIONS')) {
-      problems.push('CODECAST_MAX_PENDING_PER_ADDRESS must not be more than CODECAST_MAX_PENDING_CONNECTIONS');
-    }
-    if (num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')) {
-      problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
-    }
-    // An idempotency key points at its code: a retried publish must find
-    // the code it answers with, so codes outlive the keys.
-    const retentionDays = num('CODECAST_RETENTION_DAYS');
-    if (retentionDays > 0 && retentionDays * 24 < num('CODECAST_IDEMPOTENCY_HOURS')) {
-      problems.push('CODECAST_RETENTION_DAYS (when not 0) must cover CODECAST_IDEMPOTENCY_HOURS: at least its hours / 24');
-    }
+  }
+  if (read('USER_CACHE_REFRESH_SECONDS', 'USER_CACHE_TTL_SECONDS') && num('USER_CACHE_REFRESH_SECONDS') < num('USER_CACHE_TTL_SECONDS')) {
+    problems.push('USER_CACHE_REFRESH_SECONDS must be at least USER_CACHE_TTL_SECONDS');
+  }
+  // A client pings or pongs once per heartbeat at best: a stale timeout not
+  // longer than that would close healthy clients.
+  if (read('CODECAST_STALE_SECONDS', 'CODECAST_HEARTBEAT_SECONDS') && num('CODECAST_STALE_SECONDS') <= num('CODECAST_HEARTBEAT_SECONDS')) {
+    problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_HEARTBEAT_SECONDS');
+  }
+  if (
+    read('CODECAST_MAX_PENDING_PER_ADDRESS', 'CODECAST_MAX_PENDING_CONNECTIONS') &&
+    num('CODECAST_MAX_PENDING_PER_ADDRESS') > num('CODECAST_MAX_PENDING_CONNECTIONS')
+  ) {
+    problems.push('CODECAST_MAX_PENDING_PER_ADDRESS must not be more than CODECAST_MAX_PENDING_CONNECTIONS');
+  }
+  if (
+    read('CODECAST_STALE_SECONDS', 'CODECAST_PONG_INTERVAL_SECONDS') &&
+    num('CODECAST_STALE_SECONDS') <= num('CODECAST_PONG_INTERVAL_SECONDS')
+  ) {
+    problems.push('CODECAST_STALE_SECONDS must be longer than CODECAST_PONG_INTERVAL_SECONDS');
+  }
+  // An idempotency key points at its code: a retried publish must find
+  // the code it answers with, so codes outlive the keys.
+  const retentionDays = num('CODECAST_RETENTION_DAYS');
+  if (
+    read('CODECAST_RETENTION_DAYS', 'CODECAST_IDEMPOTENCY_HOURS') &&
+    retentionDays > 0 &&
+    retentionDays * 24 < num('CODECAST_IDEMPOTENCY_HOURS')
+  ) {
+    problems.push('CODECAST_RETENTION_DAYS (when not 0) must cover CODECAST_IDEMPOTENCY_HOURS: at least its hours / 24');
   }
   // Nodes on SQLite files would each keep their own record: a cluster's ids,
   // history and dedup window live in one PostgreSQL database.

@@ -1,4 +1,4 @@
-import { createSecretKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { algorithmsFor, type JwtAlgorithm } from './jwt-keys.js';
 
 /**
@@ -28,6 +28,8 @@ export interface JwtConfig {
 export interface JwtSettingValues {
   readonly secret: string | undefined;
   readonly publicKey: KeyObject | undefined;
+  /** CODECAST_JWT_PUBLIC_KEY as given, to tell it apart from the secret. */
+  readonly publicKeyText: string | undefined;
   readonly algorithms: readonly string[] | undefined;
   readonly audience: readonly string[] | undefined;
   readonly issuer: readonly string[] | undefined;
@@ -41,6 +43,14 @@ export interface JwtSettingValues {
  * `problems`; answers undefined when no key is set.
  */
 export function jwtConfig(values: JwtSettingValues, problems: string[]): JwtConfig | undefined {
+  const published = values.secret === undefined ? undefined : publishedKeyIn(values.secret, values.publicKeyText);
+  if (published !== undefined) {
+    problems.push(
+      `CODECAST_JWT_SECRET (its value is not shown) is not valid (${published}): a key is public or meant to be, and ` +
+        'any HS256 token signed with this text would be accepted, whoever made it; give random bytes that only your ' +
+        'backend and codecast know (`openssl rand -base64 48`), and a public key to CODECAST_JWT_PUBLIC_KEY',
+    );
+  }
   const secret = values.secret === undefined ? undefined : createSecretKey(Buffer.from(values.secret, 'utf8'));
   const { publicKey } = values;
   if (secret === undefined && publicKey === undefined) {
@@ -77,4 +87,42 @@ export function jwtConfig(values: JwtSettingValues, problems: string[]): JwtConf
     clockSkewSeconds: values.clockSkewSeconds,
     maxLifetimeSeconds: values.maxLifetimeSeconds === 0 ? null : values.maxLifetimeSeconds,
   });
+}
+
+/**
+ * Why the HMAC secret is a key anyone may hold rather than a secret, if it
+ * is one: the text of the public key (the setting's, or any PEM, JWK or
+ * base64 DER one). An HMAC key is used as the bytes it is given, so a public
+ * key pasted into CODECAST_JWT_SECRET lets whoever has the key mint tokens
+ * — the algorithm-confusion attack, brought in by configuration. The
+ * reason names the form, never the value.
+ */
+function publishedKeyIn(secret: string, publicKeyText: string | undefined): string | undefined {
+  const text = secret.trim();
+  if (publicKeyText !== undefined && text === publicKeyText.trim()) return 'it is the text of CODECAST_JWT_PUBLIC_KEY';
+  if (text.includes('-----BEGIN')) return 'it holds a PEM key or certificate (a -----BEGIN line)';
+  if (isJwk(text)) return 'it is a JWK (JSON with "kty" or "keys")';
+  if (isDerPublicKey(text)) return 'it is a public key in base64 (the body of a PEM)';
+  return undefined;
+}
+
+function isJwk(text: string): boolean {
+  if (!text.startsWith('{')) return false;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && ('kty' in parsed || 'keys' in parsed);
+  } catch {
+    return false;
+  }
+}
+
+function isDerPublicKey(text: string): boolean {
+  // A random secret in base64 is no DER structure; the shortest public key (Ed25519's SPKI) is 60 characters.
+  if (text.length < 60 || !/^[A-Za-z0-9+/=\s]+$/.test(text)) return false;
+  try {
+    createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -327,7 +327,7 @@ export const settingsTable = [
     default: undefined,
     type: { kind: 'secret', minBytes: 32 },
     description:
-      'HMAC secret (at least 32 bytes, used as its UTF-8 bytes) that verifies JWTs your backend signs with HS256, HS384 or HS512; unset: no HMAC-signed JWT is accepted. Never logged, never echoed in an error.',
+      'HMAC secret (at least 32 bytes, used as its UTF-8 bytes) that verifies JWTs your backend signs with HS256, HS384 or HS512; unset: no HMAC-signed JWT is accepted. A key is refused (PEM, JWK, base64 DER, or the text of `CODECAST_JWT_PUBLIC_KEY`): anyone could sign with a public key. Never logged, never echoed in an error.',
   },
   {
     env: 'CODECAST_JWT_PUBLIC_KEY',
@@ -347,7 +347,8 @@ export const settingsTable = [
     env: 'CODECAST_JWT_AUDIENCE',
     default: undefined,
     type: { kind: 'list' },
-    description: "When set, a JWT's `aud` must name one of these comma-separated values; unset, `aud` is not checked.",
+    description:
+      "When set, a JWT's `aud` must name one of these comma-separated values; unset, `aud` is not checked and the start logs a warning: set it whenever a JWT key is set, or any JWT signed with that key, whatever for, is a codecast token.",
   },
   {
     env: 'CODECAST_JWT_ISSUER',

@@ -40,7 +40,7 @@ export const errorCatalog = {
   too_many_messages: { status: 429, message: 'This client sends more messages than allowed; slow down.' },
   too_many_auth_failures: {
     status: 429,
-    message: 'Too many unknown tokens from this address; wait before trying again.',
+    message: 'Too many refused tokens from this address; wait before trying again.',
   },
   too_many_pending_connections: {
     status: 429,

@@ -1,6 +1,6 @@
 import type { PendingStats } from '../edge/index.js';
 import type { AckStats, CloseReason, HubStats, TransportName } from '../hub/index.js';
-import type { UserCacheStats } from '../users/index.js';
+import type { JwtVerifierStats, UserCacheStats } from '../users/index.js';
 
 /** What `GET /api/v1/stats` answers: this process's figures, read when asked. */
 export interface ServerStats {
@@ -17,6 +17,8 @@ export interface ServerStats {
   readonly codes: { readonly published: number; readonly lastId: number; readonly held: number };
   readonly pending: PendingStats;
   readonly userCache: UserCacheStats;
+  /** The JWT verifier's figures; null without a JWT key. */
+  readonly jwt: JwtVerifierStats | null;
   readonly acks: AckStats;
   readonly database: { readonly queries: number };
   readonly memory: { readonly rss: number; readonly heapUsed: number; readonly heapTotal: number; readonly external: number };
@@ -30,6 +32,7 @@ export interface StatsSources {
   readonly hub: () => HubStats;
   readonly pending: () => PendingStats;
   readonly userCache: () => UserCacheStats;
+  readonly jwt: () => JwtVerifierStats | null;
   readonly acks: () => AckStats;
   readonly queries: () => number;
 }
@@ -51,6 +54,7 @@ export function readServerStats(sources: StatsSources): ServerStats {
     codes: { published: hub.codesBroadcast, lastId: hub.lastId, held: hub.historySize },
     pending: sources.pending(),
     userCache: sources.userCache(),
+    jwt: sources.jwt(),
     acks: sources.acks(),
     database: { queries: sources.queries() },
     memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AckStats, CloseReason, HubObserver, HubStats, TransportName } from '../hub/index.js';
-import type { UserCacheStats } from '../users/index.js';
+import type { JwtOutcome, JwtVerifierStats, UserCacheStats } from '../users/index.js';
 
 export interface MetricSources {
   readonly hub: () => HubStats;
@@ -8,7 +8,12 @@ export interface MetricSources {
   readonly acks: () => AckStats;
   /** Whether the broker carries messages between nodes now (always, for one process). */
   readonly brokerUp: () => boolean;
+  /** The JWT verifier's figures; undefined without a JWT key (the series then read 0). */
+  readonly jwt: () => JwtVerifierStats | undefined;
 }
+
+/** Every outcome, read 0 without a JWT key (typed so that a new outcome must be added here). */
+const NO_JWT_VERIFICATIONS: Readonly<Record<JwtOutcome, number>> = { accepted: 0, expired: 0, refused: 0 };
 
 /** A counter whose value is read at scrape time from something that already counts. */
 function countedElsewhere(registry: Registry, name: string, help: string, read: () => number): void {
@@ -158,6 +163,31 @@ export class Metrics implements HubObserver {
       'Authentications that had to wait for the database.',
       () => sources.userCache().misses,
     );
+    new Counter({
+      name: 'codecast_jwt_verifications_total',
+      help: 'JWT signatures checked, by outcome: accepted, expired (the signature verified, exp past) or refused.',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        const verifications = sources.jwt()?.verifications ?? NO_JWT_VERIFICATIONS;
+        this.reset();
+        for (const [outcome, count] of Object.entries(verifications)) this.inc({ outcome }, count);
+      },
+    });
+    countedElsewhere(
+      this.registry,
+      'codecast_jwt_cache_hits_total',
+      'JWTs answered without a signature check: verified ones until their exp, expired ones as such.',
+      () => sources.jwt()?.cacheHits ?? 0,
+    );
+    new Gauge({
+      name: 'codecast_jwt_cached',
+      help: 'Verified JWTs remembered until their exp.',
+      registers,
+      collect() {
+        this.set(sources.jwt()?.cached ?? 0);
+      },
+    });
     countedElsewhere(this.registry, 'codecast_acks_total', 'First acks of codes by users.', () => sources.acks().total);
     new Gauge({
       name: 'codecast_broker_up',

@@ -19,7 +19,8 @@ const NO_JWT = 'The token is unknown or revoked (it looks like a JWT, and this s
  * one path for every transport and the HTTP API. Unknown tokens and refused
  * JWTs from one address are limited per minute so that a flood of guesses
  * stops before the database and the signature check; tokens the cache
- * already knows, and JWTs already verified, are never limited.
+ * already knows, and JWTs already verified, are never limited, and an
+ * expired JWT, whose signature verified, is not counted.
  */
 export class Authenticator {
   readonly #failures: LRUCache<string, FailureWindow>;
@@ -57,7 +58,11 @@ export class Authenticator {
       try {
         verified = await verifier.verify(token);
       } catch (error) {
-        if (error instanceof CodecastError) this.#fail(clientAddress, error.message, error.code);
+        // An expired JWT is no guess: jose finds it expired only once its
+        // signature verified, so our backend made it. Counted, a page
+        // reconnecting with its old token would use up its address's budget
+        // and get 429 for the fresh token it mints next.
+        if (error instanceof CodecastError && error.code !== 'token_expired') this.#fail(clientAddress, error.message, error.code);
         throw error;
       }
     }

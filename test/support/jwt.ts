@@ -17,9 +17,19 @@ export type KeyForm = 'pem' | 'pem-escaped' | 'file' | 'jwk';
 /** Seconds since 1970, as `exp`, `nbf` and `iat` count. */
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
-/** Signs `claims` as given (no claim added) with `alg` and `key`. */
-export function sign(claims: JWTPayload, alg: string, key: KeyObject | Uint8Array): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT' }).sign(key);
+/**
+ * Signs `claims` as given (no claim added) with `alg` and `key`; `header`
+ * adds to the protected header (extensions it lists in `crit` are signed as
+ * understood).
+ */
+export function sign(
+  claims: JWTPayload,
+  alg: string,
+  key: KeyObject | Uint8Array,
+  header: { readonly crit?: string[]; readonly [name: string]: unknown } = {},
+): Promise<string> {
+  const crit = Object.fromEntries((header.crit ?? []).map((name) => [name, true]));
+  return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...header }).sign(key, { crit });
 }
 
 /** An unsigned JWT (`alg: none`), written by hand: jose will not make one. */

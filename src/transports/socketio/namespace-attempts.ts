@@ -29,6 +29,12 @@ export const REFUSAL_GRACE_MS = 1000;
 export class NamespaceAttempts {
   /** Namespace admissions under way, by client; weak, so a client that goes takes its count along. */
   readonly #underWay = new WeakMap<SocketIoClient, number>();
+  /**
+   * The one grace timer of each refused client, restarted by each refusal:
+   * a timer per refusal would close the client a grace after its first
+   * refusal, cutting off a namespace it asks for a round trip after its last.
+   */
+  readonly #graces = new WeakMap<SocketIoClient, NodeJS.Timeout>();
 
   /** The namespace middleware started deciding a CONNECT of this client. */
   began(client: SocketIoClient): void {
@@ -40,27 +46,35 @@ export class NamespaceAttempts {
     const left = (this.#underWay.get(client) ?? 1) - 1;
     if (left > 0) this.#underWay.set(client, left);
     else this.#underWay.delete(client);
-    if (refused) this.closeIfUnused(client, REFUSAL_GRACE_MS);
+    if (refused) this.#closeAfterGrace(client);
   }
 
   /**
-   * Closes the client's engine.io connection, `afterMs` from now, if it
-   * then holds no namespace and none is being decided — once the packets
-   * written to it by then are sent.
+   * Closes the client's engine.io connection if it holds no namespace and
+   * none is being decided — once the packets written to it by then are sent.
    */
-  closeIfUnused(client: SocketIoClient, afterMs = 0): void {
-    const check = () => {
-      if (client.sockets.size > 0 || this.#underWay.has(client)) return;
-      const conn = client.conn;
-      if (conn.writeBuffer.length === 0) closeNow(conn);
-      // A long-polling client gets them with its next poll; one that never
-      // polls again is closed at the auth timeout (PendingSessions).
-      else conn.once('drain', () => closeNow(conn));
-    };
-    // socket.io writes a refusal's CONNECT_ERROR, or the DISCONNECT of a
-    // namespace left, on the next tick; setImmediate comes after.
-    if (afterMs > 0) setTimeout(check, afterMs).unref();
-    else setImmediate(check);
+  closeIfUnused(client: SocketIoClient): void {
+    // socket.io writes the DISCONNECT of a namespace left on the next tick;
+    // setImmediate comes after.
+    setImmediate(() => this.#closeIfUnusedNow(client));
+  }
+
+  #closeAfterGrace(client: SocketIoClient): void {
+    clearTimeout(this.#graces.get(client));
+    const timer = setTimeout(() => {
+      this.#graces.delete(client);
+      this.#closeIfUnusedNow(client);
+    }, REFUSAL_GRACE_MS);
+    this.#graces.set(client, timer.unref());
+  }
+
+  #closeIfUnusedNow(client: SocketIoClient): void {
+    if (client.sockets.size > 0 || this.#underWay.has(client)) return;
+    const conn = client.conn;
+    if (conn.writeBuffer.length === 0) closeNow(conn);
+    // A long-polling client gets them with its next poll; one that never
+    // polls again is closed at the auth timeout (PendingSessions).
+    else conn.once('drain', () => closeNow(conn));
   }
 }
 
