@@ -106,8 +106,11 @@ describe('the built package in a Node process', () => {
       assert.equal(response.status, 404, file);
       await response.arrayBuffer();
     }
+    // The subscriber page and /embed share their live list, which runs on the library.
     const page = await (await fetch(`${t.url}/assets/js/subscriber/main.js`)).text();
-    assert.match(page, /from '\/assets\/client\/index\.js'/, 'the subscriber page uses the library');
+    assert.match(page, /from '\.\/live-feed\.js'/, 'the subscriber page uses the shared live list');
+    const feed = await (await fetch(`${t.url}/assets/js/subscriber/live-feed.js`)).text();
+    assert.match(feed, /from '\/assets\/client\/index\.js'/, 'the live list uses the library');
     const admin = await (await fetch(`${t.url}/assets/js/admin/main.js`)).text();
     assert.match(admin, /from '\/assets\/client\/index\.js'/, 'the admin page uses the library');
     assert.equal((await fetch(`${t.url}/assets/js/code-stream.js`)).status, 404, 'the old stream code is gone');

@@ -263,6 +263,13 @@ export async function connectSubscriber(transport: TransportKind, url: string, o
     subscriber = sio;
     sio.open(url, options.namespace ?? '/', options.token, options.since, options.engineTransports);
   }
-  await waitFor(() => subscriber.status !== 'connecting', `${transport} hello or refusal`);
+  try {
+    // Generous: a test opening hundreds at once on a machine that CI keeps busy waits its turn.
+    await waitFor(() => subscriber.status !== 'connecting', `${transport} hello or refusal`, 20_000);
+  } catch (error) {
+    // Not left to connect later, where it would hold a place the test's clean-up waits to see freed.
+    await subscriber.close();
+    throw error;
+  }
   return subscriber;
 }
