@@ -6,6 +6,8 @@ export class SettingsPanel {
   #api;
   #form;
   #message;
+  /** Edited since the form last showed the server's values: a load that lands late must not undo the edit. */
+  #edited = false;
 
   /**
    * @param {ReturnType<typeof import('../api.js').apiClient>} api
@@ -15,6 +17,9 @@ export class SettingsPanel {
     this.#api = api;
     this.#form = form;
     this.#message = message;
+    form.addEventListener('input', () => {
+      this.#edited = true;
+    });
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.#save();
@@ -23,7 +28,8 @@ export class SettingsPanel {
 
   async load() {
     try {
-      this.#fill(await this.#api.get('/settings'));
+      const settings = await this.#api.get('/settings');
+      if (!this.#edited) this.#fill(settings);
     } catch (error) {
       this.#say(`The settings could not be loaded: ${messageOf(error)}`, false);
     }
@@ -48,6 +54,7 @@ export class SettingsPanel {
         dedupCaseInsensitive: this.#form.elements.namedItem('dedupCaseInsensitive').checked,
         defaultValue,
       });
+      this.#edited = false;
       this.#fill(saved);
       this.#say('Saved. The new settings apply to the next publish.', true);
     } catch (error) {
