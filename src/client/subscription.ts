@@ -68,6 +68,12 @@ export class CodeSubscription implements Subscription {
   #link: Link | undefined;
   #stopped = false;
   #hasConnected = false;
+  /**
+   * Counts the connection attempts and `close()`: a step that ran an
+   * application callback goes on only if this has not moved meanwhile (the
+   * callback reconnected, or closed the subscription).
+   */
+  #generation = 0;
   /** Failed attempts since the last hello: the backoff's exponent. */
   #attempt = 0;
   #retryHintMs: number;
@@ -115,6 +121,8 @@ export class CodeSubscription implements Subscription {
     queueMicrotask(() => {
       if (this.#stopped) return;
       this.#call(() => this.#options.onState?.('connecting', {}));
+      // The callback may have closed the subscription, or connected it.
+      if (this.#stopped || this.#generation > 0) return;
       this.#connect();
     });
   }
@@ -153,6 +161,7 @@ export class CodeSubscription implements Subscription {
   /** Stops every timer and listener, and forgets the link (which the caller closes). */
   #halt(): void {
     this.#stopped = true;
+    this.#generation++;
     this.#link = undefined;
     clearTimeout(this.#waitTimer);
     clearTimeout(this.#watchdog);
@@ -178,13 +187,21 @@ export class CodeSubscription implements Subscription {
   #connect(): void {
     clearTimeout(this.#waitTimer);
     if (this.#stopped) return;
+    const generation = ++this.#generation;
+    // One connection at a time: one still open (an attempt made from a callback) is given up.
+    const previous = this.#link;
+    this.#link = undefined;
+    void previous?.close();
     if (this.#isOffline()) {
       this.#setState('offline', {});
+      if (generation !== this.#generation) return;
       // `online` reconnects; this is the fallback should the event never come.
       this.#waitTimer = setTimeout(() => this.#connect(), this.#options.reconnect?.maxMs ?? DEFAULT_MAX_MS);
       return;
     }
     this.#setState(this.#hasConnected ? 'reconnecting' : 'connecting', {});
+    // The callback may have closed the subscription, or connected it itself.
+    if (generation !== this.#generation) return;
     this.#shutdown = undefined;
     const events: LinkEvents = {
       message: (type, data) => {
@@ -246,18 +263,21 @@ export class CodeSubscription implements Subscription {
       this.#finish(error);
       return;
     }
+    const generation = this.#generation;
+    // After each callback: if it closed the subscription or reconnected, that stands.
+    const overtaken = () => generation !== this.#generation;
     this.#call(() => this.#options.onError?.(error));
-    // The callback may have closed the subscription.
-    if (this.#stopped) return;
+    if (overtaken()) return;
     if (this.#isOffline()) {
       this.#setState('offline', { error });
-      this.#connect();
+      if (!overtaken()) this.#connect();
       return;
     }
     const { maxMs = DEFAULT_MAX_MS } = this.#options.reconnect ?? {};
     const delay = error.retryAfterMs !== undefined ? askedDelayMs(error.retryAfterMs) : backoffMs(this.#attempt, this.#retryHintMs, maxMs);
     this.#attempt++;
     this.#setState('reconnecting', { retryInMs: delay, error });
+    if (overtaken()) return;
     this.#waitTimer = setTimeout(() => this.#connect(), delay);
   }
 
@@ -294,6 +314,7 @@ export class CodeSubscription implements Subscription {
   #hello(hello: Hello): void {
     const resumed = this.#lastId !== undefined;
     const serverLastId = Number(hello.lastId) || 0;
+    const generation = this.#generation;
     this.#hasConnected = true;
     this.#attempt = 0;
     this.#heartbeatMs = Math.max(1, Number(hello.heartbeatSeconds) || 15) * 1000;
@@ -301,6 +322,8 @@ export class CodeSubscription implements Subscription {
     // Live codes start after the server's newest: resume from there even if none arrives.
     if (this.#lastId === undefined) this.#lastId = serverLastId;
     this.#call(() => this.#options.onHello?.(hello, { resumed }));
+    // The callback may have closed the subscription: then it is neither live nor catching up.
+    if (generation !== this.#generation) return;
     if (serverLastId > this.#lastId) {
       this.#catchUpTarget = serverLastId;
       this.#setState('catching-up', { missed: serverLastId - this.#lastId });
