@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
-import { askedDelayMs, backoffMs } from '../src/client/backoff.js';
+import { askedDelayMs, backoffMs, checkBackoffOptions, MAX_DELAY_MS, MIN_DELAY_MS, reconnectDelayMs } from '../src/client/backoff.js';
 import { errorOfClose, REFUSAL_MESSAGES } from '../src/client/client-error.js';
 import { EventStreamParser } from '../src/client/event-stream-parser.js';
 import { errorCatalog } from '../src/domain/errors.js';
@@ -101,6 +101,40 @@ describe('the client’s reconnect delays', () => {
       assert.equal(
         backoffMs(attempt, 1000, 30_000, () => 0.999_999),
         base,
+      );
+    }
+  });
+
+  test('every wait is at least 250 ms and at most 10 minutes; what the server asks for counts only when longer than the backoff', () => {
+    const least = () => 0;
+    const most = () => 0.999_999;
+    // Retry-After: 0, `retry: 0`, a shutdown announcing 0 ms: never a loop as fast as the network answers.
+    assert.equal(reconnectDelayMs(0, { initialMs: 0, maxMs: 30_000, askedMs: 0 }, least), MIN_DELAY_MS);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 0 }, least), MIN_DELAY_MS);
+    // The backoff grows from the floor even when the hint was 0…
+    assert.equal(reconnectDelayMs(3, { initialMs: 0, maxMs: 30_000 }, most), 2000);
+    // …and a server answering 503 with a short Retry-After again and again still meets growing waits.
+    assert.equal(reconnectDelayMs(5, { initialMs: 1000, maxMs: 30_000, askedMs: 1000 }, most), 30_000);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: 5000 }, least), 5000, 'a longer ask is honoured');
+    // Retry-After: 3000000 (s): capped, not overflowed into setTimeout's 1 ms.
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: 3_000_000_000 }, least), MAX_DELAY_MS);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: Number.NaN }, least), 500);
+  });
+
+  test('the reconnect options are checked: a number of ms from 0 to 10 minutes', () => {
+    checkBackoffOptions(undefined);
+    checkBackoffOptions({ initialMs: 0, maxMs: MAX_DELAY_MS });
+    for (const bad of [
+      { initialMs: -1 },
+      { initialMs: Number.NaN },
+      { maxMs: Number.POSITIVE_INFINITY },
+      { maxMs: 3_600_000 },
+      { initialMs: '100' },
+    ]) {
+      assert.throws(
+        () => checkBackoffOptions(bad as never),
+        /reconnect\.(initialMs|maxMs)` must be a number of ms from 0 to 600000/,
+        JSON.stringify(bad),
       );
     }
   });

@@ -1,4 +1,12 @@
-import { askedDelayMs, backoffMs, DEFAULT_INITIAL_MS, DEFAULT_MAX_MS } from './backoff.js';
+import {
+  boundedDelayMs,
+  checkBackoffOptions,
+  DEFAULT_INITIAL_MS,
+  DEFAULT_MAX_MS,
+  MAX_DELAY_MS,
+  MAX_TIMER_MS,
+  reconnectDelayMs,
+} from './backoff.js';
 import { CodecastClientError } from './client-error.js';
 import { apiUrl, postAck, readHistory, type ApiTarget, type History, type HistoryOptions } from './http-api.js';
 import type { Link, LinkEvents, WebSocketOpener } from './link.js';
@@ -76,9 +84,14 @@ export class CodeSubscription implements Subscription {
   #generation = 0;
   /** Failed attempts since the last hello: the backoff's exponent. */
   #attempt = 0;
+  /** The backoff's first delay: the option, or the `retry:` that opened the last SSE stream. */
   #retryHintMs: number;
+  /** A `retry:` the current stream sent after its hello: a hint for the next wait only. */
+  #waitHintMs: number | undefined;
+  /** The current connection said hello. */
+  #greeted = false;
   #heartbeatMs = 0;
-  /** What the current connection's `shutdown` asked for. */
+  /** What the current connection's `shutdown` asked for: the next wait only. */
   #shutdown: Shutdown | undefined;
   #catchUpTarget = 0;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
@@ -89,6 +102,14 @@ export class CodeSubscription implements Subscription {
     if (typeof options.token !== 'string' || options.token === '') throw new TypeError('subscribe: `token` is required.');
     if (options.since !== undefined && !(Number.isSafeInteger(options.since) && options.since >= 0)) {
       throw new TypeError('subscribe: `since` must be a code id (a whole number, 0 or more).');
+    }
+    checkBackoffOptions(options.reconnect);
+    const connectTimeoutMs = options.connectTimeoutMs;
+    if (
+      connectTimeoutMs !== undefined &&
+      !(typeof connectTimeoutMs === 'number' && connectTimeoutMs > 0 && connectTimeoutMs <= MAX_DELAY_MS)
+    ) {
+      throw new TypeError(`subscribe: \`connectTimeoutMs\` must be a number of ms above 0, at most ${MAX_DELAY_MS}.`);
     }
     this.#options = options;
     this.transport = options.transport ?? 'sse';
@@ -196,13 +217,15 @@ export class CodeSubscription implements Subscription {
       this.#setState('offline', {});
       if (generation !== this.#generation) return;
       // `online` reconnects; this is the fallback should the event never come.
-      this.#waitTimer = setTimeout(() => this.#connect(), this.#options.reconnect?.maxMs ?? DEFAULT_MAX_MS);
+      this.#waitTimer = setTimeout(() => this.#connect(), boundedDelayMs(this.#options.reconnect?.maxMs ?? DEFAULT_MAX_MS));
       return;
     }
     this.#setState(this.#hasConnected ? 'reconnecting' : 'connecting', {});
     // The callback may have closed the subscription, or connected it itself.
     if (generation !== this.#generation) return;
     this.#shutdown = undefined;
+    this.#waitHintMs = undefined;
+    this.#greeted = false;
     const events: LinkEvents = {
       message: (type, data) => {
         if (this.#link === link) this.#message(type, data);
@@ -211,7 +234,11 @@ export class CodeSubscription implements Subscription {
         if (this.#link === link && this.#heartbeatMs > 0) this.#arm(this.#heartbeatMs * 2 + HEARTBEAT_GRACE_MS);
       },
       retry: (ms) => {
-        this.#retryHintMs = ms;
+        if (this.#link !== link) return;
+        // The `retry:` opening a stream sets the backoff's pace; one sent
+        // later (with `shutdown`) is for the wait that follows it only.
+        if (this.#greeted) this.#waitHintMs = ms;
+        else this.#retryHintMs = ms;
       },
       ended: (error) => {
         if (this.#link === link) this.#ended(error);
@@ -239,6 +266,8 @@ export class CodeSubscription implements Subscription {
   /** Drops the connection when nothing arrives for `ms`. */
   #arm(ms: number): void {
     clearTimeout(this.#watchdog);
+    // A server announcing heartbeats of weeks must not overflow the timer into 1 ms.
+    ms = Math.min(ms, MAX_TIMER_MS);
     this.#watchdog = setTimeout(() => {
       const link = this.#link;
       if (!link) return;
@@ -274,7 +303,8 @@ export class CodeSubscription implements Subscription {
       return;
     }
     const { maxMs = DEFAULT_MAX_MS } = this.#options.reconnect ?? {};
-    const delay = error.retryAfterMs !== undefined ? askedDelayMs(error.retryAfterMs) : backoffMs(this.#attempt, this.#retryHintMs, maxMs);
+    const askedMs = error.retryAfterMs ?? this.#waitHintMs;
+    const delay = reconnectDelayMs(this.#attempt, { initialMs: this.#retryHintMs, maxMs, askedMs });
     this.#attempt++;
     this.#setState('reconnecting', { retryInMs: delay, error });
     if (overtaken()) return;
@@ -316,6 +346,7 @@ export class CodeSubscription implements Subscription {
     const serverLastId = Number(hello.lastId) || 0;
     const generation = this.#generation;
     this.#hasConnected = true;
+    this.#greeted = true;
     this.#attempt = 0;
     this.#heartbeatMs = Math.max(1, Number(hello.heartbeatSeconds) || 15) * 1000;
     this.#arm(this.#heartbeatMs * 2 + HEARTBEAT_GRACE_MS);
