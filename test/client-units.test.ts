@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { askedDelayMs, backoffMs, checkBackoffOptions, MAX_DELAY_MS, MIN_DELAY_MS, reconnectDelayMs } from '../src/client/backoff.js';
-import { errorOfClose, REFUSAL_MESSAGES } from '../src/client/client-error.js';
+import { errorOfClose, errorOfResponse, REFUSAL_MESSAGES } from '../src/client/client-error.js';
 import { EventStreamParser } from '../src/client/event-stream-parser.js';
 import { errorCatalog } from '../src/domain/errors.js';
 
@@ -158,6 +158,33 @@ describe('the client’s errors', () => {
     }
     for (const code of ['unauthorized', 'user_disabled', 'server_full', 'too_many_connections_for_user']) {
       assert.ok(code in REFUSAL_MESSAGES, `${code} has a message`);
+    }
+  });
+
+  test('an HTTP refusal is final only when codecast gave it with 400, 401 or 403; a proxy’s page never is', async () => {
+    const json = (status: number, error: string, headers: Record<string, string> = {}) =>
+      new Response(JSON.stringify({ error, message: `${error}.` }), {
+        status,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+    const html = (status: number) => new Response('<h1>no backend</h1>', { status, headers: { 'content-type': 'text/html' } });
+    const outcome = async (response: Response) => {
+      const error = await errorOfResponse(response);
+      return [error.code, error.status, error.final, error.retryAfterMs];
+    };
+    assert.deepEqual(await outcome(json(401, 'unauthorized')), ['unauthorized', 401, true, undefined]);
+    assert.deepEqual(await outcome(json(403, 'origin_not_allowed')), ['origin_not_allowed', 403, true, undefined]);
+    assert.deepEqual(await outcome(json(400, 'invalid_request')), ['invalid_request', 400, true, undefined]);
+    assert.deepEqual(await outcome(json(404, 'not_found')), ['not_found', 404, false, undefined]);
+    assert.deepEqual(await outcome(json(429, 'too_many_auth_failures', { 'retry-after': '7' })), [
+      'too_many_auth_failures',
+      429,
+      false,
+      7000,
+    ]);
+    assert.deepEqual(await outcome(json(503, 'server_full', { 'retry-after': '5' })), ['server_full', 503, false, 5000]);
+    for (const status of [400, 401, 403, 404, 410, 502]) {
+      assert.deepEqual(await outcome(html(status)), ['bad_response', status, false, undefined], `a proxy's ${status}`);
     }
   });
 
