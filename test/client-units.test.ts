@@ -7,7 +7,7 @@ import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
 import { askedDelayMs, backoffMs, checkBackoffOptions, MAX_DELAY_MS, MIN_DELAY_MS, reconnectDelayMs } from '../src/client/backoff.js';
 import { errorOfClose, errorOfResponse, REFUSAL_MESSAGES } from '../src/client/client-error.js';
-import { EventStreamParser } from '../src/client/event-stream-parser.js';
+import { EventStreamParser, EventStreamTooLarge, MAX_FRAME_CHARS } from '../src/client/event-stream-parser.js';
 import { errorCatalog } from '../src/domain/errors.js';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
@@ -79,9 +79,75 @@ describe('the client’s SSE parser', () => {
     );
   });
 
-  test('a CR at the end of a chunk waits for the next: CRLF is one line end, not two', () => {
+  test('a CR ends its line at once, even at the end of a chunk; an LF opening the next chunk is the rest of a CRLF', () => {
     assert.deepEqual(ours(['data: a\r', '\ndata: b\r', '\n\r', '\n']), [{ event: 'message', data: 'a\nb', id: undefined }]);
     assert.deepEqual(ours(['\uFEFFevent: code\nid: 7\ndata: {}\n\n']), [{ event: 'code', data: '{}', id: '7' }], 'a BOM is skipped');
+    // A server ending lines in CR alone: the frame is out with its last CR, not held until more bytes come.
+    const frames: string[] = [];
+    const parser = new EventStreamParser(
+      (frame) => frames.push(frame.data),
+      () => undefined,
+    );
+    parser.push('data: a\r');
+    parser.push('\r');
+    assert.deepEqual(frames, ['a']);
+    parser.push('\ndata: b\r\r');
+    assert.deepEqual(frames, ['a', 'b'], 'the LF after a chunk-ending CR is not a blank line');
+  });
+
+  test('a line or a frame over 1 MiB ends the stream, however it comes', () => {
+    const endless = new EventStreamParser(
+      () => assert.fail('no frame'),
+      () => undefined,
+    );
+    const chunk = 'x'.repeat(64 * 1024);
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_FRAME_CHARS / chunk.length; i++) endless.push(chunk);
+    }, EventStreamTooLarge);
+    assert.throws(() => endless.push('\n\n'), EventStreamTooLarge, 'and takes nothing more');
+
+    // Many data lines, each short, that never end their frame.
+    const lines = new EventStreamParser(
+      () => assert.fail('no frame'),
+      () => undefined,
+    );
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_FRAME_CHARS / 1024; i++) lines.push(`data: ${'y'.repeat(1024)}\n`);
+    }, EventStreamTooLarge);
+
+    // Just under the bound is a frame like any other.
+    const frames: number[] = [];
+    const big = new EventStreamParser(
+      (frame) => frames.push(frame.data.length),
+      () => undefined,
+    );
+    big.push(`data: ${'z'.repeat(MAX_FRAME_CHARS - 10)}\n\n`);
+    assert.deepEqual(frames, [MAX_FRAME_CHARS - 10]);
+  });
+
+  test('the work is linear: a long line in small chunks, and many lines in one chunk, each parse in well under a second', () => {
+    // Rescanning the unended line at every chunk made this quadratic: about
+    // 1 MiB in 64-byte pieces took seconds; 100 MB took minutes.
+    const parser = new EventStreamParser(
+      () => undefined,
+      () => undefined,
+    );
+    const piece = 'p'.repeat(64);
+    let started = performance.now();
+    for (let i = 0; i < (MAX_FRAME_CHARS - 1024) / piece.length; i++) parser.push(piece);
+    parser.push('\n\n');
+    assert.ok(performance.now() - started < 1000, `a long line in 64-byte chunks: ${Math.round(performance.now() - started)} ms`);
+
+    let frames = 0;
+    const many = new EventStreamParser(
+      () => frames++,
+      () => undefined,
+    );
+    const text = 'event: code\r\nid: 1\r\ndata: {"id":1,"code":"ABCDEFGHIJKLMNOPQRSTUVWXYZ"}\r\n\r\n'.repeat(50_000);
+    started = performance.now();
+    for (let at = 0; at < text.length; at += 65_536) many.push(text.slice(at, at + 65_536));
+    assert.equal(frames, 50_000);
+    assert.ok(performance.now() - started < 1000, `50 000 CRLF frames in 64 KiB chunks: ${Math.round(performance.now() - started)} ms`);
   });
 });
 

@@ -10,7 +10,8 @@ import type { ErrorBody } from './wire.js';
  * - `shutdown`: the server is stopping (it said `shutdown`);
  * - `timeout`: nothing arrived for two heartbeats (or for the connect timeout);
  * - `offline`: the browser says the network is gone;
- * - `bad_response`: an answer that is not codecast's (a proxy's page, say).
+ * - `bad_response`: an answer that is not codecast's (a proxy's page, say, or
+ *   an event stream with a frame over 1 MiB).
  */
 export class CodecastClientError extends Error {
   override readonly name = 'CodecastClientError';
