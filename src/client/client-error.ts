@@ -11,7 +11,8 @@ import type { ErrorBody } from './wire.js';
  * - `timeout`: nothing arrived for two heartbeats (or for the connect timeout);
  * - `offline`: the browser says the network is gone;
  * - `bad_response`: an answer that is not codecast's (a proxy's page, say, or
- *   an event stream with a frame over 1 MiB).
+ *   an event stream with a frame over 1 MiB);
+ * - `closed`: `history()` or `ack()` was still waiting when `close()` was called.
  */
 export class CodecastClientError extends Error {
   override readonly name = 'CodecastClientError';

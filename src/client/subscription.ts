@@ -69,6 +69,8 @@ export class CodeSubscription implements Subscription {
   readonly #api: ApiTarget;
   readonly #openWebSocket: WebSocketOpener | undefined;
   readonly #network: NetworkEvents | undefined;
+  /** Aborted by close(): the history() and ack() requests in flight end with it. */
+  readonly #requests = new AbortController();
   #finish: (outcome: CodecastClientError | undefined) => void = () => undefined;
 
   #state: ConnectionState = 'connecting';
@@ -127,7 +129,7 @@ export class CodeSubscription implements Subscription {
       throw new TypeError('subscribe: no WebSocket here; pass the `WebSocket` option.');
     }
     const fetchFn = options.fetch ?? defaultFetch;
-    this.#api = { url: baseUrlOf(options.url), token: options.token, fetch: fetchFn };
+    this.#api = { url: baseUrlOf(options.url), token: options.token, fetch: fetchFn, signal: this.#requests.signal };
     this.#lastId = options.since;
     this.#retryHintMs = options.reconnect?.initialMs ?? DEFAULT_INITIAL_MS;
     this.#network = options.watchNetwork === false ? undefined : networkEvents();
@@ -174,6 +176,7 @@ export class CodeSubscription implements Subscription {
     }
     const link = this.#link;
     this.#halt();
+    this.#requests.abort();
     await link?.close();
     this.#setState('closed', {});
     this.#finish(undefined);
