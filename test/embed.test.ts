@@ -362,6 +362,28 @@ describe('the embed in Chromium, framed by another site', { skip: chromiumAt.ski
     await context.close();
   });
 
+  test('a message the embed fails to carry out is told to the parent, and the next ones are still taken', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${allowed.origin}/`);
+    await frameEmbed(page, `${t.url}/embed`);
+    await waitFor(page, 'codecast:ready');
+    // One failure, made inside the frame: the next change of look throws once.
+    await frameOf(page).evaluate(() => {
+      const style = document.documentElement.style;
+      style.setProperty = () => {
+        Reflect.deleteProperty(style, 'setProperty');
+        throw new Error('injected failure');
+      };
+    });
+    await postToFrame(page, { type: 'codecast:theme', accent: '#123456' }, t.url);
+    const failed = await waitFor(page, 'codecast:error', (m) => m.data.error === 'embed_error');
+    assert.match(failed.data.data.message, /injected failure/);
+    assert.equal(failed.data.data.final, false);
+    await postToFrame(page, { type: 'codecast:token', token: pat.token }, t.url);
+    await waitFor(page, 'codecast:state', (m) => m.data.state === 'live');
+    await context.close();
+  });
+
   test('a refused token is told to the parent and shown, and nothing retries', async () => {
     const { context, page } = await newPage();
     await page.goto(`${allowed.origin}/`);
