@@ -106,7 +106,8 @@ describe('the built package in a Node process', () => {
       assert.equal(response.status, 404, file);
       await response.arrayBuffer();
     }
-    const page = await (await fetch(`${t.url}/assets/js/subscriber/main.js`)).text();
+    // The subscriber page and the embed stream through live-feed.js.
+    const page = await (await fetch(`${t.url}/assets/js/subscriber/live-feed.js`)).text();
     assert.match(page, /from '\/assets\/client\/index\.js'/, 'the subscriber page uses the library');
     const admin = await (await fetch(`${t.url}/assets/js/admin/main.js`)).text();
     assert.match(admin, /from '\/assets\/client\/index\.js'/, 'the admin page uses the library');
