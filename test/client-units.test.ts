@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createParser } from 'eventsource-parser';
 import fc from 'fast-check';
-import { askedDelayMs, backoffMs } from '../src/client/backoff.js';
-import { errorOfClose, REFUSAL_MESSAGES } from '../src/client/client-error.js';
-import { EventStreamParser } from '../src/client/event-stream-parser.js';
+import { askedDelayMs, backoffMs, checkBackoffOptions, MAX_DELAY_MS, MIN_DELAY_MS, reconnectDelayMs } from '../src/client/backoff.js';
+import { errorOfClose, errorOfResponse, REFUSAL_MESSAGES } from '../src/client/client-error.js';
+import { EventStreamParser, EventStreamTooLarge, MAX_FRAME_CHARS } from '../src/client/event-stream-parser.js';
 import { errorCatalog } from '../src/domain/errors.js';
 
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 300);
@@ -79,9 +79,75 @@ describe('the client’s SSE parser', () => {
     );
   });
 
-  test('a CR at the end of a chunk waits for the next: CRLF is one line end, not two', () => {
+  test('a CR ends its line at once, even at the end of a chunk; an LF opening the next chunk is the rest of a CRLF', () => {
     assert.deepEqual(ours(['data: a\r', '\ndata: b\r', '\n\r', '\n']), [{ event: 'message', data: 'a\nb', id: undefined }]);
     assert.deepEqual(ours(['\uFEFFevent: code\nid: 7\ndata: {}\n\n']), [{ event: 'code', data: '{}', id: '7' }], 'a BOM is skipped');
+    // A server ending lines in CR alone: the frame is out with its last CR, not held until more bytes come.
+    const frames: string[] = [];
+    const parser = new EventStreamParser(
+      (frame) => frames.push(frame.data),
+      () => undefined,
+    );
+    parser.push('data: a\r');
+    parser.push('\r');
+    assert.deepEqual(frames, ['a']);
+    parser.push('\ndata: b\r\r');
+    assert.deepEqual(frames, ['a', 'b'], 'the LF after a chunk-ending CR is not a blank line');
+  });
+
+  test('a line or a frame over 1 MiB ends the stream, however it comes', () => {
+    const endless = new EventStreamParser(
+      () => assert.fail('no frame'),
+      () => undefined,
+    );
+    const chunk = 'x'.repeat(64 * 1024);
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_FRAME_CHARS / chunk.length; i++) endless.push(chunk);
+    }, EventStreamTooLarge);
+    assert.throws(() => endless.push('\n\n'), EventStreamTooLarge, 'and takes nothing more');
+
+    // Many data lines, each short, that never end their frame.
+    const lines = new EventStreamParser(
+      () => assert.fail('no frame'),
+      () => undefined,
+    );
+    assert.throws(() => {
+      for (let i = 0; i <= MAX_FRAME_CHARS / 1024; i++) lines.push(`data: ${'y'.repeat(1024)}\n`);
+    }, EventStreamTooLarge);
+
+    // Just under the bound is a frame like any other.
+    const frames: number[] = [];
+    const big = new EventStreamParser(
+      (frame) => frames.push(frame.data.length),
+      () => undefined,
+    );
+    big.push(`data: ${'z'.repeat(MAX_FRAME_CHARS - 10)}\n\n`);
+    assert.deepEqual(frames, [MAX_FRAME_CHARS - 10]);
+  });
+
+  test('the work is linear: a long line in small chunks, and many lines in one chunk, each parse in well under a second', () => {
+    // Rescanning the unended line at every chunk made this quadratic: about
+    // 1 MiB in 64-byte pieces took seconds; 100 MB took minutes.
+    const parser = new EventStreamParser(
+      () => undefined,
+      () => undefined,
+    );
+    const piece = 'p'.repeat(64);
+    let started = performance.now();
+    for (let i = 0; i < (MAX_FRAME_CHARS - 1024) / piece.length; i++) parser.push(piece);
+    parser.push('\n\n');
+    assert.ok(performance.now() - started < 1000, `a long line in 64-byte chunks: ${Math.round(performance.now() - started)} ms`);
+
+    let frames = 0;
+    const many = new EventStreamParser(
+      () => frames++,
+      () => undefined,
+    );
+    const text = 'event: code\r\nid: 1\r\ndata: {"id":1,"code":"ABCDEFGHIJKLMNOPQRSTUVWXYZ"}\r\n\r\n'.repeat(50_000);
+    started = performance.now();
+    for (let at = 0; at < text.length; at += 65_536) many.push(text.slice(at, at + 65_536));
+    assert.equal(frames, 50_000);
+    assert.ok(performance.now() - started < 1000, `50 000 CRLF frames in 64 KiB chunks: ${Math.round(performance.now() - started)} ms`);
   });
 });
 
@@ -105,6 +171,40 @@ describe('the client’s reconnect delays', () => {
     }
   });
 
+  test('every wait is at least 250 ms and at most 10 minutes; what the server asks for counts only when longer than the backoff', () => {
+    const least = () => 0;
+    const most = () => 0.999_999;
+    // Retry-After: 0, `retry: 0`, a shutdown announcing 0 ms: never a loop as fast as the network answers.
+    assert.equal(reconnectDelayMs(0, { initialMs: 0, maxMs: 30_000, askedMs: 0 }, least), MIN_DELAY_MS);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 0 }, least), MIN_DELAY_MS);
+    // The backoff grows from the floor even when the hint was 0…
+    assert.equal(reconnectDelayMs(3, { initialMs: 0, maxMs: 30_000 }, most), 2000);
+    // …and a server answering 503 with a short Retry-After again and again still meets growing waits.
+    assert.equal(reconnectDelayMs(5, { initialMs: 1000, maxMs: 30_000, askedMs: 1000 }, most), 30_000);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: 5000 }, least), 5000, 'a longer ask is honoured');
+    // Retry-After: 3000000 (s): capped, not overflowed into setTimeout's 1 ms.
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: 3_000_000_000 }, least), MAX_DELAY_MS);
+    assert.equal(reconnectDelayMs(0, { initialMs: 1000, maxMs: 30_000, askedMs: Number.NaN }, least), 500);
+  });
+
+  test('the reconnect options are checked: a number of ms from 0 to 10 minutes', () => {
+    checkBackoffOptions(undefined);
+    checkBackoffOptions({ initialMs: 0, maxMs: MAX_DELAY_MS });
+    for (const bad of [
+      { initialMs: -1 },
+      { initialMs: Number.NaN },
+      { maxMs: Number.POSITIVE_INFINITY },
+      { maxMs: 3_600_000 },
+      { initialMs: '100' },
+    ]) {
+      assert.throws(
+        () => checkBackoffOptions(bad as never),
+        /reconnect\.(initialMs|maxMs)` must be a number of ms from 0 to 600000/,
+        JSON.stringify(bad),
+      );
+    }
+  });
+
   test('a delay the server asked for is waited in full, and at most a quarter more', () => {
     assert.equal(
       askedDelayMs(5000, () => 0),
@@ -124,6 +224,33 @@ describe('the client’s errors', () => {
     }
     for (const code of ['unauthorized', 'user_disabled', 'server_full', 'too_many_connections_for_user']) {
       assert.ok(code in REFUSAL_MESSAGES, `${code} has a message`);
+    }
+  });
+
+  test('an HTTP refusal is final only when codecast gave it with 400, 401 or 403; a proxy’s page never is', async () => {
+    const json = (status: number, error: string, headers: Record<string, string> = {}) =>
+      new Response(JSON.stringify({ error, message: `${error}.` }), {
+        status,
+        headers: { 'content-type': 'application/json', ...headers },
+      });
+    const html = (status: number) => new Response('<h1>no backend</h1>', { status, headers: { 'content-type': 'text/html' } });
+    const outcome = async (response: Response) => {
+      const error = await errorOfResponse(response);
+      return [error.code, error.status, error.final, error.retryAfterMs];
+    };
+    assert.deepEqual(await outcome(json(401, 'unauthorized')), ['unauthorized', 401, true, undefined]);
+    assert.deepEqual(await outcome(json(403, 'origin_not_allowed')), ['origin_not_allowed', 403, true, undefined]);
+    assert.deepEqual(await outcome(json(400, 'invalid_request')), ['invalid_request', 400, true, undefined]);
+    assert.deepEqual(await outcome(json(404, 'not_found')), ['not_found', 404, false, undefined]);
+    assert.deepEqual(await outcome(json(429, 'too_many_auth_failures', { 'retry-after': '7' })), [
+      'too_many_auth_failures',
+      429,
+      false,
+      7000,
+    ]);
+    assert.deepEqual(await outcome(json(503, 'server_full', { 'retry-after': '5' })), ['server_full', 503, false, 5000]);
+    for (const status of [400, 401, 403, 404, 410, 502]) {
+      assert.deepEqual(await outcome(html(status)), ['bad_response', status, false, undefined], `a proxy's ${status}`);
     }
   });
 

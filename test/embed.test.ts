@@ -311,6 +311,79 @@ describe('the embed in Chromium, framed by another site', { skip: chromiumAt.ski
     await context.close();
   });
 
+  test('codecast:close or a new token while the recent codes load: the feed it ends adds nothing afterwards', async () => {
+    const { context, page } = await newPage();
+    // The recent codes' request is held until the test lets it go.
+    let requested = 0;
+    let release: () => void = () => undefined;
+    let held = Promise.resolve();
+    const hold = () => {
+      held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    };
+    await context.route(/\/api\/v1\/codes\?/, async (route) => {
+      requested++;
+      await held;
+      // Aborted by then, if the feed was closed: nothing to continue.
+      await route.continue().catch(() => undefined);
+    });
+    await t.publish('RECENT-FOR-THE-LIST');
+    await page.goto(`${allowed.origin}/`);
+    await frameEmbed(page, `${t.url}/embed`);
+    await waitFor(page, 'codecast:ready');
+    const frame = frameOf(page);
+    const cards = () => frame.locator('#codes .code-card').count();
+
+    // A new token while the first feed's recent codes load: the new feed
+    // carries on from the first one's hello, with nothing of its own to load.
+    hold();
+    await postToFrame(page, { type: 'codecast:token', token: pat.token }, t.url);
+    await eventually(async () => requested === 1, 'the recent codes to be asked for');
+    await postToFrame(page, { type: 'codecast:token', token: sam.token }, t.url);
+    await eventually(async () => statesOf(await heard(page)).filter((state) => state === 'live').length === 2, 'live with the new token');
+    release();
+    await page.waitForTimeout(500);
+    assert.equal(await cards(), 0, 'the replaced feed added none of its recent codes');
+
+    // codecast:close while the recent codes load: the list stays empty, with no notice.
+    await postToFrame(page, { type: 'codecast:close' }, t.url);
+    await eventually(async () => t.server.stats().connections.total === 0, 'the stream closed');
+    hold();
+    await postToFrame(page, { type: 'codecast:token', token: pat.token }, t.url);
+    await eventually(async () => requested === 2, 'the recent codes to be asked for again');
+    await postToFrame(page, { type: 'codecast:close' }, t.url);
+    await eventually(async () => statesOf(await heard(page)).at(-1) === 'closed', 'closed');
+    release();
+    await page.waitForTimeout(500);
+    assert.equal(await cards(), 0, 'the closed feed added none of its recent codes');
+    assert.equal(await frame.locator('#notice').isVisible(), false, 'a load cut by close() is no news');
+    assert.deepEqual(ofType(await heard(page), 'codecast:code'), [], 'the parent heard of no code');
+    await context.close();
+  });
+
+  test('a message the embed fails to carry out is told to the parent, and the next ones are still taken', async () => {
+    const { context, page } = await newPage();
+    await page.goto(`${allowed.origin}/`);
+    await frameEmbed(page, `${t.url}/embed`);
+    await waitFor(page, 'codecast:ready');
+    // One failure, made inside the frame: the next change of look throws once.
+    await frameOf(page).evaluate(() => {
+      const style = document.documentElement.style;
+      style.setProperty = () => {
+        Reflect.deleteProperty(style, 'setProperty');
+        throw new Error('injected failure');
+      };
+    });
+    await postToFrame(page, { type: 'codecast:theme', accent: '#123456' }, t.url);
+    const failed = await waitFor(page, 'codecast:error', (m) => m.data.error === 'embed_error');
+    assert.match(failed.data.data.message, /injected failure/);
+    assert.equal(failed.data.data.final, false);
+    await postToFrame(page, { type: 'codecast:token', token: pat.token }, t.url);
+    await waitFor(page, 'codecast:state', (m) => m.data.state === 'live');
+    await context.close();
+  });
+
   test('a refused token is told to the parent and shown, and nothing retries', async () => {
     const { context, page } = await newPage();
     await page.goto(`${allowed.origin}/`);

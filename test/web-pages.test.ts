@@ -379,6 +379,38 @@ describe('web pages', { skip: chromiumAt.skip }, () => {
     await subscriber.locator('#status[data-state="live"]').waitFor();
   });
 
+  test('signing out while the recent codes load: the hidden list stays empty', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = pageErrors(page);
+    const { token } = await t.createUser('leaving');
+    await t.publish('RECENT-BEFORE-SIGN-OUT');
+    let requested = 0;
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await context.route(/\/api\/v1\/codes\?/, async (route) => {
+      requested++;
+      await held;
+      // Aborted by then, since the feed was closed: nothing to continue.
+      await route.continue().catch(() => undefined);
+    });
+    await page.goto(`${t.url}/`);
+    await page.fill('#token', token);
+    await page.click('#sign-in-form button[type="submit"]');
+    await page.locator('#status[data-state="live"]').waitFor();
+    await eventually(async () => requested === 1, 'the recent codes to be asked for');
+    await page.click('#sign-out');
+    await page.locator('#sign-in').waitFor({ state: 'visible' });
+    release();
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('#codes .code-card').count(), 0, 'none reached the list');
+    assert.equal(await page.locator('#notice').getAttribute('hidden'), '', 'no notice of a load cut on purpose');
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
+
   test('no token ever appears in a URL, and the pages raised no errors', () => {
     const all = [...adminUrls, ...subscriberUrls];
     assert.ok(all.length > 10);

@@ -10,7 +10,9 @@ import type { ErrorBody } from './wire.js';
  * - `shutdown`: the server is stopping (it said `shutdown`);
  * - `timeout`: nothing arrived for two heartbeats (or for the connect timeout);
  * - `offline`: the browser says the network is gone;
- * - `bad_response`: an answer that is not codecast's (a proxy's page, say).
+ * - `bad_response`: an answer that is not codecast's (a proxy's page, say, or
+ *   an event stream with a frame over 1 MiB);
+ * - `closed`: `history()` or `ack()` was still waiting when `close()` was called.
  */
 export class CodecastClientError extends Error {
   override readonly name = 'CodecastClientError';
@@ -23,7 +25,7 @@ export class CodecastClientError extends Error {
       readonly status?: number;
       /** The WebSocket close code, when the connection was a WebSocket. */
       readonly closeCode?: number;
-      /** True when retrying cannot help (401, 403, 400…): the subscription stops. */
+      /** True when retrying cannot help (codecast's own 401, 403 or 400): the subscription stops. */
       readonly final?: boolean;
       /** How long the server asked to wait (Retry-After, or the `shutdown` delay). */
       readonly retryAfterMs?: number;
@@ -65,10 +67,13 @@ export const REFUSAL_MESSAGES: Readonly<Record<string, string>> = {
   stale: 'The server saw no sign of life from this connection and closed it.',
 };
 
-/** Retrying a 4xx cannot help, except a timeout (408) and a rate limit (429). */
-function isFinalStatus(status: number): boolean {
-  return status >= 400 && status < 500 && status !== 408 && status !== 429;
-}
+/**
+ * The statuses after which retrying cannot help, when codecast gave them: a
+ * token refused (401), a user or an origin not allowed (403), a request it
+ * cannot take (400). Any other answer — codecast's 404 or 429, a proxy's own
+ * HTML 404 or 502 while the backend is away — is retried with backoff.
+ */
+const FINAL_STATUSES = new Set([400, 401, 403]);
 
 /** Retry-After in seconds (the only form codecast sends), as milliseconds. */
 function retryAfterMsOf(header: string | null): number | undefined {
@@ -76,22 +81,27 @@ function retryAfterMsOf(header: string | null): number | undefined {
   return Number(header) * 1000;
 }
 
+/** Whether a parsed body is codecast's error shape, `{"error": code, "message": …}`. */
+function isErrorBody(body: unknown): body is ErrorBody {
+  const candidate = body as Partial<ErrorBody> | null | undefined;
+  return typeof candidate?.error === 'string' && typeof candidate.message === 'string';
+}
+
 /** The error of a non-2xx HTTP answer, from codecast's JSON body when it is one. */
 export async function errorOfResponse(response: Response): Promise<CodecastClientError> {
-  let body: Partial<ErrorBody> | undefined;
+  let body: unknown;
   try {
-    body = (await response.json()) as Partial<ErrorBody>;
+    body = await response.json();
   } catch {
     body = undefined;
   }
+  const ours = isErrorBody(body);
   const details = {
     status: response.status,
-    final: isFinalStatus(response.status),
+    final: ours && FINAL_STATUSES.has(response.status),
     retryAfterMs: retryAfterMsOf(response.headers.get('retry-after')),
   };
-  if (body && typeof body.error === 'string' && typeof body.message === 'string') {
-    return new CodecastClientError(body.error, body.message, details);
-  }
+  if (isErrorBody(body)) return new CodecastClientError(body.error, body.message, details);
   return new CodecastClientError(
     'bad_response',
     `The server answered ${response.status} ${response.statusText}.`.replace(' .', '.'),

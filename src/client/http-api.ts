@@ -7,6 +7,8 @@ export interface ApiTarget {
   readonly url: URL;
   readonly token: string;
   readonly fetch: typeof fetch;
+  /** Aborts the requests in flight: a subscription's, when it is closed. */
+  readonly signal?: AbortSignal;
 }
 
 /** What to read of the history. */
@@ -40,20 +42,36 @@ export function apiUrl(base: URL, path: string, query: Readonly<Record<string, s
   return url;
 }
 
+/** What a request of a closed subscription rejects with, rather than a network error nobody should show. */
+function closedError(): CodecastClientError {
+  return new CodecastClientError('closed', 'The subscription was closed.');
+}
+
 async function call(target: ApiTarget, method: string, path: string, query?: Readonly<Record<string, string>>): Promise<unknown> {
+  const { signal } = target;
+  if (signal?.aborted) throw closedError();
   let response: Response;
   try {
     const init: NoStoreInit = {
       method,
       headers: { authorization: `Bearer ${target.token}`, accept: 'application/json' },
       cache: 'no-store',
+      ...(signal ? { signal } : {}),
     };
     response = await target.fetch(apiUrl(target.url, path, query), init);
   } catch {
-    throw new CodecastClientError('network_error', `${target.url.origin} cannot be reached.`);
+    throw signal?.aborted ? closedError() : new CodecastClientError('network_error', `${target.url.origin} cannot be reached.`);
   }
-  if (!response.ok) throw await errorOfResponse(response);
-  return response.json();
+  let body: unknown;
+  try {
+    if (!response.ok) throw await errorOfResponse(response);
+    body = await response.json();
+  } catch (error) {
+    // The body was cut by the abort: what failed with it is no news.
+    throw signal?.aborted ? closedError() : error;
+  }
+  if (signal?.aborted) throw closedError();
+  return body;
 }
 
 /**

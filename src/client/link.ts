@@ -42,5 +42,12 @@ export interface WebSocketLike {
 /** A WebSocket constructor as browsers have it: `new WebSocket(url)`. */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
-/** Opens a WebSocket to `url` with `token`: in its query (browsers), or in a header (Node). */
-export type WebSocketOpener = (url: URL, token: string) => WebSocketLike;
+/**
+ * Opens a WebSocket to `url` with `token`: in its query (browsers), or in a
+ * header (Node). An opener that knows better than the close code why the
+ * socket is closing tells it to `failed` before the socket's `close`: Node's
+ * `ws` reads the HTTP answer refusing the upgrade (a 403, a 503 with
+ * Retry-After, which a browser shows only as 1006) and sees a message over
+ * its size limit.
+ */
+export type WebSocketOpener = (url: URL, token: string, failed: (error: CodecastClientError) => void) => WebSocketLike;

@@ -1,5 +1,5 @@
 import { CodecastClientError, errorOfResponse } from './client-error.js';
-import { EventStreamParser, type EventStreamFrame } from './event-stream-parser.js';
+import { EventStreamParser, EventStreamTooLarge, type EventStreamFrame } from './event-stream-parser.js';
 import type { NoStoreInit } from './http-api.js';
 import type { Link, LinkEvents } from './link.js';
 
@@ -59,8 +59,11 @@ export function openSseLink(options: SseLinkOptions, events: LinkEvents): Link {
         events.alive();
         parser.push(decoder.decode(value, { stream: true }));
       }
-    } catch {
-      // aborted (by close() or the watchdog), or the connection broke
+    } catch (error) {
+      // A frame past the parser's bound: not codecast's stream (a wrong URL,
+      // a broken proxy). Retried like any answer that is not ours.
+      if (error instanceof EventStreamTooLarge) return new CodecastClientError('bad_response', error.message);
+      // Otherwise aborted (by close() or the watchdog), or the connection broke.
     }
     return new CodecastClientError('network_error', 'The connection was lost.');
   };

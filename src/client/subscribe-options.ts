@@ -11,7 +11,7 @@ import type { AckResult, Code, Hello, Reset } from './wire.js';
  * - `live`: connected and up to date;
  * - `reconnecting`: waiting before the next attempt, or making it;
  * - `offline`: the browser says the network is gone; it retries when it is back;
- * - `refused`: the server turned it away for good (401, 403…); see `onError`;
+ * - `refused`: codecast turned it away for good (its 401, 403 or 400); see `onError`;
  * - `closed`: `close()` was called.
  */
 export type ConnectionState = 'connecting' | 'catching-up' | 'live' | 'reconnecting' | 'offline' | 'refused' | 'closed';
@@ -82,7 +82,7 @@ export interface SubscribeOptions {
   readonly onError?: (error: CodecastClientError) => void;
   /** Reconnect delays. */
   readonly reconnect?: BackoffOptions;
-  /** How long a connection may take to say `hello`. @default 15000 */
+  /** How long a connection may take to say `hello`, in ms (at most 600000). @default 15000 */
   readonly connectTimeoutMs?: number;
   /** The fetch to use. @default globalThis.fetch */
   readonly fetch?: typeof fetch;
@@ -120,8 +120,17 @@ export interface Subscription {
   ack(id: number): Promise<AckResult | undefined>;
   /** Codes after an id, read over HTTP with this subscription's token. */
   readonly history: History;
-  /** Reconnects now instead of at the end of the current wait. */
+  /**
+   * Reconnects now instead of at the end of the current wait; nothing while
+   * connected or after `close()`. Called from `onError` or `onState`, the
+   * wait that would have followed is not armed.
+   */
   reconnectNow(): void;
-  /** Ends the connection and every timer; resolves once they are released. */
+  /**
+   * Ends the connection, every timer, and the `history()` and `ack()`
+   * requests in flight (they reject with the code `closed`); resolves once
+   * they are released. May be called from any callback: nothing of the
+   * step that called it goes on.
+   */
   close(): Promise<void>;
 }

@@ -1,4 +1,12 @@
-import { askedDelayMs, backoffMs, DEFAULT_INITIAL_MS, DEFAULT_MAX_MS } from './backoff.js';
+import {
+  boundedDelayMs,
+  checkBackoffOptions,
+  DEFAULT_INITIAL_MS,
+  DEFAULT_MAX_MS,
+  MAX_DELAY_MS,
+  MAX_TIMER_MS,
+  reconnectDelayMs,
+} from './backoff.js';
 import { CodecastClientError } from './client-error.js';
 import { apiUrl, postAck, readHistory, type ApiTarget, type History, type HistoryOptions } from './http-api.js';
 import type { Link, LinkEvents, WebSocketOpener } from './link.js';
@@ -61,6 +69,8 @@ export class CodeSubscription implements Subscription {
   readonly #api: ApiTarget;
   readonly #openWebSocket: WebSocketOpener | undefined;
   readonly #network: NetworkEvents | undefined;
+  /** Aborted by close(): the history() and ack() requests in flight end with it. */
+  readonly #requests = new AbortController();
   #finish: (outcome: CodecastClientError | undefined) => void = () => undefined;
 
   #state: ConnectionState = 'connecting';
@@ -68,11 +78,22 @@ export class CodeSubscription implements Subscription {
   #link: Link | undefined;
   #stopped = false;
   #hasConnected = false;
+  /**
+   * Counts the connection attempts and `close()`: a step that ran an
+   * application callback goes on only if this has not moved meanwhile (the
+   * callback reconnected, or closed the subscription).
+   */
+  #generation = 0;
   /** Failed attempts since the last hello: the backoff's exponent. */
   #attempt = 0;
+  /** The backoff's first delay: the option, or the `retry:` that opened the last SSE stream. */
   #retryHintMs: number;
+  /** A `retry:` the current stream sent after its hello: a hint for the next wait only. */
+  #waitHintMs: number | undefined;
+  /** The current connection said hello. */
+  #greeted = false;
   #heartbeatMs = 0;
-  /** What the current connection's `shutdown` asked for. */
+  /** What the current connection's `shutdown` asked for: the next wait only. */
   #shutdown: Shutdown | undefined;
   #catchUpTarget = 0;
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
@@ -83,6 +104,14 @@ export class CodeSubscription implements Subscription {
     if (typeof options.token !== 'string' || options.token === '') throw new TypeError('subscribe: `token` is required.');
     if (options.since !== undefined && !(Number.isSafeInteger(options.since) && options.since >= 0)) {
       throw new TypeError('subscribe: `since` must be a code id (a whole number, 0 or more).');
+    }
+    checkBackoffOptions(options.reconnect);
+    const connectTimeoutMs = options.connectTimeoutMs;
+    if (
+      connectTimeoutMs !== undefined &&
+      !(typeof connectTimeoutMs === 'number' && connectTimeoutMs > 0 && connectTimeoutMs <= MAX_DELAY_MS)
+    ) {
+      throw new TypeError(`subscribe: \`connectTimeoutMs\` must be a number of ms above 0, at most ${MAX_DELAY_MS}.`);
     }
     this.#options = options;
     this.transport = options.transport ?? 'sse';
@@ -100,7 +129,7 @@ export class CodeSubscription implements Subscription {
       throw new TypeError('subscribe: no WebSocket here; pass the `WebSocket` option.');
     }
     const fetchFn = options.fetch ?? defaultFetch;
-    this.#api = { url: baseUrlOf(options.url), token: options.token, fetch: fetchFn };
+    this.#api = { url: baseUrlOf(options.url), token: options.token, fetch: fetchFn, signal: this.#requests.signal };
     this.#lastId = options.since;
     this.#retryHintMs = options.reconnect?.initialMs ?? DEFAULT_INITIAL_MS;
     this.#network = options.watchNetwork === false ? undefined : networkEvents();
@@ -115,6 +144,8 @@ export class CodeSubscription implements Subscription {
     queueMicrotask(() => {
       if (this.#stopped) return;
       this.#call(() => this.#options.onState?.('connecting', {}));
+      // The callback may have closed the subscription, or connected it.
+      if (this.#stopped || this.#generation > 0) return;
       this.#connect();
     });
   }
@@ -145,6 +176,7 @@ export class CodeSubscription implements Subscription {
     }
     const link = this.#link;
     this.#halt();
+    this.#requests.abort();
     await link?.close();
     this.#setState('closed', {});
     this.#finish(undefined);
@@ -153,6 +185,7 @@ export class CodeSubscription implements Subscription {
   /** Stops every timer and listener, and forgets the link (which the caller closes). */
   #halt(): void {
     this.#stopped = true;
+    this.#generation++;
     this.#link = undefined;
     clearTimeout(this.#waitTimer);
     clearTimeout(this.#watchdog);
@@ -178,14 +211,24 @@ export class CodeSubscription implements Subscription {
   #connect(): void {
     clearTimeout(this.#waitTimer);
     if (this.#stopped) return;
+    const generation = ++this.#generation;
+    // One connection at a time: one still open (an attempt made from a callback) is given up.
+    const previous = this.#link;
+    this.#link = undefined;
+    void previous?.close();
     if (this.#isOffline()) {
       this.#setState('offline', {});
+      if (generation !== this.#generation) return;
       // `online` reconnects; this is the fallback should the event never come.
-      this.#waitTimer = setTimeout(() => this.#connect(), this.#options.reconnect?.maxMs ?? DEFAULT_MAX_MS);
+      this.#waitTimer = setTimeout(() => this.#connect(), boundedDelayMs(this.#options.reconnect?.maxMs ?? DEFAULT_MAX_MS));
       return;
     }
     this.#setState(this.#hasConnected ? 'reconnecting' : 'connecting', {});
+    // The callback may have closed the subscription, or connected it itself.
+    if (generation !== this.#generation) return;
     this.#shutdown = undefined;
+    this.#waitHintMs = undefined;
+    this.#greeted = false;
     const events: LinkEvents = {
       message: (type, data) => {
         if (this.#link === link) this.#message(type, data);
@@ -194,7 +237,11 @@ export class CodeSubscription implements Subscription {
         if (this.#link === link && this.#heartbeatMs > 0) this.#arm(this.#heartbeatMs * 2 + HEARTBEAT_GRACE_MS);
       },
       retry: (ms) => {
-        this.#retryHintMs = ms;
+        if (this.#link !== link) return;
+        // The `retry:` opening a stream sets the backoff's pace; one sent
+        // later (with `shutdown`) is for the wait that follows it only.
+        if (this.#greeted) this.#waitHintMs = ms;
+        else this.#retryHintMs = ms;
       },
       ended: (error) => {
         if (this.#link === link) this.#ended(error);
@@ -222,6 +269,8 @@ export class CodeSubscription implements Subscription {
   /** Drops the connection when nothing arrives for `ms`. */
   #arm(ms: number): void {
     clearTimeout(this.#watchdog);
+    // A server announcing heartbeats of weeks must not overflow the timer into 1 ms.
+    ms = Math.min(ms, MAX_TIMER_MS);
     this.#watchdog = setTimeout(() => {
       const link = this.#link;
       if (!link) return;
@@ -246,18 +295,22 @@ export class CodeSubscription implements Subscription {
       this.#finish(error);
       return;
     }
+    const generation = this.#generation;
+    // After each callback: if it closed the subscription or reconnected, that stands.
+    const overtaken = () => generation !== this.#generation;
     this.#call(() => this.#options.onError?.(error));
-    // The callback may have closed the subscription.
-    if (this.#stopped) return;
+    if (overtaken()) return;
     if (this.#isOffline()) {
       this.#setState('offline', { error });
-      this.#connect();
+      if (!overtaken()) this.#connect();
       return;
     }
     const { maxMs = DEFAULT_MAX_MS } = this.#options.reconnect ?? {};
-    const delay = error.retryAfterMs !== undefined ? askedDelayMs(error.retryAfterMs) : backoffMs(this.#attempt, this.#retryHintMs, maxMs);
+    const askedMs = error.retryAfterMs ?? this.#waitHintMs;
+    const delay = reconnectDelayMs(this.#attempt, { initialMs: this.#retryHintMs, maxMs, askedMs });
     this.#attempt++;
     this.#setState('reconnecting', { retryInMs: delay, error });
+    if (overtaken()) return;
     this.#waitTimer = setTimeout(() => this.#connect(), delay);
   }
 
@@ -294,13 +347,17 @@ export class CodeSubscription implements Subscription {
   #hello(hello: Hello): void {
     const resumed = this.#lastId !== undefined;
     const serverLastId = Number(hello.lastId) || 0;
+    const generation = this.#generation;
     this.#hasConnected = true;
+    this.#greeted = true;
     this.#attempt = 0;
     this.#heartbeatMs = Math.max(1, Number(hello.heartbeatSeconds) || 15) * 1000;
     this.#arm(this.#heartbeatMs * 2 + HEARTBEAT_GRACE_MS);
     // Live codes start after the server's newest: resume from there even if none arrives.
     if (this.#lastId === undefined) this.#lastId = serverLastId;
     this.#call(() => this.#options.onHello?.(hello, { resumed }));
+    // The callback may have closed the subscription: then it is neither live nor catching up.
+    if (generation !== this.#generation) return;
     if (serverLastId > this.#lastId) {
       this.#catchUpTarget = serverLastId;
       this.#setState('catching-up', { missed: serverLastId - this.#lastId });

@@ -16,13 +16,17 @@ const CLOSE_GRACE_MS = 1000;
 /** A WebSocket connection: JSON envelopes `{type, data}` in, `{type: "ack", id}` out. */
 export function openWebSocketLink(options: WebSocketLinkOptions, events: LinkEvents): Link {
   let closing = false;
+  /** Why the socket is closing, when the opener knows it better than the close code. */
+  let failure: CodecastClientError | undefined;
   let socket: ReturnType<WebSocketOpener>;
   let markClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => {
     markClosed = resolve;
   });
   try {
-    socket = options.open(options.url, options.token);
+    socket = options.open(options.url, options.token, (error) => {
+      failure = error;
+    });
   } catch (error) {
     // A malformed URL throws here in browsers; report it like any failed attempt.
     const message = error instanceof Error ? error.message : String(error);
@@ -45,7 +49,7 @@ export function openWebSocketLink(options: WebSocketLinkOptions, events: LinkEve
   socket.addEventListener('error', () => undefined);
   socket.addEventListener('close', (event) => {
     markClosed();
-    if (!closing) events.ended(errorOfClose(event.code, event.reason));
+    if (!closing) events.ended(failure ?? errorOfClose(event.code, event.reason));
   });
   return {
     ack(id) {

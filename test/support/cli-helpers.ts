@@ -124,6 +124,20 @@ export function spawnCli(args: readonly string[], env: Record<string, string | u
   return new Spawned(child);
 }
 
+/**
+ * Starts a TypeScript script of the tests (`node --import tsx path ...args`)
+ * with stdin piped, for a program built on codecast's library that must end
+ * by itself.
+ */
+export function spawnScript(path: string, args: readonly string[], env: Record<string, string | undefined> = {}): Spawned {
+  const child = spawn(process.execPath, ['--import', 'tsx', path, ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return new Spawned(child);
+}
+
 /** Runs a CLI command to completion (killed and failed after `timeoutMs`). */
 export async function runCli(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 20_000): Promise<CliResult> {
   const spawned = spawnCli(args, env);

@@ -53,7 +53,18 @@ function onMessage(data) {
     channel?.post('codecast:error', { error: 'invalid_request', message: message.message, final: false });
     return;
   }
-  queue = queue.then(() => handle(message));
+  const handled = queue.then(() => handle(message));
+  // The next message waits for this one to end, not to succeed: a rejected
+  // link would hold every later message (a new token, a close) for ever.
+  queue = handled.catch(() => undefined);
+  handled.catch(reportFailure);
+}
+
+/** A message the embed failed to carry out: the parent hears it, the frame shows it. */
+function reportFailure(error) {
+  const text = error instanceof Error ? error.message : String(error);
+  channel?.post('codecast:error', { error: 'embed_error', message: `The embed could not do that: ${text}`, final: false });
+  showNotice(`Something went wrong in the embed: ${text}`);
 }
 
 async function handle(message) {

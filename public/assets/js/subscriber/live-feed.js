@@ -51,15 +51,24 @@ export function liveFeed(options) {
   let unacked = [];
   let loadedRecent = options.since !== undefined;
   let missedNow = 0;
+  /**
+   * Set by close(): the list may belong to a newer feed by now, or be hidden
+   * (signed out), so nothing that was still loading may reach it.
+   */
+  let closed = false;
 
   /** Adds the newest codes before `lastId` that the list does not hold: at the start, and after a `reset`. */
   async function loadRecent(history, lastId) {
+    let codes;
     try {
-      const codes = await history({ since: Math.max(0, lastId - RECENT), max: RECENT });
-      for (const code of codes) if (list.add(code)) options.onShown?.(code, 'history');
+      codes = await history({ since: Math.max(0, lastId - RECENT), max: RECENT });
     } catch (error) {
-      options.notice(`Earlier codes could not be loaded: ${messageOf(error)}`);
+      // Closed meanwhile: the request was cut on purpose, which is no news.
+      if (!closed) options.notice(`Earlier codes could not be loaded: ${messageOf(error)}`);
+      return;
     }
+    if (closed) return;
+    for (const code of codes) if (list.add(code)) options.onShown?.(code, 'history');
   }
 
   function ack(id) {
@@ -124,6 +133,7 @@ export function liveFeed(options) {
       return subscription.lastId;
     },
     close() {
+      closed = true;
       document.removeEventListener('visibilitychange', flushAcks);
       unacked = [];
       return subscription.close();
